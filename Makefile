@@ -1,0 +1,80 @@
+# loopsan: `make` builds build/libloopsan.so and build/loopsan.
+# `make demo` and `make test` install missing Debian packages first.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Werror
+STD     := -std=c11 -D_GNU_SOURCE
+CPPFLAGS += -I.
+
+SHIM_SRC   := $(wildcard preload/*.c tracer/*.c)
+VIEWER_SRC := $(wildcard viewer/*.c)
+SHIM_OBJ   := $(SHIM_SRC:%.c=$(BUILD)/obj/shim/%.o)
+VIEWER_OBJ := $(VIEWER_SRC:%.c=$(BUILD)/obj/viewer/%.o)
+HEADERS    := $(wildcard preload/*.h tracer/*.h viewer/*.h)
+
+# The shim exports only the interposed functions (marked LS_EXPORT).
+SHIM_CFLAGS := -fPIC -fvisibility=hidden -fno-omit-frame-pointer -ftls-model=initial-exec
+SHIM_LIBS   := -lunwind -ldl -lpthread
+VIEWER_LIBS := -ldw -lelf -ljansson
+
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
+FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
+TEST_SRC    := $(wildcard tests/test_*.c)
+TEST_BIN    := $(BUILD)/tests/loopsan-tests
+
+.PHONY: all deps demo test sanitize clean
+all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
+
+$(BUILD)/libloopsan.so: $(SHIM_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(SHIM_LIBS) -Wl,-z,defs
+
+$(BUILD)/loopsan: $(VIEWER_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS) $(VIEWER_LIBS)
+
+$(BUILD)/obj/shim/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SHIM_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/viewer/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+# Fixtures are real libuv/libevent programs, built with line info and frame
+# pointers so that creation sites symbolize to the lines the tests expect.
+$(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -lpthread
+
+$(BUILD)/demo: scripts/demo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv
+
+$(TEST_BIN): $(TEST_SRC) tests/harness.h tracer/format.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $(TEST_SRC) -lcriterion
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/demo
+	@scripts/demo.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(FIXTURES) $(TEST_BIN)
+	LOOPSAN_BUILD=$(abspath $(BUILD)) $(TEST_BIN) --jobs 2
+
+# ASan/UBSan builds of the viewer and the tests, in their own build dir.
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" build-san/loopsan
+	@$(MAKE) --no-print-directory build-san/libloopsan.so build-san/tests/loopsan-tests \
+		$(FIXTURES:$(BUILD)/%=build-san/%) BUILD=build-san
+	LOOPSAN_BUILD=$(abspath build-san) ASAN_OPTIONS=detect_leaks=1 build-san/tests/loopsan-tests --jobs 2
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages loopsan needs to build, test and run its demo.
+# Idempotent: when everything is present it only asks dpkg and returns.
+set -eu
+
+PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
+libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "loopsan: installing missing packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "loopsan: need root (or sudo) to install:$missing" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,215 @@
+/* loopsan trace format, version 1.
+ *
+ * This header is the only thing the shim (preload/, tracer/) and the viewer
+ * (viewer/) share. docs/FORMAT.md explains it in prose; keep both in step.
+ *
+ * A trace file is a 4096-byte file header followed by fixed-size chunks.
+ * Each chunk belongs to one thread and holds a run of records. The shim maps
+ * each chunk MAP_SHARED onto the file and publishes a record by storing the
+ * chunk's `used` field after the record's bytes are written, so a crash or
+ * SIGKILL loses at most the record being written. All integers are
+ * little-endian (the native order of the only supported hosts).
+ */
+#ifndef LOOPSAN_FORMAT_H
+#define LOOPSAN_FORMAT_H
+
+#include <stdint.h>
+
+#define LS_FILE_MAGIC "LOOPSAN\0" /* 8 bytes, NUL included */
+#define LS_FORMAT_VERSION 1u
+#define LS_HEADER_SIZE 4096u
+#define LS_CHUNK_MAGIC 0x4b43534cu /* "LSCK" */
+#define LS_CHUNK_SIZE_MIN 4096u
+#define LS_CHUNK_SIZE_MAX (16u << 20)
+#define LS_MAX_STACK_DEPTH 64u
+#define LS_THREAD_NAME_MAX 16u
+#define LS_BUILD_ID_MAX 32u
+
+enum ls_mode {
+	LS_MODE_SUMMARY = 0,
+	LS_MODE_TIMELINE = 1,
+};
+
+/* Header states: a trace whose state is still RUNNING after the process is
+ * gone was cut short (killed, crashed, or _exit() without destructors). */
+enum ls_state {
+	LS_STATE_RUNNING = 0,
+	LS_STATE_EXITED = 1,
+};
+
+struct ls_file_header {
+	char magic[8];             /* LS_FILE_MAGIC */
+	uint32_t version;          /* LS_FORMAT_VERSION */
+	uint32_t header_size;      /* LS_HEADER_SIZE */
+	uint32_t chunk_size;       /* bytes per chunk, chunk header included */
+	uint32_t mode;             /* enum ls_mode */
+	uint64_t pid;
+	uint64_t ppid;
+	uint64_t start_realtime_ns; /* CLOCK_REALTIME at trace creation */
+	uint64_t start_mono_ns;    /* CLOCK_MONOTONIC at trace creation */
+	uint32_t slow_callback_ms; /* the option in force when recording */
+	uint32_t stack_depth;      /* 0 when stacks=0 */
+	char session[64];          /* LOOPSAN_OPTIONS session=, NUL-terminated */
+	char exe[1024];            /* /proc/self/exe, NUL-terminated */
+	uint32_t cmdline_len;      /* bytes used in cmdline */
+	char cmdline[2044];        /* argv, each NUL-terminated, may be cut */
+	/* Updated while the program runs. */
+	uint32_t state;            /* enum ls_state */
+	uint32_t reserved0;
+	uint64_t end_mono_ns;      /* CLOCK_MONOTONIC at clean exit, else 0 */
+	uint64_t dropped;          /* records the shim could not write */
+	uint8_t pad[LS_HEADER_SIZE - 3224];
+};
+
+_Static_assert(sizeof(struct ls_file_header) == LS_HEADER_SIZE, "header size");
+
+/* Chunk i starts at LS_HEADER_SIZE + i * chunk_size. A chunk whose magic is
+ * 0 was reserved but never written; the reader skips it. */
+struct ls_chunk_header {
+	uint32_t magic;      /* LS_CHUNK_MAGIC */
+	uint32_t tid;        /* kernel thread id of the writer */
+	uint32_t seq;        /* 0, 1, 2, ... per thread: orders a thread's chunks */
+	uint32_t used;       /* bytes of records after this header */
+};
+
+/* Every record starts with this header. size counts the header, is a
+ * multiple of 8 and at least 8. */
+struct ls_rec {
+	uint16_t type;       /* enum ls_rec_type */
+	uint16_t size;
+	uint32_t arg;        /* meaning depends on type (usually an id) */
+};
+
+enum ls_rec_type {
+	LS_REC_THREAD = 1,       /* arg: tid                     payload: ls_rec_thread */
+	LS_REC_MODULE = 2,       /* arg: module id (1, 2, ...)   payload: ls_rec_module + path */
+	LS_REC_STACK = 3,        /* arg: stack id (1, 2, ...)    payload: ls_rec_stack + pcs */
+	LS_REC_SITE = 4,         /* arg: site id (1, 2, ...)     payload: ls_rec_site */
+	LS_REC_CALLBACK = 5,     /* arg: site id                 payload: ls_rec_callback */
+	LS_REC_LOOP_RUN = 6,     /* arg: tid                     payload: ls_rec_loop_run */
+	LS_REC_LOOP_CLOSE = 7,   /* arg: 0                       payload: ls_rec_loop_close */
+	LS_REC_OPEN_HANDLE = 8,  /* arg: 0                       payload: ls_rec_open_handle */
+};
+
+struct ls_rec_thread {
+	char name[LS_THREAD_NAME_MAX]; /* NUL-terminated */
+};
+
+/* A loaded object. Addresses are absolute in the traced process. */
+struct ls_rec_module {
+	uint64_t bias;       /* load bias: pc - bias = address in the ELF file */
+	uint64_t lo, hi;     /* [lo, hi) covers the object's PT_LOAD segments */
+	uint8_t build_id_len;
+	uint8_t build_id[LS_BUILD_ID_MAX];
+	uint8_t reserved[5];
+	uint16_t path_len;   /* bytes of path that follow, no NUL */
+	/* char path[path_len], then zero padding to a multiple of 8 */
+};
+
+/* A de-duplicated stack, innermost frame first. pcs are return addresses
+ * (the frame's call instruction ends just before pc), except pcs[0] of a
+ * stack whose flags has LS_STACK_EXACT_PC0. */
+struct ls_rec_stack {
+	uint32_t depth;      /* number of pcs, <= LS_MAX_STACK_DEPTH */
+	uint32_t flags;
+	/* uint64_t pcs[depth] */
+};
+
+/* A site: one registering API, one callback function, one registration
+ * stack. Callback records refer to it. A handle's init call is a site too,
+ * with callback 0. */
+struct ls_rec_site {
+	uint32_t api;        /* enum ls_api */
+	uint32_t stack;      /* stack id of the registering call, 0 if none */
+	uint64_t callback;   /* address of the user's function */
+};
+
+/* One callback invocation, recorded when it returns. */
+struct ls_rec_callback {
+	uint64_t begin_ns;   /* CLOCK_MONOTONIC */
+	uint64_t dur_ns;
+};
+
+/* A thread entered uv_run (or another loop's run) for a loop it had not run
+ * before, or the loop moved to this thread. */
+struct ls_rec_loop_run {
+	uint64_t loop;       /* the loop's address */
+	uint32_t api;        /* enum ls_api of the run call */
+	uint32_t reserved;
+	char name[LS_THREAD_NAME_MAX]; /* thread name at that moment */
+};
+
+struct ls_rec_loop_close {
+	uint64_t loop;
+	int32_t result;      /* what the real close returned (UV_EBUSY, 0, ...) */
+	uint32_t open_handles; /* OPEN_HANDLE records that follow this one */
+	uint64_t time_ns;
+	uint32_t api;        /* enum ls_api of the close call */
+	uint32_t reserved;
+};
+
+enum ls_handle_flags {
+	LS_HANDLE_ACTIVE = 1u << 0,
+	LS_HANDLE_CLOSING = 1u << 1,
+};
+
+/* A handle still open when its loop was closed. Follows its LOOP_CLOSE
+ * record in the same chunk stream. */
+struct ls_rec_open_handle {
+	uint64_t loop;
+	uint64_t handle;
+	uint32_t handle_type; /* the library's own type number */
+	uint32_t flags;       /* enum ls_handle_flags */
+	uint32_t init_site;   /* site of the uv_*_init call (callback 0), 0 if unknown */
+	uint32_t site;        /* site of its current callback, 0 if none */
+	char type_name[16];   /* "timer", "tcp", ... NUL-terminated */
+};
+
+/* The interposed functions a record can name. Append only: the numbers are
+ * part of the format. */
+#define LS_API_LIST(X)                      \
+	X(LS_API_NONE, 0, "none")               \
+	X(LS_API_UV_RUN, 1, "uv_run")           \
+	X(LS_API_UV_TIMER_START, 2, "uv_timer_start") \
+	X(LS_API_UV_IDLE_START, 3, "uv_idle_start")   \
+	X(LS_API_UV_PREPARE_START, 4, "uv_prepare_start") \
+	X(LS_API_UV_CHECK_START, 5, "uv_check_start") \
+	X(LS_API_UV_ASYNC_INIT, 6, "uv_async_init")   \
+	X(LS_API_UV_QUEUE_WORK, 7, "uv_queue_work")   \
+	X(LS_API_UV_QUEUE_WORK_AFTER, 8, "uv_queue_work(after_work_cb)") \
+	X(LS_API_UV_CLOSE, 9, "uv_close")             \
+	X(LS_API_UV_LOOP_CLOSE, 10, "uv_loop_close")  \
+	X(LS_API_UV_TIMER_INIT, 11, "uv_timer_init")  \
+	X(LS_API_UV_IDLE_INIT, 12, "uv_idle_init")    \
+	X(LS_API_UV_PREPARE_INIT, 13, "uv_prepare_init") \
+	X(LS_API_UV_CHECK_INIT, 14, "uv_check_init")  \
+	X(LS_API_UV_TCP_INIT, 15, "uv_tcp_init")      \
+	X(LS_API_UV_TCP_INIT_EX, 16, "uv_tcp_init_ex") \
+	X(LS_API_UV_PIPE_INIT, 17, "uv_pipe_init")    \
+	X(LS_API_UV_UDP_INIT, 18, "uv_udp_init")      \
+	X(LS_API_UV_UDP_INIT_EX, 19, "uv_udp_init_ex") \
+	X(LS_API_UV_POLL_INIT, 20, "uv_poll_init")    \
+	X(LS_API_UV_POLL_INIT_SOCKET, 21, "uv_poll_init_socket") \
+	X(LS_API_UV_SIGNAL_INIT, 22, "uv_signal_init") \
+	X(LS_API_UV_TTY_INIT, 23, "uv_tty_init")      \
+	X(LS_API_UV_FS_EVENT_INIT, 24, "uv_fs_event_init") \
+	X(LS_API_UV_FS_POLL_INIT, 25, "uv_fs_poll_init")
+
+enum ls_api {
+#define LS_API_ENUM(sym, num, name) sym = num,
+	LS_API_LIST(LS_API_ENUM)
+#undef LS_API_ENUM
+	LS_API_COUNT
+};
+
+static inline const char *ls_api_name(uint32_t api)
+{
+	switch (api) {
+#define LS_API_CASE(sym, num, name) case num: return name;
+	LS_API_LIST(LS_API_CASE)
+#undef LS_API_CASE
+	}
+	return "unknown";
+}
+
+#endif
