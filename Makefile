@@ -54,7 +54,7 @@ $(BUILD)/demo: scripts/demo.c
 
 $(TEST_BIN): $(TEST_SRC) tests/harness.h tracer/format.h Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $(TEST_SRC) -lcriterion
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $(TEST_SRC) -lcriterion -ljansson
 
 deps:
 	@scripts/deps.sh
