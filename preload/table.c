@@ -1,0 +1,172 @@
+/* The side table: handle, request or loop address -> what the shim knows.
+ *
+ * Trampolines look entries up on every callback, so lookups take no lock:
+ * open addressing with linear probing over an array that is replaced, never
+ * changed in size, when it fills. Changes (registrations, closes) take one
+ * mutex. A replaced array is kept (readers may still be in it), so memory
+ * is bounded by twice the peak of live entries. Removed entries leave a
+ * tombstone that the next insert on the same probe path reuses, and a
+ * rebuild drops them all, so the table shrinks back after a burst of
+ * handles is closed.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "preload/shim.h"
+
+#define LS_EMPTY ((uintptr_t)0)
+#define LS_TOMB ((uintptr_t)1)
+#define LS_MIN_BITS 10
+
+struct ls_table {
+	uint32_t bits;
+	uint32_t used;        /* live + tombstones */
+	uint32_t live;
+	uint32_t pad;
+	struct ls_entry slot[];
+};
+
+static struct ls_table *cur;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline uint32_t ls_hash(uintptr_t key, uint32_t bits)
+{
+	return (uint32_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
+
+struct ls_entry *ls_table_find(const void *key)
+{
+	struct ls_table *t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
+	if (t == NULL)
+		return NULL;
+	uint32_t mask = (1u << t->bits) - 1;
+	uintptr_t k = (uintptr_t)key;
+	for (uint32_t i = ls_hash(k, t->bits), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		uintptr_t s = __atomic_load_n(&t->slot[i].key, __ATOMIC_ACQUIRE);
+		if (s == k)
+			return &t->slot[i];
+		if (s == LS_EMPTY)
+			return NULL;
+	}
+	return NULL;
+}
+
+static struct ls_table *ls_table_new(uint32_t bits)
+{
+	size_t size = sizeof(struct ls_table) + sizeof(struct ls_entry) * ((size_t)1 << bits);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	struct ls_table *t = p;
+	t->bits = bits;
+	return t;
+}
+
+static void ls_insert_copy(struct ls_table *t, const struct ls_entry *e)
+{
+	uint32_t mask = (1u << t->bits) - 1;
+	uint32_t i = ls_hash(e->key, t->bits);
+	while (t->slot[i].key != LS_EMPTY)
+		i = (i + 1) & mask;
+	t->slot[i] = *e;
+	t->used++;
+	t->live++;
+}
+
+/* Called with the lock held when an insert would pass half full. */
+static struct ls_table *ls_rebuild(struct ls_table *old)
+{
+	uint32_t live = old ? old->live : 0;
+	uint32_t bits = LS_MIN_BITS;
+	while ((1u << bits) < 4 * (live + 1))
+		bits++;
+	struct ls_table *t = ls_table_new(bits);
+	if (t == NULL)
+		return NULL;
+	if (old != NULL)
+		for (uint32_t i = 0; i < (1u << old->bits); i++)
+			if (old->slot[i].key > LS_TOMB)
+				ls_insert_copy(t, &old->slot[i]);
+	__atomic_store_n(&cur, t, __ATOMIC_RELEASE);
+	return t;
+}
+
+/* With the lock held: the entry for `key`, added empty if new. Fill it
+ * before unlocking: a rebuild copies entries under the same lock. */
+struct ls_entry *ls_table_get_locked(const void *key)
+{
+	uintptr_t k = (uintptr_t)key;
+	struct ls_table *t = cur;
+	if (t == NULL || 2 * (t->used + 1) > (1u << t->bits))
+		t = ls_rebuild(t);
+	if (t == NULL)
+		return NULL;
+	uint32_t mask = (1u << t->bits) - 1;
+	struct ls_entry *tomb = NULL;
+	for (uint32_t i = ls_hash(k, t->bits);; i = (i + 1) & mask) {
+		uintptr_t s = t->slot[i].key;
+		if (s == k)
+			return &t->slot[i];
+		if (s == LS_TOMB && tomb == NULL)
+			tomb = &t->slot[i];
+		if (s == LS_EMPTY) {
+			struct ls_entry *e = tomb ? tomb : &t->slot[i];
+			if (tomb == NULL)
+				t->used++;
+			t->live++;
+			memset(e, 0, sizeof(*e));
+			__atomic_store_n(&e->key, k, __ATOMIC_RELEASE);
+			return e;
+		}
+	}
+}
+
+static struct ls_entry *ls_find_locked(uintptr_t k)
+{
+	struct ls_table *t = cur;
+	if (t == NULL)
+		return NULL;
+	uint32_t mask = (1u << t->bits) - 1;
+	for (uint32_t i = ls_hash(k, t->bits), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		if (t->slot[i].key == k)
+			return &t->slot[i];
+		if (t->slot[i].key == LS_EMPTY)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Copies the entry for `key` into *out and removes it. Returns 0 if none. */
+int ls_table_take(const void *key, struct ls_entry *out)
+{
+	pthread_mutex_lock(&lock);
+	struct ls_entry *e = ls_find_locked((uintptr_t)key);
+	if (e != NULL) {
+		*out = *e;
+		__atomic_store_n(&e->key, LS_TOMB, __ATOMIC_RELEASE);
+		cur->live--;
+	}
+	pthread_mutex_unlock(&lock);
+	return e != NULL;
+}
+
+void ls_table_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void ls_table_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void ls_table_atfork_child(void)
+{
+	pthread_mutex_init(&lock, NULL);
+}
+
+__attribute__((constructor)) static void ls_table_init(void)
+{
+	pthread_atfork(NULL, NULL, ls_table_atfork_child);
+}

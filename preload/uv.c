@@ -1,0 +1,397 @@
+/* libuv interposers.
+ *
+ * Every callback the program registers is replaced by a trampoline that
+ * times it; the program's own function is kept in the side table, keyed by
+ * the handle or request. libuv calls some of its exported functions itself
+ * (uv_timer_again -> uv_timer_start with the trampoline already in place,
+ * uv_loop_init -> uv_async_init for its thread-pool wake-up): those calls
+ * pass straight through, so nothing is wrapped or counted twice.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "preload/shim.h"
+
+#define LS_UV(fn) LS_REAL(ls_libuv, fn)
+
+/* Should the shim look at this call at all? */
+static inline int ls_uv_skip(const void *ret)
+{
+	return ls_disabled || ls_from_lib(&ls_libuv, ret);
+}
+
+static uint32_t ls_register_site(uint32_t api, ls_fn cb)
+{
+	return ls_site_intern(api, ls_stack_capture(), (uintptr_t)cb);
+}
+
+/* Runs the user's callback `cb` of `site`, timed. */
+#define LS_TIMED(site, slow_counts, call)                                   \
+	do {                                                                \
+		uint64_t t0_ = ls_now();                                    \
+		call;                                                       \
+		uint64_t d_ = ls_now() - t0_;                               \
+		ls_record_callback((site), t0_, d_);                        \
+		if (LS_UNLIKELY(d_ >= ls_slow_ns) && (slow_counts))         \
+			ls_trace_note_finding(LS_FINDING_SLOW);             \
+	} while (0)
+
+/* ---- handles whose callback takes only the handle ---------------------- */
+
+static void ls_handle_tramp(uv_handle_t *h)
+{
+	struct ls_entry *e = ls_table_find(h);
+	if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
+		ls_lost_callback("handle", h);
+	void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))e->cb[0];
+	uint32_t site = e->site[0];
+	LS_TIMED(site, 1, cb(h));
+}
+
+/* Records that `h` now calls `cb`, registered by `api`. Returns 0 when the
+ * trampoline may be installed. */
+static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb)
+{
+	int saved = errno;
+	uint32_t site = ls_register_site(api, cb);
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(h);
+	if (e != NULL) {
+		if (e->loop == NULL)
+			e->loop = h->loop;
+		e->cb[0] = cb;
+		e->site[0] = site;
+	}
+	ls_table_unlock();
+	errno = saved;
+	return e == NULL ? -1 : 0;
+}
+
+#define LS_UV_START(type, api)                                                   \
+	LS_EXPORT int uv_##type##_start(uv_##type##_t *h, uv_##type##_cb cb)     \
+	{                                                                        \
+		const void *ret = __builtin_return_address(0);                   \
+		__typeof__(&uv_##type##_start) real = LS_UV(uv_##type##_start);  \
+		uv_##type##_cb tramp = (uv_##type##_cb)(void (*)(void))ls_handle_tramp; \
+		if (cb == NULL || cb == tramp || ls_uv_skip(ret) ||              \
+		    ls_set_handle_cb((uv_handle_t *)h, api, (ls_fn)cb) != 0)     \
+			return real(h, cb);                                      \
+		return real(h, tramp);                                           \
+	}
+
+LS_UV_START(idle, LS_API_UV_IDLE_START)
+LS_UV_START(prepare, LS_API_UV_PREPARE_START)
+LS_UV_START(check, LS_API_UV_CHECK_START)
+
+LS_EXPORT int uv_timer_start(uv_timer_t *h, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_timer_start) real = LS_UV(uv_timer_start);
+	uv_timer_cb tramp = (uv_timer_cb)(void (*)(void))ls_handle_tramp;
+	/* uv_timer_again restarts with the callback already in the handle:
+	 * the trampoline. That is one registration, not two. */
+	if (cb == NULL || cb == tramp || ls_uv_skip(ret) ||
+	    ls_set_handle_cb((uv_handle_t *)h, LS_API_UV_TIMER_START, (ls_fn)cb) != 0)
+		return real(h, cb, timeout, repeat);
+	return real(h, tramp, timeout, repeat);
+}
+
+/* ---- handle creation --------------------------------------------------- */
+
+/* A new handle at `h` (perhaps where a closed one was): forget the old. */
+static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
+			   uint32_t api, ls_fn cb)
+{
+	if (ls_uv_skip(ret))
+		return;
+	int saved = errno;
+	uint32_t site = ls_register_site(api, cb);
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(h);
+	if (e != NULL) {
+		uintptr_t key = e->key;
+		memset(e, 0, sizeof(*e));
+		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+		e->loop = loop;
+		e->init_site = site;
+		if (cb != NULL) {
+			e->cb[0] = cb;
+			e->site[0] = site;
+		}
+	}
+	ls_table_unlock();
+	errno = saved;
+}
+
+#define LS_UV_INIT(fn, api, PARAMS, ARGS)                                        \
+	LS_EXPORT int fn PARAMS                                                  \
+	{                                                                        \
+		const void *ret = __builtin_return_address(0);                   \
+		int rc = LS_UV(fn) ARGS;                                         \
+		if (rc == 0)                                                     \
+			ls_handle_born(ret, loop, (uv_handle_t *)h, api, NULL);  \
+		return rc;                                                       \
+	}
+
+LS_UV_INIT(uv_timer_init, LS_API_UV_TIMER_INIT, (uv_loop_t *loop, uv_timer_t *h), (loop, h))
+LS_UV_INIT(uv_idle_init, LS_API_UV_IDLE_INIT, (uv_loop_t *loop, uv_idle_t *h), (loop, h))
+LS_UV_INIT(uv_prepare_init, LS_API_UV_PREPARE_INIT, (uv_loop_t *loop, uv_prepare_t *h), (loop, h))
+LS_UV_INIT(uv_check_init, LS_API_UV_CHECK_INIT, (uv_loop_t *loop, uv_check_t *h), (loop, h))
+LS_UV_INIT(uv_tcp_init, LS_API_UV_TCP_INIT, (uv_loop_t *loop, uv_tcp_t *h), (loop, h))
+LS_UV_INIT(uv_tcp_init_ex, LS_API_UV_TCP_INIT_EX,
+	   (uv_loop_t *loop, uv_tcp_t *h, unsigned int flags), (loop, h, flags))
+LS_UV_INIT(uv_pipe_init, LS_API_UV_PIPE_INIT, (uv_loop_t *loop, uv_pipe_t *h, int ipc), (loop, h, ipc))
+LS_UV_INIT(uv_udp_init, LS_API_UV_UDP_INIT, (uv_loop_t *loop, uv_udp_t *h), (loop, h))
+LS_UV_INIT(uv_udp_init_ex, LS_API_UV_UDP_INIT_EX,
+	   (uv_loop_t *loop, uv_udp_t *h, unsigned int flags), (loop, h, flags))
+LS_UV_INIT(uv_poll_init, LS_API_UV_POLL_INIT, (uv_loop_t *loop, uv_poll_t *h, int fd), (loop, h, fd))
+LS_UV_INIT(uv_poll_init_socket, LS_API_UV_POLL_INIT_SOCKET,
+	   (uv_loop_t *loop, uv_poll_t *h, uv_os_sock_t sock), (loop, h, sock))
+LS_UV_INIT(uv_signal_init, LS_API_UV_SIGNAL_INIT, (uv_loop_t *loop, uv_signal_t *h), (loop, h))
+LS_UV_INIT(uv_tty_init, LS_API_UV_TTY_INIT,
+	   (uv_loop_t *loop, uv_tty_t *h, uv_file fd, int readable), (loop, h, fd, readable))
+LS_UV_INIT(uv_fs_event_init, LS_API_UV_FS_EVENT_INIT, (uv_loop_t *loop, uv_fs_event_t *h), (loop, h))
+LS_UV_INIT(uv_fs_poll_init, LS_API_UV_FS_POLL_INIT, (uv_loop_t *loop, uv_fs_poll_t *h), (loop, h))
+
+/* uv_async_init takes its callback at creation. */
+LS_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *h, uv_async_cb cb)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_async_init) real = LS_UV(uv_async_init);
+	uv_async_cb tramp = (uv_async_cb)(void (*)(void))ls_handle_tramp;
+	if (cb == NULL || cb == tramp || ls_uv_skip(ret))
+		return real(loop, h, cb);
+	int rc = real(loop, h, tramp);
+	if (rc == 0)
+		ls_handle_born(ret, loop, (uv_handle_t *)h, LS_API_UV_ASYNC_INIT, (ls_fn)cb);
+	return rc;
+}
+
+/* ---- closing ----------------------------------------------------------- */
+
+static void ls_close_tramp(uv_handle_t *h)
+{
+	struct ls_entry e;
+	/* Take the entry before the callback: it usually frees the handle,
+	 * and the memory may hold a new handle before we return. */
+	if (!ls_table_take(h, &e))
+		ls_lost_callback("closed handle", h);
+	if (e.close_cb != NULL) {
+		uv_close_cb cb = (uv_close_cb)e.close_cb;
+		LS_TIMED(e.close_site, 1, cb(h));
+	}
+}
+
+LS_EXPORT void uv_close(uv_handle_t *h, uv_close_cb cb)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_close) real = LS_UV(uv_close);
+	if (cb == ls_close_tramp || ls_uv_skip(ret)) {
+		real(h, cb);
+		return;
+	}
+	int saved = errno;
+	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, (ls_fn)cb) : 0;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(h);
+	if (e != NULL) {
+		if (e->loop == NULL)
+			e->loop = h->loop;
+		e->close_cb = (ls_fn)cb;
+		e->close_site = site;
+		e->flags |= LS_ENT_CLOSING;
+	}
+	ls_table_unlock();
+	errno = saved;
+	/* Even a NULL close callback gets the trampoline: it is how the
+	 * shim learns that the handle is gone. */
+	real(h, e != NULL ? ls_close_tramp : cb);
+}
+
+/* ---- thread pool ------------------------------------------------------- */
+
+static void ls_work_tramp(uv_work_t *req)
+{
+	struct ls_entry *e = ls_table_find(req);
+	if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
+		ls_lost_callback("work request", req);
+	uv_work_cb cb = (uv_work_cb)e->cb[0];
+	uint32_t site = e->site[0];
+	/* Work callbacks run on the pool so that they may take long. */
+	LS_TIMED(site, 0, cb(req));
+}
+
+static void ls_after_work_tramp(uv_work_t *req, int status)
+{
+	struct ls_entry e;
+	if (!ls_table_take(req, &e))
+		ls_lost_callback("work request", req);
+	if (e.cb[1] != NULL) {
+		uv_after_work_cb cb = (uv_after_work_cb)e.cb[1];
+		LS_TIMED(e.site[1], 1, cb(req, status));
+	}
+}
+
+LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
+			    uv_after_work_cb after_work_cb)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_queue_work) real = LS_UV(uv_queue_work);
+	if (work_cb == NULL || ls_uv_skip(ret))
+		return real(loop, req, work_cb, after_work_cb);
+	int saved = errno;
+	uint32_t stack = ls_stack_capture();
+	uint32_t work_site = ls_site_intern(LS_API_UV_QUEUE_WORK, stack, (uintptr_t)work_cb);
+	uint32_t after_site = after_work_cb == NULL ? 0 :
+		ls_site_intern(LS_API_UV_QUEUE_WORK_AFTER, stack, (uintptr_t)after_work_cb);
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(req);
+	if (e != NULL) {
+		e->loop = loop;
+		e->cb[0] = (ls_fn)work_cb;
+		e->site[0] = work_site;
+		e->cb[1] = (ls_fn)after_work_cb;
+		e->site[1] = after_site;
+	}
+	ls_table_unlock();
+	errno = saved;
+	if (e == NULL)
+		return real(loop, req, work_cb, after_work_cb);
+	int rc = real(loop, req, ls_work_tramp, ls_after_work_tramp);
+	if (rc != 0) {
+		struct ls_entry gone;
+		saved = errno;
+		ls_table_take(req, &gone);
+		errno = saved;
+	}
+	return rc;
+}
+
+/* ---- loops ------------------------------------------------------------- */
+
+static void ls_loop_runs_here(uv_loop_t *loop)
+{
+	uint32_t tid = ls_trace_tid();
+	struct ls_entry *e = ls_table_find(loop);
+	if (LS_LIKELY(e != NULL && e->tid == tid))
+		return;
+	int saved = errno;
+	ls_table_lock();
+	e = ls_table_get_locked(loop);
+	if (e != NULL) {
+		e->flags |= LS_ENT_LOOP;
+		e->tid = tid;
+	}
+	ls_table_unlock();
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_LOOP_RUN;
+		r->size = size;
+		r->arg = tid;
+		struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
+		lr->loop = (uintptr_t)loop;
+		lr->api = LS_API_UV_RUN;
+		ls_trace_thread_name(lr->name);
+		ls_rec_commit(size);
+	}
+	errno = saved;
+}
+
+LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
+{
+	__typeof__(&uv_run) real = LS_UV(uv_run);
+	if (!ls_disabled)
+		ls_loop_runs_here(loop);
+	return real(loop, mode);
+}
+
+struct ls_open_list {
+	struct ls_rec_open_handle *v;
+	uint32_t n, cap;
+};
+
+static void ls_collect_open(uv_handle_t *h, void *arg)
+{
+	struct ls_open_list *l = arg;
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? 2 * l->cap : 16;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+		if (v == NULL)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct ls_rec_open_handle *o = &l->v[l->n++];
+	memset(o, 0, sizeof(*o));
+	o->loop = (uintptr_t)h->loop;
+	o->handle = (uintptr_t)h;
+	o->handle_type = (uint32_t)h->type;
+	if (LS_UV(uv_is_active)(h))
+		o->flags |= LS_HANDLE_ACTIVE;
+	if (LS_UV(uv_is_closing)(h))
+		o->flags |= LS_HANDLE_CLOSING;
+	const char *name = LS_UV(uv_handle_type_name)(h->type);
+	if (name != NULL)
+		strncpy(o->type_name, name, sizeof(o->type_name) - 1);
+	struct ls_entry *e = ls_table_find(h);
+	if (e != NULL) {
+		o->init_site = e->init_site;
+		o->site = e->site[0];
+	}
+}
+
+static void ls_write_loop_close(uv_loop_t *loop, int rc, const struct ls_open_list *open)
+{
+	uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_close);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	memset(r, 0, size);
+	r->type = LS_REC_LOOP_CLOSE;
+	r->size = (uint16_t)size;
+	struct ls_rec_loop_close *c = (struct ls_rec_loop_close *)(r + 1);
+	c->loop = (uintptr_t)loop;
+	c->result = rc;
+	c->open_handles = open->n;
+	c->time_ns = ls_now();
+	c->api = LS_API_UV_LOOP_CLOSE;
+	ls_rec_commit(size);
+	size = sizeof(struct ls_rec) + sizeof(struct ls_rec_open_handle);
+	for (uint32_t i = 0; i < open->n; i++) {
+		r = ls_rec_reserve(size);
+		if (r == NULL)
+			return;
+		r->type = LS_REC_OPEN_HANDLE;
+		r->size = (uint16_t)size;
+		r->arg = 0;
+		memcpy(r + 1, &open->v[i], sizeof(open->v[i]));
+		ls_rec_commit(size);
+		ls_trace_note_finding(LS_FINDING_OPEN_HANDLE);
+	}
+}
+
+LS_EXPORT int uv_loop_close(uv_loop_t *loop)
+{
+	__typeof__(&uv_loop_close) real = LS_UV(uv_loop_close);
+	if (ls_disabled)
+		return real(loop);
+	int saved = errno;
+	/* uv_walk leaves out libuv's internal handles, as uv_loop_close does. */
+	struct ls_open_list open = { 0 };
+	LS_UV(uv_walk)(loop, ls_collect_open, &open);
+	errno = saved;
+	int rc = real(loop);
+	saved = errno;
+	ls_write_loop_close(loop, rc, &open);
+	if (rc == 0) {
+		struct ls_entry gone;
+		ls_table_take(loop, &gone);
+	}
+	free(open.v);
+	errno = saved;
+	return rc;
+}

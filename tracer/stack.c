@@ -1,0 +1,218 @@
+/* Registration stacks and callback sites, de-duplicated.
+ *
+ * Each distinct stack and each distinct (api, stack, callback) site gets a
+ * small id and is written to the trace once, by the thread that first saw
+ * it. Lookups and inserts are lock-free (open addressing, CAS on the hash);
+ * the contents are kept so that a forked child can write them again into
+ * its own trace.
+ */
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "tracer/trace.h"
+
+#define LS_MAX_IDS (1u << 16)            /* stacks, and sites, per process */
+#define LS_SLOTS (LS_MAX_IDS * 2)        /* load factor <= 1/2 */
+
+struct ls_slot {
+	uint64_t hash;   /* 0: empty */
+	uint32_t id;     /* 0 until the definition is written */
+	uint32_t pad;
+};
+
+struct ls_site_def {
+	uint32_t api;
+	uint32_t stack;
+	uint64_t callback;
+};
+
+struct ls_stack_def {
+	uint32_t depth;
+	uint32_t pad;
+	uint64_t pcs[LS_MAX_STACK_DEPTH];
+};
+
+static struct ls_slot *stack_slots, *site_slots;
+static struct ls_stack_def *stack_defs;  /* by id */
+static struct ls_site_def *site_defs;    /* by id */
+static uint32_t stack_count, site_count;
+static int tables_ready;                 /* 1 ready, -1 unavailable */
+
+static void *ls_map(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int ls_tables(void)
+{
+	int r = __atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE);
+	if (LS_LIKELY(r != 0))
+		return r > 0;
+	/* First use: several threads may race here; the loser unmaps. */
+	struct ls_slot *a = ls_map(sizeof(struct ls_slot) * LS_SLOTS);
+	struct ls_slot *b = ls_map(sizeof(struct ls_slot) * LS_SLOTS);
+	struct ls_stack_def *c = ls_map(sizeof(struct ls_stack_def) * LS_MAX_IDS);
+	struct ls_site_def *d = ls_map(sizeof(struct ls_site_def) * LS_MAX_IDS);
+	static int once;
+	if (a && b && c && d && __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL) == 0) {
+		stack_slots = a, site_slots = b, stack_defs = c, site_defs = d;
+		__atomic_store_n(&tables_ready, 1, __ATOMIC_RELEASE);
+		return 1;
+	}
+	if (a) munmap(a, sizeof(struct ls_slot) * LS_SLOTS);
+	if (b) munmap(b, sizeof(struct ls_slot) * LS_SLOTS);
+	if (c) munmap(c, sizeof(struct ls_stack_def) * LS_MAX_IDS);
+	if (d) munmap(d, sizeof(struct ls_site_def) * LS_MAX_IDS);
+	if (!(a && b && c && d)) {
+		__atomic_store_n(&tables_ready, -1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	while ((r = __atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE)) == 0)
+		sched_yield();
+	return r > 0;
+}
+
+static void ls_emit_stack(uint32_t id)
+{
+	const struct ls_stack_def *d = &stack_defs[id];
+	uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_stack) + d->depth * 8u;
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_STACK;
+	r->size = (uint16_t)size;
+	r->arg = id;
+	struct ls_rec_stack *s = (struct ls_rec_stack *)(r + 1);
+	s->depth = d->depth;
+	s->flags = 0;
+	memcpy(s + 1, d->pcs, d->depth * 8u);
+	ls_rec_commit(size);
+}
+
+static void ls_emit_site(uint32_t id)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_site);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_SITE;
+	r->size = size;
+	r->arg = id;
+	struct ls_rec_site *s = (struct ls_rec_site *)(r + 1);
+	s->api = site_defs[id].api;
+	s->stack = site_defs[id].stack;
+	s->callback = site_defs[id].callback;
+	ls_rec_commit(size);
+}
+
+/* Finds `hash` in `slots` or claims a slot for it. Returns the id, or 0
+ * with *fresh set when the caller must fill definition `*fresh_id`. */
+static uint32_t ls_intern(struct ls_slot *slots, uint32_t *count, uint64_t hash,
+			  uint32_t *fresh_id, struct ls_slot **fresh_slot)
+{
+	hash |= 1;  /* 0 marks an empty slot */
+	uint32_t i = (uint32_t)hash & (LS_SLOTS - 1);
+	for (uint32_t probes = 0; probes < LS_SLOTS; probes++, i = (i + 1) & (LS_SLOTS - 1)) {
+		uint64_t h = __atomic_load_n(&slots[i].hash, __ATOMIC_ACQUIRE);
+		if (h == 0) {
+			uint64_t expect = 0;
+			if (!__atomic_compare_exchange_n(&slots[i].hash, &expect, hash, 0,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				h = expect;
+			} else {
+				uint32_t id = __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+				if (id >= LS_MAX_IDS)
+					return 0;  /* full: the slot stays claimed with id 0 */
+				*fresh_id = id;
+				*fresh_slot = &slots[i];
+				return 0;
+			}
+		}
+		if (h == hash) {
+			uint32_t id;
+			/* Another thread is writing the definition; it takes a few
+			 * stores, or one new chunk. */
+			for (int spins = 0; (id = __atomic_load_n(&slots[i].id, __ATOMIC_ACQUIRE)) == 0; spins++) {
+				if (spins > 10000)
+					return 0;
+				sched_yield();
+			}
+			return id;
+		}
+	}
+	return 0;
+}
+
+uint32_t ls_stack_capture(void)
+{
+	if (!ls_opt.stacks || ls_disabled || !ls_tables())
+		return 0;
+	void *raw[LS_MAX_STACK_DEPTH + 16];
+	int n = unw_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+	int first = 0;
+	while (first < n && ls_module_is_self((uintptr_t)raw[first]))
+		first++;
+	uint32_t depth = (uint32_t)(n - first);
+	if (depth > ls_opt.stack_depth)
+		depth = ls_opt.stack_depth;
+	if (depth == 0)
+		return 0;
+	uint64_t pcs[LS_MAX_STACK_DEPTH];
+	for (uint32_t k = 0; k < depth; k++)
+		pcs[k] = (uint64_t)(uintptr_t)raw[first + (int)k];
+
+	uint32_t fresh = 0;
+	struct ls_slot *slot = NULL;
+	uint32_t id = ls_intern(stack_slots, &stack_count, XXH3_64bits(pcs, depth * 8u) + depth,
+				&fresh, &slot);
+	if (fresh == 0)
+		return id;
+	struct ls_stack_def *d = &stack_defs[fresh];
+	d->depth = depth;
+	memcpy(d->pcs, pcs, depth * 8u);
+	ls_modules_cover((const uintptr_t *)pcs, depth);
+	ls_emit_stack(fresh);
+	__atomic_store_n(&slot->id, fresh, __ATOMIC_RELEASE);
+	return fresh;
+}
+
+uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback)
+{
+	if (ls_disabled || !ls_tables())
+		return 0;
+	struct ls_site_def key = { .api = api, .stack = stack, .callback = callback };
+	uint32_t fresh = 0;
+	struct ls_slot *slot = NULL;
+	uint32_t id = ls_intern(site_slots, &site_count, XXH3_64bits(&key, sizeof(key)),
+				&fresh, &slot);
+	if (fresh == 0)
+		return id;
+	site_defs[fresh] = key;
+	if (callback != 0)
+		ls_modules_cover(&callback, 1);
+	ls_emit_site(fresh);
+	__atomic_store_n(&slot->id, fresh, __ATOMIC_RELEASE);
+	return fresh;
+}
+
+void ls_stack_replay(void)
+{
+	if (__atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE) <= 0)
+		return;
+	uint32_t n = __atomic_load_n(&stack_count, __ATOMIC_ACQUIRE);
+	for (uint32_t id = 1; id <= n && id < LS_MAX_IDS; id++)
+		if (stack_defs[id].depth != 0)
+			ls_emit_stack(id);
+	n = __atomic_load_n(&site_count, __ATOMIC_ACQUIRE);
+	for (uint32_t id = 1; id <= n && id < LS_MAX_IDS; id++)
+		if (site_defs[id].api != 0)
+			ls_emit_site(id);
+}

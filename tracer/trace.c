@@ -1,0 +1,319 @@
+/* The trace file and the per-thread chunks it is made of.
+ *
+ * Each thread writes into its own chunk, a MAP_SHARED window onto the file,
+ * and publishes each record by storing the chunk's `used` after the record's
+ * bytes. The kernel owns the pages, so a crash or SIGKILL of the program
+ * loses at most the record being written. A new chunk is the only point
+ * where a thread makes system calls; the file is created at the first record
+ * so that processes that never touch a loop leave no trace behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tracer/trace.h"
+
+#define LS_CHUNK_SIZE (64u << 10)
+
+struct ls_options ls_opt = {
+	.slow_callback_ms = 100,
+	.stacks = 1,
+	.stack_depth = 16,
+	.mode = LS_MODE_SUMMARY,
+};
+int ls_disabled;
+uint64_t ls_slow_ns = 100 * 1000000ull;
+__thread struct ls_thread ls_self;
+uint32_t ls_gen = 1;
+
+static struct {
+	pthread_mutex_t lock;       /* taken to create the file, never on the hot path */
+	int fd;                     /* -1 until created */
+	int broken;                 /* creation or growth failed: record nothing more */
+	int forked;                 /* a child of fork: stacks and sites predate the trace */
+	struct ls_file_header *hdr;
+	uint32_t next_chunk;
+	uint64_t slow, open_handles; /* finding counts for the exit line */
+	char path[600];
+	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
+} tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+static void ls_say(const char *msg)
+{
+	ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
+	(void)rc;
+}
+
+static uint32_t ls_gettid(void)
+{
+	return (uint32_t)syscall(SYS_gettid);
+}
+
+uint32_t ls_trace_tid(void)
+{
+	if (ls_self.tid == 0 || ls_self.gen != __atomic_load_n(&ls_gen, __ATOMIC_RELAXED))
+		return ls_gettid();
+	return ls_self.tid;
+}
+
+void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX])
+{
+	memset(out, 0, LS_THREAD_NAME_MAX);
+	prctl(PR_GET_NAME, out, 0, 0, 0);
+	out[LS_THREAD_NAME_MAX - 1] = 0;
+}
+
+static void ls_fill_header(struct ls_file_header *h)
+{
+	struct timespec rt, mono;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	memcpy(h->magic, LS_FILE_MAGIC, sizeof(h->magic));
+	h->version = LS_FORMAT_VERSION;
+	h->header_size = LS_HEADER_SIZE;
+	h->chunk_size = LS_CHUNK_SIZE;
+	h->mode = ls_opt.mode;
+	h->pid = (uint64_t)getpid();
+	h->ppid = (uint64_t)getppid();
+	h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	h->start_mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+	h->slow_callback_ms = ls_opt.slow_callback_ms;
+	h->stack_depth = ls_opt.stacks ? ls_opt.stack_depth : 0;
+	memcpy(h->session, ls_opt.session, sizeof(h->session));
+	ssize_t n = readlink("/proc/self/exe", h->exe, sizeof(h->exe) - 1);
+	if (n < 0)
+		n = 0;
+	h->exe[n] = 0;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, h->cmdline, sizeof(h->cmdline));
+		h->cmdline_len = n > 0 ? (uint32_t)n : 0;
+		close(fd);
+	}
+	h->state = LS_STATE_RUNNING;
+}
+
+/* O_EXCL|O_NOFOLLOW: never follow a planted symlink, never truncate an
+ * existing file. exec() keeps the pid, so a second trace of the same pid
+ * gets a numbered name. */
+static int ls_create_file(void)
+{
+	const char *dir = ls_opt.dir[0] ? ls_opt.dir : ".";
+	pid_t pid = getpid();
+	for (int i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.trace", dir, (int)pid);
+		else
+			snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.%d.trace", dir, (int)pid, i);
+		int fd = open(tr.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+static int ls_trace_open_locked(void)
+{
+	int fd = ls_create_file();
+	if (fd < 0) {
+		char msg[800];
+		snprintf(msg, sizeof(msg), "loopsan: cannot create trace %s: %s; not tracing\n",
+			 tr.path, strerror(errno));
+		ls_say(msg);
+		return -1;
+	}
+	if (ftruncate(fd, LS_HEADER_SIZE) != 0)
+		goto fail;
+	void *h = mmap(NULL, LS_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		goto fail;
+	tr.hdr = h;
+	ls_fill_header(tr.hdr);
+	tr.next_chunk = 0;
+	__atomic_store_n(&tr.fd, fd, __ATOMIC_RELEASE);
+	return 0;
+fail:;
+	char msg[800];
+	snprintf(msg, sizeof(msg), "loopsan: cannot write trace %s: %s; not tracing\n",
+		 tr.path, strerror(errno));
+	ls_say(msg);
+	close(fd);
+	unlink(tr.path);
+	return -1;
+}
+
+/* Returns 1 when this call created the trace (the caller then writes the
+ * definitions known from before, e.g. in a forked child). */
+static int ls_trace_ensure_open(void)
+{
+	if (__atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0)
+		return 0;
+	int created = 0;
+	pthread_mutex_lock(&tr.lock);
+	if (tr.fd < 0 && !tr.broken) {
+		if (ls_trace_open_locked() == 0)
+			created = 1;
+		else
+			tr.broken = 1;
+	}
+	pthread_mutex_unlock(&tr.lock);
+	return created;
+}
+
+static void ls_grow_failed(int err)
+{
+	if (__atomic_exchange_n(&tr.broken, 1, __ATOMIC_RELAXED))
+		return;
+	char msg[800];
+	snprintf(msg, sizeof(msg), "loopsan: cannot grow trace %s: %s; recording stops here\n",
+		 tr.path, strerror(err));
+	ls_say(msg);
+}
+
+static struct ls_chunk_header *ls_chunk_new(void)
+{
+	uint32_t idx = __atomic_fetch_add(&tr.next_chunk, 1, __ATOMIC_RELAXED);
+	off_t off = (off_t)LS_HEADER_SIZE + (off_t)idx * LS_CHUNK_SIZE;
+	/* Reserve the blocks now: a sparse hole that cannot be filled later
+	 * would turn a full disk into SIGBUS in the program. */
+	int rc = posix_fallocate(tr.fd, off, LS_CHUNK_SIZE);
+	if (rc != 0) {
+		ls_grow_failed(rc);
+		return NULL;
+	}
+	void *p = mmap(NULL, LS_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, tr.fd, off);
+	if (p == MAP_FAILED) {
+		ls_grow_failed(errno);
+		return NULL;
+	}
+	return p;
+}
+
+static void ls_thread_exit(void *chunk)
+{
+	if (chunk != NULL && chunk == ls_self.chunk) {
+		ls_self.chunk = NULL;
+		ls_self.cap = 0;
+		ls_self.used = 0;
+		munmap(chunk, LS_CHUNK_SIZE);
+	}
+}
+
+static void ls_write_thread_record(void)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_thread);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_THREAD;
+	r->size = size;
+	r->arg = ls_self.tid;
+	ls_trace_thread_name(((struct ls_rec_thread *)(r + 1))->name);
+	ls_rec_commit(size);
+}
+
+struct ls_rec *ls_rec_reserve_slow(uint32_t size)
+{
+	struct ls_thread *t = &ls_self;
+	uint32_t gen = __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
+
+	if (ls_disabled || size > LS_CHUNK_SIZE - sizeof(struct ls_chunk_header))
+		return NULL;
+	int saved_errno = errno;
+	if (t->gen != gen) {
+		/* First record of this thread, or of this process after fork. */
+		*t = (struct ls_thread){ .gen = gen, .tid = ls_gettid() };
+	}
+	int created = ls_trace_ensure_open();
+	struct ls_chunk_header *c = NULL;
+	if (!__atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
+		c = ls_chunk_new();
+	if (c == NULL) {
+		if (tr.hdr != NULL)
+			__atomic_fetch_add(&tr.hdr->dropped, 1, __ATOMIC_RELAXED);
+		errno = saved_errno;
+		return NULL;
+	}
+	if (t->chunk != NULL)
+		munmap(t->chunk, LS_CHUNK_SIZE);
+	c->magic = LS_CHUNK_MAGIC;
+	c->tid = t->tid;
+	c->seq = t->seq++;
+	c->used = 0;
+	t->chunk = c;
+	t->used = 0;
+	t->cap = LS_CHUNK_SIZE - sizeof(struct ls_chunk_header);
+	pthread_setspecific(tr.key, c);
+	ls_write_thread_record();
+	if (created && tr.forked) {
+		ls_modules_replay();
+		ls_stack_replay();
+	}
+	errno = saved_errno;
+	return ls_rec_reserve(size);
+}
+
+void ls_trace_note_finding(int kind)
+{
+	if (kind == LS_FINDING_SLOW)
+		__atomic_fetch_add(&tr.slow, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&tr.open_handles, 1, __ATOMIC_RELAXED);
+}
+
+static void ls_atfork_child(void)
+{
+	/* The child writes a trace of its own; the parent's stays untouched. */
+	__atomic_add_fetch(&ls_gen, 1, __ATOMIC_RELAXED);
+	pthread_mutex_init(&tr.lock, NULL);
+	if (tr.fd >= 0)
+		close(tr.fd);
+	tr.fd = -1;
+	tr.broken = 0;
+	tr.forked = 1;
+	tr.hdr = NULL;
+	tr.slow = tr.open_handles = 0;
+	ls_self.chunk = NULL;
+	ls_self.cap = 0;
+}
+
+__attribute__((constructor)) static void ls_trace_init(void)
+{
+	if (getauxval(AT_SECURE)) {
+		ls_disabled = 1;  /* setuid/setgid: do nothing at all */
+		return;
+	}
+	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
+	ls_slow_ns = (uint64_t)ls_opt.slow_callback_ms * 1000000ull;
+	ls_modules_init_self();
+	pthread_key_create(&tr.key, ls_thread_exit);
+	pthread_atfork(NULL, NULL, ls_atfork_child);
+}
+
+__attribute__((destructor)) static void ls_trace_fini(void)
+{
+	if (tr.hdr == NULL)
+		return;
+	tr.hdr->end_mono_ns = ls_now();
+	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
+	uint64_t slow = __atomic_load_n(&tr.slow, __ATOMIC_RELAXED);
+	uint64_t open = __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED);
+	if (slow == 0 && open == 0)
+		return;
+	char msg[1024];
+	snprintf(msg, sizeof(msg),
+		 "loopsan: %llu slow callback%s, %llu handle%s open at loop close; "
+		 "see: loopsan report %s\n",
+		 (unsigned long long)slow, slow == 1 ? "" : "s",
+		 (unsigned long long)open, open == 1 ? "" : "s", tr.path);
+	ls_say(msg);
+}

@@ -1,0 +1,106 @@
+/* The recording side of the trace: options, the trace file, per-thread
+ * chunks, stacks, sites and the module map. The shim's interposers call
+ * these; nothing here knows about findings. */
+#ifndef LOOPSAN_TRACE_H
+#define LOOPSAN_TRACE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "tracer/format.h"
+
+#define LS_HIDDEN __attribute__((visibility("hidden")))
+#define LS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+struct ls_options {
+	uint32_t slow_callback_ms;
+	uint32_t stacks;        /* 0 or 1 */
+	uint32_t stack_depth;   /* 1 .. LS_MAX_STACK_DEPTH */
+	uint32_t mode;          /* enum ls_mode */
+	char dir[512];          /* where traces go; "" = working directory */
+	char session[64];
+};
+
+extern struct ls_options ls_opt;
+extern int ls_disabled;            /* set once: AT_SECURE, or a fatal setup error */
+extern uint64_t ls_slow_ns;        /* slow_callback_ms in ns */
+
+/* options.c */
+void ls_options_parse(const char *text);
+
+/* trace.c: per-thread record buffers. ls_rec_reserve returns where a record
+ * of `size` bytes (a multiple of 8) may be written, or NULL when tracing is
+ * off; ls_rec_commit publishes it. Both are for the calling thread only. */
+struct ls_rec *ls_rec_reserve_slow(uint32_t size);
+enum { LS_FINDING_SLOW, LS_FINDING_OPEN_HANDLE };
+void ls_trace_note_finding(int kind);
+void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
+uint32_t ls_trace_tid(void);
+
+struct ls_thread {
+	uint32_t gen;            /* ls_gen when this thread's chunk was taken */
+	uint32_t tid;
+	uint32_t seq;
+	uint32_t used;
+	uint32_t cap;            /* record bytes the chunk holds */
+	struct ls_chunk_header *chunk;
+};
+
+extern __thread struct ls_thread ls_self;
+extern uint32_t ls_gen;
+
+static inline struct ls_rec *ls_rec_reserve(uint32_t size)
+{
+	struct ls_thread *t = &ls_self;
+	if (LS_UNLIKELY(t->gen != __atomic_load_n(&ls_gen, __ATOMIC_RELAXED) ||
+			t->used + size > t->cap))
+		return ls_rec_reserve_slow(size);
+	return (struct ls_rec *)((char *)(t->chunk + 1) + t->used);
+}
+
+static inline uint64_t ls_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void ls_rec_commit(uint32_t size)
+{
+	struct ls_thread *t = &ls_self;
+	t->used += size;
+	/* The reader trusts `used`: store it only after the record's bytes. */
+	__atomic_store_n(&t->chunk->used, t->used, __ATOMIC_RELEASE);
+}
+
+/* Records one finished callback of `site`. The hot path: no lock, no
+ * allocation, no system call. */
+static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t dur)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_callback);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (LS_UNLIKELY(r == NULL))
+		return;
+	r->type = LS_REC_CALLBACK;
+	r->size = size;
+	r->arg = site;
+	struct ls_rec_callback *c = (struct ls_rec_callback *)(r + 1);
+	c->begin_ns = begin;
+	c->dur_ns = dur;
+	ls_rec_commit(size);
+}
+
+/* stack.c: stacks and sites, de-duplicated, each written once per trace. */
+uint32_t ls_stack_capture(void);
+uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
+void ls_stack_replay(void);   /* writes every known stack and site again (new trace after fork) */
+
+/* modules.c */
+void ls_modules_init_self(void);
+int ls_module_is_self(uintptr_t pc);
+void ls_modules_cover(const uintptr_t *pcs, uint32_t n);
+void ls_modules_replay(void);
+int ls_module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+
+#endif
