@@ -1,0 +1,371 @@
+/* loopsan run: runs a command (and its children) under the shim, then
+ * prints the text report of every trace that this run produced.
+ *
+ * The run is tagged with a session id passed in LOOPSAN_OPTIONS; the shim
+ * writes it into each trace's header, so traces left in the same directory
+ * by earlier runs are not reported again. The report goes to stderr so that
+ * it does not mix with the command's own output. */
+#include "viewer/commands.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHIM_NAME "libloopsan.so"
+
+struct run_args {
+	const char *dir;      /* --dir */
+	const char *opt_dir;  /* -O dir=, used when there is no --dir */
+	int fail;
+	char *options;  /* the -O pairs, joined by ':' */
+	char **cmd;
+};
+
+static volatile sig_atomic_t child_pid;
+
+void ls_run_usage(FILE *out)
+{
+	fputs("usage: loopsan run [--dir DIR] [--fail] [-O key=value]... -- CMD [ARGS...]\n"
+	      "\n"
+	      "Runs CMD (and all its children) with the loopsan shim preloaded, then\n"
+	      "prints on stderr the report of every trace the run produced.\n"
+	      "\n"
+	      "options:\n"
+	      "  --dir DIR        write the traces into DIR (default: the current\n"
+	      "                   directory; created if missing)\n"
+	      "  --fail           exit 66 when there is any finding\n"
+	      "  -O key=value     a LOOPSAN_OPTIONS setting, e.g. -O slow_callback_ms=50\n"
+	      "  -h, --help       show this help\n"
+	      "\n"
+	      "The shim is libloopsan.so next to the loopsan binary, or $LOOPSAN_LIB.\n"
+	      "exit status: CMD's own (128+N when killed by signal N), 66 with --fail\n"
+	      "when there are findings, 127 when CMD cannot be run, 2 on a usage error.\n",
+	      out);
+}
+
+static char *join(const char *a, const char *sep, const char *b)
+{
+	if (!a || !*a)
+		return ls_xstrdup(b);
+	char *s = ls_xmalloc(strlen(a) + strlen(sep) + strlen(b) + 1);
+	sprintf(s, "%s%s%s", a, sep, b);
+	return s;
+}
+
+static int add_option(struct run_args *a, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv || strchr(kv, ':')) {
+		ls_error("run: bad option '-O %s' (want key=value, no ':')", kv);
+		return -1;
+	}
+	if (strncmp(kv, "dir=", 4) == 0)
+		a->opt_dir = eq + 1;
+	char *joined = join(a->options, ":", kv);
+	free(a->options);
+	a->options = joined;
+	return 0;
+}
+
+static int parse_one(int argc, char **argv, int *i, struct run_args *a)
+{
+	const char *arg = argv[*i];
+	if (strcmp(arg, "--fail") == 0) {
+		a->fail = 1;
+	} else if (strcmp(arg, "--dir") == 0 || strcmp(arg, "-O") == 0) {
+		if (*i + 1 == argc) {
+			ls_error("run: %s needs a value (see loopsan run --help)", arg);
+			return -1;
+		}
+		if (arg[1] == 'O')
+			return add_option(a, argv[++*i]);
+		a->dir = argv[++*i];
+	} else if (strncmp(arg, "--dir=", 6) == 0) {
+		a->dir = arg + 6;
+	} else if (strncmp(arg, "-O", 2) == 0) {
+		return add_option(a, arg + 2);
+	} else {
+		ls_error("run: unknown option '%s' (see loopsan run --help)", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns -1 on a usage error, 1 for --help, 0 otherwise. */
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+		if (parse_one(argc, argv, &i, a))
+			return -1;
+	}
+	if (i == argc) {
+		ls_error("run: no command given (see loopsan run --help)");
+		return -1;
+	}
+	if (!a->dir)
+		a->dir = a->opt_dir && *a->opt_dir ? a->opt_dir : ".";
+	if (a->dir[0] == '\0') {
+		ls_error("run: --dir needs a directory");
+		return -1;
+	}
+	a->cmd = argv + i;
+	return 0;
+}
+
+static char *find_shim(void)
+{
+	const char *env = getenv("LOOPSAN_LIB");
+	char self[PATH_MAX];
+	char *path;
+	if (env && *env) {
+		path = ls_xstrdup(env);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			n = 0;
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+		path = join(self, "/", SHIM_NAME);
+	}
+	if (access(path, R_OK) != 0) {
+		ls_error("%s: cannot use the shim: %s (set LOOPSAN_LIB)", path,
+			 strerror(errno));
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static int make_dirs(const char *dir)
+{
+	char *p = ls_xstrdup(dir);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) != 0 && errno != EEXIST)
+			break;
+		*s = '/';
+	}
+	int rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+	free(p);
+	if (rc)
+		ls_error("%s: cannot create directory: %s", dir, strerror(errno));
+	return rc;
+}
+
+static char *resolve_dir(const char *dir)
+{
+	if (make_dirs(dir))
+		return NULL;
+	char *abs = realpath(dir, NULL);
+	if (!abs)
+		ls_error("%s: %s", dir, strerror(errno));
+	return abs;
+}
+
+static void make_session(char *buf, size_t n)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(buf, n, "run-%ld-%lld%09ld", (long)getpid(),
+		 (long long)ts.tv_sec, (long)ts.tv_nsec);
+}
+
+/* Appends ":item" to *list, or sets it to item when it is empty. */
+static void append(char **list, const char *item)
+{
+	char *joined = join(*list, ":", item);
+	free(*list);
+	*list = joined;
+}
+
+static void set_environment(const char *shim, const struct run_args *a,
+			    const char *dir, const char *session)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *preload = ls_xstrdup(shim);
+	if (old && *old)
+		append(&preload, old);
+	setenv("LD_PRELOAD", preload, 1);
+	free(preload);
+
+	old = getenv("LOOPSAN_OPTIONS");
+	char *opts = ls_xstrdup(old ? old : "");
+	size_t n = strlen(opts);
+	while (n && opts[n - 1] == ':')
+		opts[--n] = '\0';
+	if (a->options)
+		append(&opts, a->options);
+	char *tail = ls_xmalloc(strlen(dir) + strlen(session) + 32);
+	sprintf(tail, "dir=%s:session=%s", dir, session);
+	append(&opts, tail);
+	setenv("LOOPSAN_OPTIONS", opts, 1);
+	free(opts);
+	free(tail);
+}
+
+/* A signal typed at the terminal already reached the child, which is in
+ * our process group; only one sent to us alone is passed on. */
+static void forward_signal(int sig, siginfo_t *info, void *ctx)
+{
+	(void)ctx;
+	if (child_pid > 0 && info->si_code != SI_KERNEL)
+		kill((pid_t)child_pid, sig);
+}
+
+static void install_forwarding(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Returns the command's exit status as a shell reports it. */
+static int run_child(char **cmd)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		ls_error("fork: %s", strerror(errno));
+		return 127;
+	}
+	if (pid == 0) {
+		execvp(cmd[0], cmd);
+		int err = errno;
+		fprintf(stderr, "loopsan: %s: %s\n", cmd[0], strerror(err));
+		_exit(err == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			ls_error("waitpid: %s", strerror(errno));
+			return 127;
+		}
+	}
+	child_pid = 0;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* Whether path's header names this session; reads only the header. */
+static int of_session(const char *path, const char *session)
+{
+	struct ls_file_header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	return n == (ssize_t)sizeof(h) && memcmp(h.magic, LS_FILE_MAGIC, 8) == 0 &&
+	       strncmp(h.session, session, sizeof(h.session)) == 0;
+}
+
+static int name_order(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void find_traces(const char *dir, const char *session, struct ls_vec *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n <= 6 || strcmp(e->d_name + n - 6, ".trace") != 0)
+			continue;
+		char *path = join(dir, "/", e->d_name);
+		if (of_session(path, session))
+			*(char **)ls_vec_push(out) = path;
+		else
+			free(path);
+	}
+	if (d)
+		closedir(d);
+	if (out->len > 1)
+		qsort(out->items, out->len, sizeof(char *), name_order);
+}
+
+/* Returns the number of findings, or -1 when nothing could be reported. */
+static int report_session(const char *dir, const char *session, char **cmd)
+{
+	struct ls_vec paths = { .item_size = sizeof(char *) };
+	find_traces(dir, session, &paths);
+	struct ls_report r;
+	memset(&r, 0, sizeof(r));
+	char err[256];
+	for (size_t i = 0; i < paths.len; i++) {
+		char *path = ((char **)paths.items)[i];
+		struct ls_trace *t = ls_trace_read(path, err, sizeof(err));
+		if (t)
+			ls_report_add(&r, t);
+		else
+			ls_error("%s: %s", path, err);
+		free(path);
+	}
+	ls_vec_free(&paths);
+	if (r.ntraces == 0) {
+		ls_error("%s produced no trace (it made no loop calls)", cmd[0]);
+		ls_report_free(&r);
+		return -1;
+	}
+	struct ls_findings_options opt = { .slow_ms = -1 };
+	ls_report_finish(&r, &opt);
+	ls_report_print_text(stderr, &r);
+	int n = (int)ls_findings_count(&r.findings);
+	ls_report_free(&r);
+	return n;
+}
+
+int ls_cmd_run(int argc, char **argv)
+{
+	struct run_args a = { 0 };
+	int rc = parse_args(argc, argv, &a);
+	if (rc != 0) {
+		free(a.options);
+		if (rc > 0)
+			ls_run_usage(stdout);
+		return rc > 0 ? LS_EXIT_OK : LS_EXIT_USAGE;
+	}
+	char *shim = find_shim();
+	char *dir = shim ? resolve_dir(a.dir) : NULL;
+	if (!dir) {
+		free(shim);
+		free(a.options);
+		return LS_EXIT_USAGE;
+	}
+	char session[64];
+	make_session(session, sizeof(session));
+	set_environment(shim, &a, dir, session);
+	install_forwarding();
+	int status = run_child(a.cmd);
+	int findings = report_session(dir, session, a.cmd);
+	free(shim);
+	free(dir);
+	free(a.options);
+	return a.fail && findings > 0 ? LS_EXIT_FINDINGS : status;
+}

@@ -1,0 +1,195 @@
+/* Derives findings from a trace's model. This is the only place that
+ * decides what is a finding; report, run (and later check) render them. */
+#include "viewer/findings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_SLOW_MS 100.0
+
+struct slow_run {
+	uint32_t site, tid;
+	uint64_t dur_ns;
+};
+
+void ls_findings_init(struct ls_findings *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->v.item_size = sizeof(struct ls_finding);
+}
+
+void ls_findings_free(struct ls_findings *f)
+{
+	ls_vec_free(&f->v);
+}
+
+size_t ls_findings_count(const struct ls_findings *f)
+{
+	return f->v.len;
+}
+
+const struct ls_finding *ls_finding_at(const struct ls_findings *f, size_t i)
+{
+	return LS_VEC_AT(&f->v, struct ls_finding, i);
+}
+
+const char *ls_finding_kind_name(enum ls_finding_kind kind)
+{
+	switch (kind) {
+	case LS_FINDING_SLOW_CALLBACK: return "slow-callback";
+	case LS_FINDING_PENDING_AT_CLOSE: return "pending-at-close";
+	case LS_FINDING_KIND_COUNT: break;
+	}
+	return "unknown";
+}
+
+double ls_findings_slow_ms(const struct ls_trace *t,
+			   const struct ls_findings_options *opt)
+{
+	if (opt && opt->slow_ms >= 0)
+		return opt->slow_ms;
+	return t->slow_callback_ms ? t->slow_callback_ms : DEFAULT_SLOW_MS;
+}
+
+static struct ls_finding *add(struct ls_findings *f, enum ls_finding_kind kind,
+			      const struct ls_trace *t, uint32_t tid)
+{
+	struct ls_finding *fi = ls_vec_push(&f->v);
+	fi->kind = kind;
+	fi->trace = t;
+	fi->tid = tid;
+	fi->ord = f->v.len;
+	return fi;
+}
+
+static int run_order(const void *a, const void *b)
+{
+	const struct slow_run *x = a, *y = b;
+	if (x->site != y->site)
+		return x->site < y->site ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* The thread-pool side of uv_queue_work is allowed to block. */
+static int may_be_slow(const struct ls_trace *t, uint32_t site_id)
+{
+	const struct ls_site *site = ls_trace_site(t, site_id);
+	return site && site->api == LS_API_UV_QUEUE_WORK;
+}
+
+static void collect_slow_runs(const struct ls_trace *t, double slow_ms,
+			      struct ls_vec *runs)
+{
+	for (size_t i = 0; i < t->callbacks.len; i++) {
+		const struct ls_callback *cb =
+			LS_VEC_AT(&t->callbacks, struct ls_callback, i);
+		if ((double)cb->dur_ns < slow_ms * 1e6 || may_be_slow(t, cb->site))
+			continue;
+		struct slow_run *r = ls_vec_push(runs);
+		r->site = cb->site;
+		r->tid = cb->tid;
+		r->dur_ns = cb->dur_ns;
+	}
+	if (runs->len > 1)
+		qsort(runs->items, runs->len, sizeof(struct slow_run), run_order);
+}
+
+static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
+			  uint32_t site_id)
+{
+	const struct ls_site *site = ls_trace_site(t, site_id);
+	if (!site)
+		return;
+	fi->has_api = 1;
+	fi->api = site->api;
+	fi->has_callback = site->callback != 0;
+	fi->callback = site->callback;
+	fi->created_at = site->stack ? ls_trace_stack(t, site->stack) : NULL;
+}
+
+static void collect_slow(struct ls_findings *f, const struct ls_trace *t,
+			 double slow_ms)
+{
+	struct ls_vec runs = { .item_size = sizeof(struct slow_run) };
+	collect_slow_runs(t, slow_ms, &runs);
+	const struct slow_run *r = runs.items;
+	struct ls_finding *fi = NULL;
+	for (size_t i = 0; i < runs.len; i++) {
+		if (i == 0 || run_order(&r[i], &r[i - 1]) != 0) {
+			fi = add(f, LS_FINDING_SLOW_CALLBACK, t, r[i].tid);
+			fi->threshold_ms = slow_ms;
+			describe_site(fi, t, r[i].site);
+		}
+		double ms = (double)r[i].dur_ns / 1e6;
+		fi->count++;
+		fi->total_ms += ms;
+		if (ms > fi->max_ms)
+			fi->max_ms = ms;
+	}
+	ls_vec_free(&runs);
+}
+
+static const struct ls_stack *site_stack(const struct ls_trace *t,
+					 const struct ls_site *site)
+{
+	return site && site->stack ? ls_trace_stack(t, site->stack) : NULL;
+}
+
+static void collect_pending_one(struct ls_findings *f, const struct ls_trace *t,
+				const struct ls_open_handle *h)
+{
+	struct ls_finding *fi = add(f, LS_FINDING_PENDING_AT_CLOSE, t, h->tid);
+	const struct ls_site *init = h->init_site ? ls_trace_site(t, h->init_site) : NULL;
+	const struct ls_site *cb = h->site ? ls_trace_site(t, h->site) : NULL;
+	fi->handle = h->type_name;
+	fi->closing = (h->flags & LS_HANDLE_CLOSING) != 0;
+	if (init) {
+		fi->has_api = 1;
+		fi->api = init->api;
+	}
+	if (cb && cb->callback) {
+		fi->has_callback = 1;
+		fi->callback = cb->callback;
+	}
+	const struct ls_stack *init_stack = site_stack(t, init);
+	const struct ls_stack *cb_stack = site_stack(t, cb);
+	fi->created_at = init_stack ? init_stack : cb_stack;
+	if (init_stack && cb_stack && init_stack != cb_stack)
+		fi->registered_at = cb_stack;
+	if (h->close_index < t->closes.len) {
+		fi->has_close_result = 1;
+		fi->close_result = LS_VEC_AT(&t->closes, struct ls_loop_close,
+					     h->close_index)->result;
+	}
+}
+
+static void collect_pending(struct ls_findings *f, const struct ls_trace *t)
+{
+	for (size_t i = 0; i < t->open_handles.len; i++)
+		collect_pending_one(f, t, LS_VEC_AT(&t->open_handles,
+						    struct ls_open_handle, i));
+}
+
+void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
+			 const struct ls_findings_options *opt)
+{
+	collect_slow(f, t, ls_findings_slow_ms(t, opt));
+	collect_pending(f, t);
+}
+
+static int finding_order(const void *a, const void *b)
+{
+	const struct ls_finding *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->kind == LS_FINDING_SLOW_CALLBACK && x->max_ms != y->max_ms)
+		return x->max_ms > y->max_ms ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+void ls_findings_sort(struct ls_findings *f)
+{
+	if (f->v.len > 1)
+		qsort(f->v.items, f->v.len, sizeof(struct ls_finding),
+		      finding_order);
+}

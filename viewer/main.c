@@ -1,0 +1,69 @@
+/* loopsan: the viewer CLI. Dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "viewer/commands.h"
+
+#define LOOPSAN_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *out);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "report", ls_cmd_report, ls_report_usage,
+	  "print the findings of traces as text or JSON" },
+	{ "run", ls_cmd_run, ls_run_usage,
+	  "run a command under the shim, then report on its traces" },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: loopsan COMMAND [OPTIONS] [ARGS...]\n"
+	      "\n"
+	      "loopsan is a runtime sanitizer and tracer for event-loop programs.\n"
+	      "LD_PRELOAD=libloopsan.so PROGRAM writes loopsan.<pid>.trace; these\n"
+	      "commands read such traces.\n"
+	      "\n"
+	      "commands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "options:\n"
+	      "  -h, --help     show this help; loopsan COMMAND --help for a command's\n"
+	      "  --version      show the version\n"
+	      "\n"
+	      "exit status: 0 ok, 2 usage error or bad trace file;\n"
+	      "run: the command's own status, or 66 with --fail when there are findings.\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return LS_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return LS_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("loopsan %s (trace format %u)\n", LOOPSAN_VERSION,
+		       LS_FORMAT_VERSION);
+		return LS_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	if (cmd[0] == '-')
+		ls_error("unknown option '%s' (see loopsan --help)", cmd);
+	else
+		ls_error("unknown command '%s' (see loopsan --help)", cmd);
+	return LS_EXIT_USAGE;
+}

@@ -1,0 +1,609 @@
+/* Reads a trace file into the in-memory model of reader.h.
+ *
+ * The file is hostile: it may be empty, foreign, cut anywhere (the traced
+ * process was killed), or corrupt. Every length is checked before use and
+ * payloads are copied out with memcpy, never cast in place. Records of
+ * unknown types are skipped by their size so that newer shims that add
+ * records stay readable. */
+#include "viewer/reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK_HDR ((uint32_t)sizeof(struct ls_chunk_header))
+#define REC_HDR ((uint32_t)sizeof(struct ls_rec))
+
+struct chunk_ref {
+	uint32_t tid, seq;
+	uint32_t used;  /* bytes of records present (clamped when cut) */
+	int cut;        /* the file ends inside this chunk */
+	size_t index;   /* position in the file */
+	size_t off;     /* file offset of the chunk header */
+};
+
+/* A thread name seen in the stream; the last THREAD record wins, and
+ * LOOP_RUN names are used only for threads that have none. */
+struct name_event {
+	uint32_t tid;
+	int from_thread_rec;
+	size_t ord;
+	char name[LS_THREAD_NAME_MAX + 1];
+};
+
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	struct ls_trace *t;
+	struct ls_vec chunks;
+	struct ls_vec names;
+	uint32_t cur_tid;   /* the thread whose chunks are being walked */
+	int cur_has_close;  /* it has had a LOOP_CLOSE so far */
+	size_t last_close_of_tid_index;
+	char *err;
+	size_t errlen;
+};
+
+void *ls_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		fputs("loopsan: out of memory\n", stderr);
+		exit(2);
+	}
+	return p;
+}
+
+void *ls_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p) {
+		fputs("loopsan: out of memory\n", stderr);
+		exit(2);
+	}
+	return p;
+}
+
+void *ls_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fputs("loopsan: out of memory\n", stderr);
+		exit(2);
+	}
+	return p;
+}
+
+char *ls_xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(ls_xmalloc(n), s, n);
+}
+
+char *ls_xstrndup(const char *s, size_t n)
+{
+	char *d = ls_xmalloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+void *ls_vec_push(struct ls_vec *v)
+{
+	if (v->len == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 16;
+		v->items = ls_xrealloc(v->items, v->cap * v->item_size);
+	}
+	void *item = (char *)v->items + v->len * v->item_size;
+	memset(item, 0, v->item_size);
+	v->len++;
+	return item;
+}
+
+void ls_vec_free(struct ls_vec *v)
+{
+	free(v->items);
+	v->items = NULL;
+	v->len = v->cap = 0;
+}
+
+static int fail(struct reader *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Copies a possibly unterminated fixed-size field into dst[n + 1]. */
+static void copy_cstr(char *dst, const char *src, size_t n)
+{
+	size_t len = strnlen(src, n);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static int check_header(struct reader *r, struct ls_file_header *h)
+{
+	if (r->len == 0)
+		return fail(r, "empty file, not a loopsan trace");
+	if (r->len < sizeof(h->magic) || memcmp(r->buf, LS_FILE_MAGIC, 8) != 0)
+		return fail(r, "not a loopsan trace (bad magic)");
+	if (r->len < LS_HEADER_SIZE)
+		return fail(r, "truncated trace header (%zu of %u bytes)", r->len,
+			    LS_HEADER_SIZE);
+	memcpy(h, r->buf, sizeof(*h));
+	if (h->version > LS_FORMAT_VERSION)
+		return fail(r, "unsupported trace version %u", h->version);
+	if (h->version == 0)
+		return fail(r, "corrupt trace (version 0)");
+	if (h->header_size != LS_HEADER_SIZE)
+		return fail(r, "corrupt trace (header size %u)", h->header_size);
+	if (h->chunk_size < LS_CHUNK_SIZE_MIN || h->chunk_size > LS_CHUNK_SIZE_MAX ||
+	    h->chunk_size % 4096 != 0)
+		return fail(r, "corrupt trace (chunk size %u)", h->chunk_size);
+	if (h->state != LS_STATE_RUNNING && h->state != LS_STATE_EXITED)
+		return fail(r, "corrupt trace (state %u)", h->state);
+	return 0;
+}
+
+static void take_header(struct ls_trace *t, const struct ls_file_header *h)
+{
+	t->pid = h->pid;
+	t->ppid = h->ppid;
+	t->mode = h->mode;
+	t->slow_callback_ms = h->slow_callback_ms;
+	t->stack_depth = h->stack_depth;
+	t->dropped = h->dropped;
+	t->exited = h->state == LS_STATE_EXITED;
+	copy_cstr(t->session, h->session, sizeof(h->session));
+	copy_cstr(t->exe, h->exe, sizeof(h->exe));
+}
+
+static int add_chunk(struct reader *r, size_t i, size_t off, size_t avail,
+		     uint32_t chunk_size)
+{
+	struct ls_chunk_header ch;
+	if (avail < CHUNK_HDR)
+		return 0;
+	memcpy(&ch, r->buf + off, CHUNK_HDR);
+	if (ch.magic == 0)
+		return 0;
+	if (ch.magic != LS_CHUNK_MAGIC)
+		return fail(r, "corrupt trace (chunk %zu: bad magic 0x%08x)", i,
+			    ch.magic);
+	if (ch.used > chunk_size - CHUNK_HDR)
+		return fail(r, "corrupt trace (chunk %zu: used %u > %u)", i,
+			    ch.used, chunk_size - CHUNK_HDR);
+	struct chunk_ref *c = ls_vec_push(&r->chunks);
+	c->tid = ch.tid;
+	c->seq = ch.seq;
+	c->index = i;
+	c->off = off;
+	c->used = ch.used;
+	if (avail < (size_t)CHUNK_HDR + ch.used) {
+		c->used = (uint32_t)(avail - CHUNK_HDR);
+		c->cut = 1;
+	}
+	return 0;
+}
+
+static int collect_chunks(struct reader *r, uint32_t chunk_size)
+{
+	size_t body = r->len - LS_HEADER_SIZE;
+	size_t whole = body / chunk_size;
+	size_t rest = body % chunk_size;
+	for (size_t i = 0; i < whole; i++) {
+		size_t off = LS_HEADER_SIZE + i * (size_t)chunk_size;
+		if (add_chunk(r, i, off, chunk_size, chunk_size))
+			return -1;
+	}
+	if (rest == 0)
+		return 0;
+	r->t->cut_bytes = chunk_size - rest;
+	return add_chunk(r, whole, LS_HEADER_SIZE + whole * (size_t)chunk_size,
+			 rest, chunk_size);
+}
+
+static int chunk_order(const void *a, const void *b)
+{
+	const struct chunk_ref *x = a, *y = b;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int take_thread(struct reader *r, const struct ls_rec *rec,
+		       const uint8_t *p, size_t n)
+{
+	struct ls_rec_thread th;
+	if (n < sizeof(th))
+		return fail(r, "corrupt trace (THREAD record too short)");
+	memcpy(&th, p, sizeof(th));
+	struct name_event *e = ls_vec_push(&r->names);
+	e->tid = rec->arg;
+	e->from_thread_rec = 1;
+	e->ord = r->names.len;
+	copy_cstr(e->name, th.name, sizeof(th.name));
+	return 0;
+}
+
+static int take_module(struct reader *r, const struct ls_rec *rec,
+		       const uint8_t *p, size_t n)
+{
+	struct ls_rec_module m;
+	if (n < sizeof(m))
+		return fail(r, "corrupt trace (MODULE record too short)");
+	memcpy(&m, p, sizeof(m));
+	if (m.path_len > n - sizeof(m))
+		return fail(r, "corrupt trace (MODULE path length %u)", m.path_len);
+	if (m.build_id_len > LS_BUILD_ID_MAX)
+		return fail(r, "corrupt trace (MODULE build-id length %u)",
+			    m.build_id_len);
+	struct ls_module *mod = ls_vec_push(&r->t->modules);
+	mod->id = rec->arg;
+	mod->bias = m.bias;
+	mod->lo = m.lo;
+	mod->hi = m.hi;
+	mod->build_id_len = m.build_id_len;
+	memcpy(mod->build_id, m.build_id, m.build_id_len);
+	mod->path = ls_xmalloc((size_t)m.path_len + 1);
+	copy_cstr(mod->path, (const char *)p + sizeof(m), m.path_len);
+	return 0;
+}
+
+static int take_stack(struct reader *r, const struct ls_rec *rec,
+		      const uint8_t *p, size_t n)
+{
+	struct ls_rec_stack s;
+	if (n < sizeof(s))
+		return fail(r, "corrupt trace (STACK record too short)");
+	memcpy(&s, p, sizeof(s));
+	if (s.depth > LS_MAX_STACK_DEPTH || s.depth * 8u > n - sizeof(s))
+		return fail(r, "corrupt trace (STACK depth %u)", s.depth);
+	struct ls_stack *st = ls_vec_push(&r->t->stacks);
+	st->id = rec->arg;
+	st->flags = s.flags;
+	st->depth = s.depth;
+	st->pcs = ls_xcalloc(s.depth, sizeof(uint64_t));
+	memcpy(st->pcs, p + sizeof(s), s.depth * sizeof(uint64_t));
+	return 0;
+}
+
+static int take_site(struct reader *r, const struct ls_rec *rec,
+		     const uint8_t *p, size_t n)
+{
+	struct ls_rec_site s;
+	if (n < sizeof(s))
+		return fail(r, "corrupt trace (SITE record too short)");
+	memcpy(&s, p, sizeof(s));
+	struct ls_site *site = ls_vec_push(&r->t->sites);
+	site->id = rec->arg;
+	site->api = s.api;
+	site->stack = s.stack;
+	site->callback = s.callback;
+	return 0;
+}
+
+static int take_callback(struct reader *r, const struct ls_rec *rec,
+			 const uint8_t *p, size_t n)
+{
+	struct ls_rec_callback cb;
+	if (n < sizeof(cb))
+		return fail(r, "corrupt trace (CALLBACK record too short)");
+	memcpy(&cb, p, sizeof(cb));
+	struct ls_callback *c = ls_vec_push(&r->t->callbacks);
+	c->tid = r->cur_tid;
+	c->site = rec->arg;
+	c->begin_ns = cb.begin_ns;
+	c->dur_ns = cb.dur_ns;
+	return 0;
+}
+
+static int take_loop_run(struct reader *r, const struct ls_rec *rec,
+			 const uint8_t *p, size_t n)
+{
+	struct ls_rec_loop_run lr;
+	if (n < sizeof(lr))
+		return fail(r, "corrupt trace (LOOP_RUN record too short)");
+	memcpy(&lr, p, sizeof(lr));
+	struct name_event *e = ls_vec_push(&r->names);
+	e->tid = rec->arg;
+	e->ord = r->names.len;
+	copy_cstr(e->name, lr.name, sizeof(lr.name));
+	if (e->name[0] == '\0')
+		r->names.len--; /* nothing to learn from it */
+	return 0;
+}
+
+static int take_loop_close(struct reader *r, const uint8_t *p, size_t n)
+{
+	struct ls_rec_loop_close lc;
+	if (n < sizeof(lc))
+		return fail(r, "corrupt trace (LOOP_CLOSE record too short)");
+	memcpy(&lc, p, sizeof(lc));
+	struct ls_loop_close *c = ls_vec_push(&r->t->closes);
+	c->tid = r->cur_tid;
+	c->result = lc.result;
+	c->api = lc.api;
+	c->loop = lc.loop;
+	c->time_ns = lc.time_ns;
+	r->cur_has_close = 1;
+	r->last_close_of_tid_index = r->t->closes.len - 1;
+	return 0;
+}
+
+static int take_open_handle(struct reader *r, const uint8_t *p, size_t n)
+{
+	struct ls_rec_open_handle oh;
+	if (n < sizeof(oh))
+		return fail(r, "corrupt trace (OPEN_HANDLE record too short)");
+	memcpy(&oh, p, sizeof(oh));
+	struct ls_open_handle *h = ls_vec_push(&r->t->open_handles);
+	h->tid = r->cur_tid;
+	h->loop = oh.loop;
+	h->handle = oh.handle;
+	h->handle_type = oh.handle_type;
+	h->flags = oh.flags;
+	h->init_site = oh.init_site;
+	h->site = oh.site;
+	h->close_index = r->cur_has_close ? r->last_close_of_tid_index : SIZE_MAX;
+	copy_cstr(h->type_name, oh.type_name, sizeof(oh.type_name));
+	return 0;
+}
+
+static int take_record(struct reader *r, const struct ls_rec *rec,
+		       const uint8_t *p, size_t n)
+{
+	switch (rec->type) {
+	case LS_REC_THREAD: return take_thread(r, rec, p, n);
+	case LS_REC_MODULE: return take_module(r, rec, p, n);
+	case LS_REC_STACK: return take_stack(r, rec, p, n);
+	case LS_REC_SITE: return take_site(r, rec, p, n);
+	case LS_REC_CALLBACK: return take_callback(r, rec, p, n);
+	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
+	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
+	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
+	}
+	return 0; /* a newer record type: skipped by its size */
+}
+
+static int walk_chunk(struct reader *r, const struct chunk_ref *c)
+{
+	const uint8_t *p = r->buf + c->off + CHUNK_HDR;
+	size_t pos = 0;
+	while (c->used - pos >= REC_HDR) {
+		struct ls_rec rec;
+		memcpy(&rec, p + pos, REC_HDR);
+		if (rec.size < REC_HDR || rec.size % 8 != 0)
+			return fail(r, "corrupt trace (chunk %zu: record size %u at %zu)",
+				    c->index, rec.size, pos);
+		if (rec.size > c->used - pos) {
+			if (c->cut)
+				return 0; /* the rest was cut off */
+			return fail(r, "corrupt trace (chunk %zu: record at %zu overruns used %u)",
+				    c->index, pos, c->used);
+		}
+		if (take_record(r, &rec, p + pos + REC_HDR, rec.size - REC_HDR))
+			return -1;
+		pos += rec.size;
+	}
+	if (pos != c->used && !c->cut)
+		return fail(r, "corrupt trace (chunk %zu: used %u is not a whole number of records)",
+			    c->index, c->used);
+	return 0;
+}
+
+static int walk_chunks(struct reader *r)
+{
+	struct chunk_ref *cs = r->chunks.items;
+	qsort(cs, r->chunks.len, sizeof(*cs), chunk_order);
+	for (size_t i = 0; i < r->chunks.len; i++) {
+		if (i == 0 || cs[i].tid != cs[i - 1].tid) {
+			r->cur_tid = cs[i].tid;
+			r->cur_has_close = 0;
+		}
+		if (walk_chunk(r, &cs[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static int name_order(const void *a, const void *b)
+{
+	const struct name_event *x = a, *y = b;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	if (x->from_thread_rec != y->from_thread_rec)
+		return x->from_thread_rec - y->from_thread_rec;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Keeps, per tid, the last name of the best kind (sorted last). */
+static void settle_names(struct reader *r)
+{
+	struct name_event *e = r->names.items;
+	qsort(e, r->names.len, sizeof(*e), name_order);
+	for (size_t i = 0; i < r->names.len; i++) {
+		if (i + 1 < r->names.len && e[i + 1].tid == e[i].tid)
+			continue;
+		struct ls_thread *th = ls_vec_push(&r->t->threads);
+		th->tid = e[i].tid;
+		th->from_thread_rec = e[i].from_thread_rec;
+		memcpy(th->name, e[i].name, sizeof(th->name));
+	}
+}
+
+/* All definition tables start with a uint32_t id: sort them for bsearch. */
+static int id_order(const void *a, const void *b)
+{
+	uint32_t x, y;
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	return x < y ? -1 : x > y;
+}
+
+static void sort_by_id(struct ls_vec *v)
+{
+	if (v->len > 1)
+		qsort(v->items, v->len, v->item_size, id_order);
+}
+
+static const void *find_id(const struct ls_vec *v, uint32_t id)
+{
+	if (v->len == 0)
+		return NULL;
+	return bsearch(&id, v->items, v->len, v->item_size, id_order);
+}
+
+static int read_all(const char *path, uint8_t **out, size_t *outlen,
+		    char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096, len = 0;
+	uint8_t *buf = ls_xmalloc(cap);
+	for (;;) {
+		if (len == cap)
+			buf = ls_xrealloc(buf, cap *= 2);
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+static int parse(struct reader *r)
+{
+	struct ls_file_header h;
+	if (check_header(r, &h))
+		return -1;
+	take_header(r->t, &h);
+	if (collect_chunks(r, h.chunk_size) || walk_chunks(r))
+		return -1;
+	settle_names(r);
+	sort_by_id(&r->t->modules);
+	sort_by_id(&r->t->stacks);
+	sort_by_id(&r->t->sites);
+	return 0;
+}
+
+static struct ls_trace *trace_new(const char *path)
+{
+	struct ls_trace *t = ls_xcalloc(1, sizeof(*t));
+	t->path = ls_xstrdup(path);
+	t->modules.item_size = sizeof(struct ls_module);
+	t->stacks.item_size = sizeof(struct ls_stack);
+	t->sites.item_size = sizeof(struct ls_site);
+	t->threads.item_size = sizeof(struct ls_thread);
+	t->callbacks.item_size = sizeof(struct ls_callback);
+	t->closes.item_size = sizeof(struct ls_loop_close);
+	t->open_handles.item_size = sizeof(struct ls_open_handle);
+	return t;
+}
+
+struct ls_trace *ls_trace_read(const char *path, char *err, size_t errlen)
+{
+	struct reader r = { .err = err, .errlen = errlen };
+	uint8_t *buf;
+	if (read_all(path, &buf, &r.len, err, errlen))
+		return NULL;
+	r.buf = buf;
+	r.t = trace_new(path);
+	r.chunks.item_size = sizeof(struct chunk_ref);
+	r.names.item_size = sizeof(struct name_event);
+	int rc = parse(&r);
+	free(buf);
+	ls_vec_free(&r.chunks);
+	ls_vec_free(&r.names);
+	if (rc) {
+		ls_trace_free(r.t);
+		return NULL;
+	}
+	return r.t;
+}
+
+void ls_trace_free(struct ls_trace *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->modules.len; i++)
+		free(LS_VEC_AT(&t->modules, struct ls_module, i)->path);
+	for (size_t i = 0; i < t->stacks.len; i++)
+		free(LS_VEC_AT(&t->stacks, struct ls_stack, i)->pcs);
+	ls_vec_free(&t->modules);
+	ls_vec_free(&t->stacks);
+	ls_vec_free(&t->sites);
+	ls_vec_free(&t->threads);
+	ls_vec_free(&t->callbacks);
+	ls_vec_free(&t->closes);
+	ls_vec_free(&t->open_handles);
+	free(t->path);
+	free(t);
+}
+
+int ls_trace_complete(const struct ls_trace *t)
+{
+	return t->exited && t->cut_bytes == 0;
+}
+
+const struct ls_module *ls_trace_module(const struct ls_trace *t, uint32_t id)
+{
+	return find_id(&t->modules, id);
+}
+
+const struct ls_stack *ls_trace_stack(const struct ls_trace *t, uint32_t id)
+{
+	return find_id(&t->stacks, id);
+}
+
+const struct ls_site *ls_trace_site(const struct ls_trace *t, uint32_t id)
+{
+	return find_id(&t->sites, id);
+}
+
+const struct ls_thread *ls_trace_thread(const struct ls_trace *t, uint32_t tid)
+{
+	return find_id(&t->threads, tid); /* settle_names pushes them sorted */
+}
+
+const struct ls_module *ls_trace_module_at(const struct ls_trace *t, uint64_t pc)
+{
+	for (size_t i = 0; i < t->modules.len; i++) {
+		const struct ls_module *m = LS_VEC_AT(&t->modules, struct ls_module, i);
+		if (pc >= m->lo && pc < m->hi)
+			return m;
+	}
+	return NULL;
+}

@@ -1,0 +1,109 @@
+/* The in-memory model of one trace file, as read by ls_trace_read().
+ *
+ * The reader treats the file as hostile: every length and offset is
+ * checked, and ids that are referenced but never defined are kept as they
+ * are (lookups return NULL). */
+#ifndef LOOPSAN_VIEWER_READER_H
+#define LOOPSAN_VIEWER_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tracer/format.h"
+
+struct ls_module {
+	uint32_t id;
+	uint64_t bias, lo, hi;
+	uint8_t build_id_len;
+	uint8_t build_id[LS_BUILD_ID_MAX];
+	char *path;
+};
+
+struct ls_stack {
+	uint32_t id;
+	uint32_t flags;
+	uint32_t depth;
+	uint64_t *pcs;
+};
+
+struct ls_site {
+	uint32_t id;
+	uint32_t api;
+	uint32_t stack;
+	uint64_t callback;
+};
+
+struct ls_thread {
+	uint32_t tid;
+	int from_thread_rec; /* the name came from a THREAD record */
+	char name[LS_THREAD_NAME_MAX + 1];
+};
+
+struct ls_callback {
+	uint32_t tid;
+	uint32_t site;
+	uint64_t begin_ns, dur_ns;
+};
+
+struct ls_loop_close {
+	uint32_t tid;
+	int32_t result;
+	uint32_t api;
+	uint64_t loop, time_ns;
+};
+
+struct ls_open_handle {
+	uint32_t tid;
+	uint32_t handle_type, flags, init_site, site;
+	uint64_t loop, handle;
+	size_t close_index; /* index in closes[] of the LOOP_CLOSE before it */
+	char type_name[17];
+};
+
+/* A growable array of fixed-size items. */
+struct ls_vec {
+	void *items;
+	size_t len, cap, item_size;
+};
+
+struct ls_trace {
+	char *path;
+	uint64_t pid, ppid;
+	uint32_t mode, slow_callback_ms, stack_depth;
+	uint64_t dropped;
+	char session[65];
+	char exe[1025];
+	int exited;          /* header state is EXITED */
+	uint64_t cut_bytes;  /* bytes missing from the last chunk, 0 if whole */
+	struct ls_vec modules, stacks, sites, threads;
+	struct ls_vec callbacks, closes, open_handles;
+};
+
+/* Reads PATH into a new trace. On failure returns NULL and puts a one-line
+ * reason (without the path) into err. */
+struct ls_trace *ls_trace_read(const char *path, char *err, size_t errlen);
+void ls_trace_free(struct ls_trace *t);
+
+/* A trace is complete when the process exited cleanly and nothing is cut. */
+int ls_trace_complete(const struct ls_trace *t);
+
+const struct ls_module *ls_trace_module(const struct ls_trace *t, uint32_t id);
+const struct ls_stack *ls_trace_stack(const struct ls_trace *t, uint32_t id);
+const struct ls_site *ls_trace_site(const struct ls_trace *t, uint32_t id);
+const struct ls_thread *ls_trace_thread(const struct ls_trace *t, uint32_t tid);
+/* The module whose [lo, hi) holds pc, or NULL. */
+const struct ls_module *ls_trace_module_at(const struct ls_trace *t, uint64_t pc);
+
+#define LS_VEC_AT(v, type, i) (&((type *)(v)->items)[i])
+
+void *ls_vec_push(struct ls_vec *v);
+void ls_vec_free(struct ls_vec *v);
+
+/* Never returns NULL: exits the program on memory exhaustion. */
+void *ls_xmalloc(size_t n);
+void *ls_xcalloc(size_t n, size_t size);
+void *ls_xrealloc(void *p, size_t n);
+char *ls_xstrdup(const char *s);
+char *ls_xstrndup(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,218 @@
+/* Symbolizes the addresses of one traced process.
+ *
+ * Each MODULE record is reported to an offline Dwfl at its load bias, so
+ * that Dwfl addresses are the process's absolute addresses. A module is
+ * loaded the first time one of its addresses is looked up, and only trusted
+ * when its file is still on disk, is a regular file, and carries the build-id
+ * that was recorded: a rebuilt binary would otherwise give wrong names. An
+ * untrusted or unloadable module still gives module+offset. */
+#include "viewer/symbolize.h"
+
+#include <elfutils/libdwfl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Beyond this, a hostile trace could exhaust file descriptors. */
+#define MAX_LOADED_MODULES 512
+
+enum mod_state { MOD_UNTRIED, MOD_TRUSTED, MOD_UNTRUSTED };
+
+struct mod_entry {
+	const struct ls_module *m;
+	enum mod_state state;
+	Dwfl_Module *dm;
+};
+
+/* Frames live on the heap so that growing the table keeps the pointers
+ * ls_symbolize() has handed out valid. */
+struct cache_entry {
+	uint64_t pc;
+	int exact;
+	struct ls_frame *frame; /* NULL: free slot */
+};
+
+struct ls_symbolizer {
+	const struct ls_trace *t;
+	Dwfl *dwfl;
+	struct mod_entry *mods;
+	size_t nmods, loaded;
+	struct cache_entry *cache;
+	size_t cache_cap, cache_len;
+};
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+const char *ls_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+struct ls_symbolizer *ls_symbolizer_new(const struct ls_trace *t)
+{
+	struct ls_symbolizer *s = ls_xcalloc(1, sizeof(*s));
+	s->t = t;
+	s->dwfl = dwfl_begin(&offline_callbacks);
+	s->nmods = t->modules.len;
+	s->mods = ls_xcalloc(s->nmods, sizeof(*s->mods));
+	for (size_t i = 0; i < s->nmods; i++)
+		s->mods[i].m = LS_VEC_AT(&t->modules, struct ls_module, i);
+	s->cache_cap = 256;
+	s->cache = ls_xcalloc(s->cache_cap, sizeof(*s->cache));
+	return s;
+}
+
+static void free_frame(struct ls_frame *f)
+{
+	free((char *)f->function);
+	free((char *)f->file);
+}
+
+void ls_symbolizer_free(struct ls_symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->cache_cap; i++) {
+		if (s->cache[i].frame) {
+			free_frame(s->cache[i].frame);
+			free(s->cache[i].frame);
+		}
+	}
+	free(s->cache);
+	free(s->mods);
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s);
+}
+
+static int is_regular_file(const char *path)
+{
+	struct stat st;
+	return path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int build_id_matches(Dwfl_Module *dm, const struct ls_module *m)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(dm, &bits, &vaddr);
+	if (m->build_id_len == 0)
+		return 1; /* nothing recorded to compare with */
+	return len == m->build_id_len && memcmp(bits, m->build_id, len) == 0;
+}
+
+static void load_module(struct ls_symbolizer *s, struct mod_entry *e)
+{
+	e->state = MOD_UNTRUSTED;
+	if (!s->dwfl || s->loaded >= MAX_LOADED_MODULES ||
+	    !is_regular_file(e->m->path))
+		return;
+	s->loaded++;
+	dwfl_report_begin_add(s->dwfl);
+	Dwfl_Module *dm = dwfl_report_elf(s->dwfl, ls_basename(e->m->path),
+					  e->m->path, -1, e->m->bias, true);
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !dm)
+		return;
+	if (!build_id_matches(dm, e->m))
+		return;
+	e->dm = dm;
+	e->state = MOD_TRUSTED;
+}
+
+static struct mod_entry *module_at(struct ls_symbolizer *s, uint64_t pc)
+{
+	for (size_t i = 0; i < s->nmods; i++) {
+		const struct ls_module *m = s->mods[i].m;
+		if (pc >= m->lo && pc < m->hi)
+			return &s->mods[i];
+	}
+	return NULL;
+}
+
+static void lookup_dwarf(Dwfl_Module *dm, uint64_t addr, struct ls_frame *f)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(dm, addr, &off, &sym, NULL,
+						NULL, NULL);
+	if (name && name[0] != '@') /* "fn@@GLIBC_2.34": keep the bare name */
+		f->function = ls_xstrndup(name, strcspn(name, "@"));
+	Dwfl_Line *line = dwfl_module_getsrc(dm, addr);
+	if (!line)
+		return;
+	int lineno = 0;
+	const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	if (file && lineno > 0) {
+		f->file = ls_xstrdup(file);
+		f->line = lineno;
+	}
+}
+
+static void lookup(struct ls_symbolizer *s, uint64_t pc, int exact,
+		   struct ls_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->pc = pc;
+	struct mod_entry *e = module_at(s, pc);
+	if (!e)
+		return;
+	f->module = ls_basename(e->m->path);
+	f->offset = pc - e->m->bias;
+	if (e->state == MOD_UNTRIED)
+		load_module(s, e);
+	if (e->state == MOD_TRUSTED)
+		lookup_dwarf(e->dm, exact || pc == 0 ? pc : pc - 1, f);
+}
+
+static size_t slot_of(const struct ls_symbolizer *s, uint64_t pc, int exact)
+{
+	uint64_t h = (pc ^ (uint64_t)exact) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 32) & (s->cache_cap - 1);
+}
+
+static struct cache_entry *cache_find(struct ls_symbolizer *s, uint64_t pc,
+				      int exact)
+{
+	size_t i = slot_of(s, pc, exact);
+	while (s->cache[i].frame &&
+	       (s->cache[i].pc != pc || s->cache[i].exact != exact))
+		i = (i + 1) & (s->cache_cap - 1);
+	return &s->cache[i];
+}
+
+static void cache_grow(struct ls_symbolizer *s)
+{
+	struct cache_entry *old = s->cache;
+	size_t old_cap = s->cache_cap;
+	s->cache_cap *= 2;
+	s->cache = ls_xcalloc(s->cache_cap, sizeof(*s->cache));
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].frame)
+			*cache_find(s, old[i].pc, old[i].exact) = old[i];
+	free(old);
+}
+
+const struct ls_frame *ls_symbolize(struct ls_symbolizer *s, uint64_t pc,
+				    int exact)
+{
+	exact = !!exact;
+	if (2 * (s->cache_len + 1) > s->cache_cap)
+		cache_grow(s);
+	struct cache_entry *c = cache_find(s, pc, exact);
+	if (!c->frame) {
+		c->pc = pc;
+		c->exact = exact;
+		c->frame = ls_xmalloc(sizeof(*c->frame));
+		lookup(s, pc, exact, c->frame);
+		s->cache_len++;
+	}
+	return c->frame;
+}

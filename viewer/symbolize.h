@@ -1,0 +1,32 @@
+/* Offline symbolization of a trace's addresses with elfutils' libdwfl. */
+#ifndef LOOPSAN_VIEWER_SYMBOLIZE_H
+#define LOOPSAN_VIEWER_SYMBOLIZE_H
+
+#include <stdint.h>
+
+#include "viewer/reader.h"
+
+/* One symbolized address. Strings belong to the symbolizer. */
+struct ls_frame {
+	uint64_t pc;          /* absolute address in the traced process */
+	const char *function; /* symbol, or NULL when unknown */
+	const char *file;     /* source path as in DWARF, or NULL */
+	int line;             /* 0 when unknown */
+	const char *module;   /* basename of the module's path, or NULL */
+	uint64_t offset;      /* pc - module bias, when module is set */
+};
+
+struct ls_symbolizer;
+
+struct ls_symbolizer *ls_symbolizer_new(const struct ls_trace *t);
+void ls_symbolizer_free(struct ls_symbolizer *s);
+
+/* exact: pc is a function's own address (a callback) rather than a return
+ * address, whose call instruction ends just before it. */
+const struct ls_frame *ls_symbolize(struct ls_symbolizer *s, uint64_t pc,
+				    int exact);
+
+/* The module part of a path, as shown in reports. */
+const char *ls_basename(const char *path);
+
+#endif
