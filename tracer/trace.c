@@ -309,11 +309,14 @@ __attribute__((destructor)) static void ls_trace_fini(void)
 	uint64_t open = __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED);
 	if (slow == 0 && open == 0)
 		return;
-	char msg[1024];
-	snprintf(msg, sizeof(msg),
-		 "loopsan: %llu slow callback%s, %llu handle%s open at loop close; "
-		 "see: loopsan report %s\n",
-		 (unsigned long long)slow, slow == 1 ? "" : "s",
-		 (unsigned long long)open, open == 1 ? "" : "s", tr.path);
+	char msg[1024], part[2][64] = { "", "" };
+	if (slow)
+		snprintf(part[0], sizeof(part[0]), "%llu slow callback%s",
+			 (unsigned long long)slow, slow == 1 ? "" : "s");
+	if (open)
+		snprintf(part[1], sizeof(part[1]), "%llu handle%s left open at loop close",
+			 (unsigned long long)open, open == 1 ? "" : "s");
+	snprintf(msg, sizeof(msg), "loopsan: %s%s%s; see: loopsan report %s\n",
+		 part[0], slow && open ? ", " : "", part[1], tr.path);
 	ls_say(msg);
 }
