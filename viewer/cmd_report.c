@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The shim's own frames are never the user's business. */
@@ -356,38 +357,46 @@ static int parse_format(const char *s, enum format *f)
 	return -1;
 }
 
-/* Returns -1 on a usage error, 1 for --help, 0 otherwise. */
+/* Handles the option at argv[*i]; returns -1 on a usage error, 1 for
+ * --help, 0 otherwise. */
+static int parse_option(int argc, char **argv, int *i, struct report_args *a)
+{
+	const char *arg = argv[*i];
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+		return 1;
+	if (strncmp(arg, "--format=", 9) == 0)
+		return parse_format(arg + 9, &a->format);
+	if (strcmp(arg, "--format") == 0) {
+		if (*i + 1 == argc) {
+			ls_error("report: --format needs a value (text or json)");
+			return -1;
+		}
+		return parse_format(argv[++*i], &a->format);
+	}
+	if (strncmp(arg, "--suppressions", 14) == 0)
+		ls_error("report: option '--suppressions' is not supported yet");
+	else
+		ls_error("report: unknown option '%s' (see loopsan report --help)", arg);
+	return -1;
+}
+
+/* Options may come before or after the traces; after "--" everything is a
+ * trace. Returns -1 on a usage error, 1 for --help, 0 otherwise. */
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-		const char *arg = argv[i];
-		if (strcmp(arg, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
-			return 1;
-		if (strncmp(arg, "--format=", 9) == 0) {
-			if (parse_format(arg + 9, &a->format))
-				return -1;
-		} else if (strcmp(arg, "--format") == 0) {
-			if (i + 1 == argc) {
-				ls_error("report: --format needs a value (text or json)");
-				return -1;
-			}
-			if (parse_format(argv[++i], &a->format))
-				return -1;
-		} else if (strncmp(arg, "--suppressions", 14) == 0) {
-			ls_error("report: option '--suppressions' is not supported yet");
-			return -1;
+	int only_paths = 0;
+	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
+	for (int i = 1; i < argc; i++) {
+		if (!only_paths && strcmp(argv[i], "--") == 0) {
+			only_paths = 1;
+		} else if (!only_paths && argv[i][0] == '-' && argv[i][1]) {
+			int rc = parse_option(argc, argv, &i, a);
+			if (rc)
+				return rc;
 		} else {
-			ls_error("report: unknown option '%s' (see loopsan report --help)", arg);
-			return -1;
+			a->paths[a->npaths++] = argv[i];
 		}
 	}
-	a->paths = argv + i;
-	a->npaths = (size_t)(argc - i);
 	if (a->npaths == 0) {
 		ls_error("report: no trace given (see loopsan report --help)");
 		return -1;
@@ -399,16 +408,17 @@ int ls_cmd_report(int argc, char **argv)
 {
 	struct report_args a = { .format = FORMAT_TEXT };
 	int rc = parse_args(argc, argv, &a);
-	if (rc == 1) {
-		ls_report_usage(stdout);
-		return LS_EXIT_OK;
+	if (rc != 0) {
+		free(a.paths);
+		if (rc > 0)
+			ls_report_usage(stdout);
+		return rc > 0 ? LS_EXIT_OK : LS_EXIT_USAGE;
 	}
-	if (rc < 0)
-		return LS_EXIT_USAGE;
 	struct ls_report r;
 	struct ls_findings_options opt = { .slow_ms = -1 };
 	if (ls_report_load(&r, a.paths, a.npaths, &opt)) {
 		ls_report_free(&r);
+		free(a.paths);
 		return LS_EXIT_USAGE;
 	}
 	if (a.format == FORMAT_JSON)
@@ -416,5 +426,6 @@ int ls_cmd_report(int argc, char **argv)
 	else
 		ls_report_print_text(stdout, &r);
 	ls_report_free(&r);
+	free(a.paths);
 	return LS_EXIT_OK;
 }

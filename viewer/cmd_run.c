@@ -243,23 +243,10 @@ static void install_forwarding(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Returns the command's exit status as a shell reports it. */
-static int run_child(char **cmd)
+static int wait_child(pid_t pid)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		ls_error("fork: %s", strerror(errno));
-		return 127;
-	}
-	if (pid == 0) {
-		execvp(cmd[0], cmd);
-		int err = errno;
-		fprintf(stderr, "loopsan: %s: %s\n", cmd[0], strerror(err));
-		_exit(err == ENOENT ? 127 : 126);
-	}
-	child_pid = pid;
 	int status;
+	child_pid = pid;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			ls_error("waitpid: %s", strerror(errno));
@@ -270,6 +257,52 @@ static int run_child(char **cmd)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+/* The errno of a failed exec comes back through a close-on-exec pipe, so
+ * that an exec failure is told apart from a command that exits 127. */
+static int exec_error(int fd)
+{
+	int err = 0;
+	ssize_t n;
+	while ((n = read(fd, &err, sizeof(err))) < 0 && errno == EINTR)
+		;
+	close(fd);
+	return n == (ssize_t)sizeof(err) ? err : 0;
+}
+
+/* Returns the command's exit status as a shell reports it; *exec_failed
+ * is set when it could not be run at all. */
+static int run_child(char **cmd, int *exec_failed)
+{
+	int fds[2];
+	fflush(NULL);
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		ls_error("pipe: %s", strerror(errno));
+		return 127;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		ls_error("fork: %s", strerror(errno));
+		return 127;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		execvp(cmd[0], cmd);
+		int err = errno;
+		if (write(fds[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(fds[1]);
+	int err = exec_error(fds[0]);
+	int status = wait_child(pid);
+	if (err) {
+		ls_error("%s: %s", cmd[0], strerror(err));
+		*exec_failed = 1;
+		return err == ENOENT ? 127 : 126;
+	}
+	return status;
 }
 
 /* Whether path's header names this session; reads only the header. */
@@ -362,8 +395,9 @@ int ls_cmd_run(int argc, char **argv)
 	make_session(session, sizeof(session));
 	set_environment(shim, &a, dir, session);
 	install_forwarding();
-	int status = run_child(a.cmd);
-	int findings = report_session(dir, session, a.cmd);
+	int exec_failed = 0;
+	int status = run_child(a.cmd, &exec_failed);
+	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd);
 	free(shim);
 	free(dir);
 	free(a.options);

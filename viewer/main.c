@@ -44,7 +44,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		ls_error("no command given (see loopsan --help)");
 		return LS_EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
