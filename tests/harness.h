@@ -33,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef LS_RUN_TIMEOUT_S
 #define LS_RUN_TIMEOUT_S 20
+#endif
 #define LS_MAX_TMPDIRS 8
 
 extern char **environ;
@@ -233,7 +235,8 @@ static inline void ls_run(struct ls_run *r, const char *cwd, const char *const *
 			break;
 		cr_assert(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= LS_RUN_TIMEOUT_S) {
+		if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) >=
+		    LS_RUN_TIMEOUT_S * 1000000000L) {
 			r->timed_out = true;
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
