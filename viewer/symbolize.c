@@ -99,13 +99,15 @@ static int is_regular_file(const char *path)
 	return path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Compared only when both the trace and the file have a build-id
+ * (docs/FORMAT.md): without one there is nothing better than the path. */
 static int build_id_matches(Dwfl_Module *dm, const struct ls_module *m)
 {
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int len = dwfl_module_build_id(dm, &bits, &vaddr);
-	if (m->build_id_len == 0)
-		return 1; /* nothing recorded to compare with */
+	if (m->build_id_len == 0 || len <= 0)
+		return 1;
 	return len == m->build_id_len && memcmp(bits, m->build_id, len) == 0;
 }
 
