@@ -7,7 +7,6 @@
  * it does not mix with the command's own output. */
 #include "viewer/commands.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -318,29 +317,19 @@ static int of_session(const char *path, const char *session)
 	       strncmp(h.session, session, sizeof(h.session)) == 0;
 }
 
-static int name_order(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
+/* The traces in dir whose header names this session. */
 static void find_traces(const char *dir, const char *session, struct ls_vec *out)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		if (n <= 6 || strcmp(e->d_name + n - 6, ".trace") != 0)
-			continue;
-		char *path = join(dir, "/", e->d_name);
+	struct ls_vec all = { .item_size = sizeof(char *) };
+	ls_list_traces(dir, &all);
+	for (size_t i = 0; i < all.len; i++) {
+		char *path = ((char **)all.items)[i];
 		if (of_session(path, session))
 			*(char **)ls_vec_push(out) = path;
 		else
 			free(path);
 	}
-	if (d)
-		closedir(d);
-	if (out->len > 1)
-		qsort(out->items, out->len, sizeof(char *), name_order);
+	ls_vec_free(&all);
 }
 
 /* Returns the number of findings, or -1 when nothing could be reported. */

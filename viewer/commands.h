@@ -31,6 +31,9 @@ struct ls_report {
  * "loopsan: FILE: what is wrong" on stderr and returns -1. */
 int ls_report_load(struct ls_report *r, char *const *paths, size_t npaths,
 		   const struct ls_findings_options *opt);
+/* Appends DIR/NAME for each regular file NAME.trace in dir, sorted by
+ * name; -1 (errno set) when dir cannot be read. */
+int ls_list_traces(const char *dir, struct ls_vec *out);
 /* Adds one already-read trace (the report takes it over). */
 void ls_report_add(struct ls_report *r, struct ls_trace *t);
 void ls_report_finish(struct ls_report *r, const struct ls_findings_options *opt);

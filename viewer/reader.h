@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "tracer/format.h"
+#include "viewer/util.h"
 
 struct ls_module {
 	uint32_t id;
@@ -60,12 +61,6 @@ struct ls_open_handle {
 	char type_name[17];
 };
 
-/* A growable array of fixed-size items. */
-struct ls_vec {
-	void *items;
-	size_t len, cap, item_size;
-};
-
 struct ls_trace {
 	char *path;
 	uint64_t pid, ppid;
@@ -93,17 +88,5 @@ const struct ls_site *ls_trace_site(const struct ls_trace *t, uint32_t id);
 const struct ls_thread *ls_trace_thread(const struct ls_trace *t, uint32_t tid);
 /* The module whose [lo, hi) holds pc, or NULL. */
 const struct ls_module *ls_trace_module_at(const struct ls_trace *t, uint64_t pc);
-
-#define LS_VEC_AT(v, type, i) (&((type *)(v)->items)[i])
-
-void *ls_vec_push(struct ls_vec *v);
-void ls_vec_free(struct ls_vec *v);
-
-/* Never returns NULL: exits the program on memory exhaustion. */
-void *ls_xmalloc(size_t n);
-void *ls_xcalloc(size_t n, size_t size);
-void *ls_xrealloc(void *p, size_t n);
-char *ls_xstrdup(const char *s);
-char *ls_xstrndup(const char *s, size_t n);
 
 #endif

@@ -36,14 +36,11 @@ static int is_regular(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Appends DIR/NAME for each regular *.trace file in dir, sorted. */
-static int expand_dir(const char *dir, struct ls_vec *out)
+int ls_list_traces(const char *dir, struct ls_vec *out)
 {
 	DIR *d = opendir(dir);
-	if (!d) {
-		ls_error("%s: %s", dir, strerror(errno));
+	if (!d)
 		return -1;
-	}
 	size_t first = out->len;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
@@ -51,17 +48,26 @@ static int expand_dir(const char *dir, struct ls_vec *out)
 			continue;
 		char *path = ls_xmalloc(strlen(dir) + strlen(e->d_name) + 2);
 		sprintf(path, "%s/%s", dir, e->d_name);
-		if (!is_regular(path)) {
+		if (is_regular(path))
+			*(char **)ls_vec_push(out) = path;
+		else
 			free(path);
-			continue;
-		}
-		*(char **)ls_vec_push(out) = path;
 	}
 	closedir(d);
 	char **items = out->items;
 	if (out->len - first > 1)
 		qsort(items + first, out->len - first, sizeof(char *), name_order);
-	if (out->len == first) {
+	return 0;
+}
+
+static int expand_dir(const char *dir, struct ls_vec *out)
+{
+	size_t before = out->len;
+	if (ls_list_traces(dir, out)) {
+		ls_error("%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (out->len == before) {
 		ls_error("%s: no .trace files in this directory", dir);
 		return -1;
 	}
