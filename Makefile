@@ -20,6 +20,14 @@ SHIM_CFLAGS := -fPIC -fvisibility=hidden -fno-omit-frame-pointer -ftls-model=ini
 SHIM_LIBS   := -lunwind -ldl -lpthread
 VIEWER_LIBS := -ldw -lelf -ljansson
 
+# `make SANITIZE=1` (see the sanitize target): ASan+UBSan in the viewer and
+# the tests, UBSan in the shim (an ASan shim would need the ASan runtime
+# preloaded ahead of it into every traced program).
+ifeq ($(SANITIZE),1)
+SAN_FULL := -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_SHIM := -fsanitize=undefined -fno-sanitize-recover=all
+endif
+
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
 TEST_SRC    := $(wildcard tests/test_*.c)
@@ -29,18 +37,18 @@ TEST_BIN    := $(BUILD)/tests/loopsan-tests
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(SHIM_LIBS) -Wl,-z,defs
+	$(CC) -shared $(SAN_SHIM) -o $@ $^ $(LDFLAGS) $(SHIM_LIBS) -Wl,-z,defs
 
 $(BUILD)/loopsan: $(VIEWER_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) $(VIEWER_LIBS)
+	$(CC) $(SAN_FULL) -o $@ $^ $(LDFLAGS) $(VIEWER_LIBS)
 
 $(BUILD)/obj/shim/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SHIM_CFLAGS) -c -o $@ $<
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_SHIM) $(WARN) $(SHIM_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/viewer/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_FULL) $(WARN) -c -o $@ $<
 
 # Fixtures are real libuv/libevent programs, built with line info and frame
 # pointers so that creation sites symbolize to the lines the tests expect.
@@ -54,7 +62,7 @@ $(BUILD)/demo: scripts/demo.c
 
 $(TEST_BIN): $(TEST_SRC) tests/harness.h tracer/format.h Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $(TEST_SRC) -lcriterion -ljansson
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_FULL) $(WARN) -o $@ $(TEST_SRC) -lcriterion -ljansson
 
 deps:
 	@scripts/deps.sh
@@ -67,14 +75,12 @@ test: deps
 	@$(MAKE) --no-print-directory all $(FIXTURES) $(TEST_BIN)
 	LOOPSAN_BUILD=$(abspath $(BUILD)) $(TEST_BIN) --jobs 2
 
-# ASan/UBSan builds of the viewer and the tests, in their own build dir.
+# ASan/UBSan builds of the viewer and the tests (UBSan in the shim), in
+# their own build dir, running the whole suite.
 sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build-san \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" build-san/loopsan
-	@$(MAKE) --no-print-directory build-san/libloopsan.so build-san/tests/loopsan-tests \
-		$(FIXTURES:$(BUILD)/%=build-san/%) BUILD=build-san
-	LOOPSAN_BUILD=$(abspath build-san) ASAN_OPTIONS=detect_leaks=1 build-san/tests/loopsan-tests --jobs 2
+	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 OPT=-O1 \
+		all $(FIXTURES:$(BUILD)/%=build-san/%) build-san/tests/loopsan-tests
+	LOOPSAN_BUILD=$(abspath build-san) build-san/tests/loopsan-tests --jobs 2
 
 clean:
 	rm -rf build build-san
