@@ -27,15 +27,13 @@ static uint32_t ls_register_site(uint32_t api, ls_fn cb)
 	return ls_site_intern(api, ls_stack_capture(), (uintptr_t)cb);
 }
 
-/* Runs the user's callback `cb` of `site`, timed. */
-#define LS_TIMED(site, slow_counts, call)                                   \
+/* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
+ * pool's work callbacks, which do not block a loop. */
+#define LS_TIMED(site, on_loop, call)                                       \
 	do {                                                                \
-		uint64_t t0_ = ls_now();                                    \
+		uint64_t t0_ = ls_ticks();                                  \
 		call;                                                       \
-		uint64_t d_ = ls_now() - t0_;                               \
-		ls_record_callback((site), t0_, d_);                        \
-		if (LS_UNLIKELY(d_ >= ls_slow_ns) && (slow_counts))         \
-			ls_trace_note_finding(LS_FINDING_SLOW);             \
+		ls_record_callback((site), t0_, ls_ticks() - t0_, (on_loop)); \
 	} while (0)
 
 /* ---- handles whose callback takes only the handle ---------------------- */
@@ -370,7 +368,7 @@ static void ls_write_loop_close(uv_loop_t *loop, int rc, const struct ls_open_li
 		r->arg = 0;
 		memcpy(r + 1, &open->v[i], sizeof(open->v[i]));
 		ls_rec_commit(size);
-		ls_trace_note_finding(LS_FINDING_OPEN_HANDLE);
+		ls_trace_note_open_handle();
 	}
 }
 

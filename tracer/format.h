@@ -30,6 +30,15 @@ enum ls_mode {
 	LS_MODE_TIMELINE = 1,
 };
 
+/* What timestamps count. Ticks of the CPU's invariant time-stamp counter
+ * are converted to ns by the viewer from (ticks, CLOCK_MONOTONIC ns) pairs
+ * taken at trace creation, at each chunk, at each slow callback and at
+ * exit: the widest pair gives the rate. */
+enum ls_clock {
+	LS_CLOCK_NS = 0,    /* ticks are CLOCK_MONOTONIC ns */
+	LS_CLOCK_TSC = 1,   /* ticks are rdtsc */
+};
+
 /* Header states: a trace whose state is still RUNNING after the process is
  * gone was cut short (killed, crashed, or _exit() without destructors). */
 enum ls_state {
@@ -55,21 +64,65 @@ struct ls_file_header {
 	char cmdline[2044];        /* argv, each NUL-terminated, may be cut */
 	/* Updated while the program runs. */
 	uint32_t state;            /* enum ls_state */
-	uint32_t reserved0;
+	uint32_t clock;            /* enum ls_clock */
 	uint64_t end_mono_ns;      /* CLOCK_MONOTONIC at clean exit, else 0 */
 	uint64_t dropped;          /* records the shim could not write */
-	uint8_t pad[LS_HEADER_SIZE - 3224];
+	uint64_t start_ticks;      /* ticks at start_mono_ns */
+	uint64_t end_ticks;        /* ticks at end_mono_ns */
+	uint64_t tick_hz;          /* ticks per second, estimated at creation */
+	uint8_t pad[LS_HEADER_SIZE - 3248];
 };
 
 _Static_assert(sizeof(struct ls_file_header) == LS_HEADER_SIZE, "header size");
 
 /* Chunk i starts at LS_HEADER_SIZE + i * chunk_size. A chunk whose magic is
- * 0 was reserved but never written; the reader skips it. */
+ * 0 was reserved but never written; the reader skips it.
+ *
+ * A record chunk (LS_CHUNK_MAGIC) holds records. A stats chunk
+ * (LS_STATS_MAGIC) holds an array of struct ls_site_stats, one per callback
+ * site the thread ran, updated in place: `used` counts the bytes of slots
+ * taken. Each thread's record and stats chunks have their own seq. */
 struct ls_chunk_header {
-	uint32_t magic;      /* LS_CHUNK_MAGIC */
+	uint32_t magic;      /* LS_CHUNK_MAGIC or LS_STATS_MAGIC */
 	uint32_t tid;        /* kernel thread id of the writer */
-	uint32_t seq;        /* 0, 1, 2, ... per thread: orders a thread's chunks */
-	uint32_t used;       /* bytes of records after this header */
+	uint32_t seq;        /* 0, 1, 2, ... per thread and magic */
+	uint32_t used;       /* bytes of records (or slots) after this header */
+	uint64_t ticks;      /* a (ticks, ns) pair taken when the chunk was made; */
+	uint64_t mono_ns;    /* also the time base of its CALLBACK16 records */
+};
+
+#define LS_STATS_MAGIC 0x5453534cu /* "LSST" */
+
+/* Durations histogram: bucket b < 4 holds d == b ticks; above, 4 buckets per
+ * power of two: d in [2^o, 2^(o+1)) goes to 4*(o-1) + the two bits below
+ * its top bit. The last bucket also holds everything longer. */
+#define LS_HIST_BUCKETS 160u
+
+static inline uint32_t ls_hist_bucket(uint64_t d)
+{
+	if (d < 4)
+		return (uint32_t)d;
+	uint32_t o = 63u - (uint32_t)__builtin_clzll(d);
+	uint32_t b = 4u * (o - 1u) + (uint32_t)((d >> (o - 2u)) & 3u);
+	return b < LS_HIST_BUCKETS ? b : LS_HIST_BUCKETS - 1u;
+}
+
+/* The smallest duration (ticks) that falls in bucket b. */
+static inline uint64_t ls_hist_lower(uint32_t b)
+{
+	if (b < 4)
+		return b;
+	uint32_t o = b / 4u + 1u;
+	return (uint64_t)(4u + b % 4u) << (o - 2u);
+}
+
+struct ls_site_stats {
+	uint32_t site;       /* site id; 0: slot not in use */
+	uint32_t reserved;
+	uint64_t count;      /* finished callbacks */
+	uint64_t total_ticks;
+	uint64_t max_ticks;
+	uint32_t hist[LS_HIST_BUCKETS];
 };
 
 /* Every record starts with this header. size counts the header, is a
@@ -89,6 +142,8 @@ enum ls_rec_type {
 	LS_REC_LOOP_RUN = 6,     /* arg: tid                     payload: ls_rec_loop_run */
 	LS_REC_LOOP_CLOSE = 7,   /* arg: 0                       payload: ls_rec_loop_close */
 	LS_REC_OPEN_HANDLE = 8,  /* arg: 0                       payload: ls_rec_open_handle */
+	LS_REC_SLOW = 9,         /* arg: site id                 payload: ls_rec_slow */
+	LS_REC_CALLBACK16 = 10,  /* arg: site id                 payload: ls_rec_callback16 */
 };
 
 struct ls_rec_thread {
@@ -124,10 +179,27 @@ struct ls_rec_site {
 	uint64_t callback;   /* address of the user's function */
 };
 
-/* One callback invocation, recorded when it returns. */
+/* One callback invocation, recorded when it returns (mode=timeline). */
 struct ls_rec_callback {
-	uint64_t begin_ns;   /* CLOCK_MONOTONIC */
-	uint64_t dur_ns;
+	uint64_t begin_ticks;
+	uint64_t dur_ticks;
+};
+
+/* A callback that ran at least slow_callback_ms, in every mode (in
+ * timeline mode instead of its CALLBACK record). */
+struct ls_rec_slow {
+	uint64_t begin_ticks;
+	uint64_t dur_ticks;
+	uint64_t end_mono_ns; /* CLOCK_MONOTONIC when it returned: a clock pair */
+};
+
+/* The 16-byte form of CALLBACK (mode=timeline). Each thread's chunk has a
+ * running time base: the chunk header's ticks at its start, then the end
+ * (begin + dur) of each CALLBACK, SLOW or CALLBACK16 record in turn. This
+ * callback ended at base + end_delta. */
+struct ls_rec_callback16 {
+	uint32_t dur_ticks;
+	int32_t end_delta;
 };
 
 /* A thread entered uv_run (or another loop's run) for a loop it had not run

@@ -17,7 +17,6 @@
 
 #include "tracer/trace.h"
 
-#define LS_MAX_IDS (1u << 16)            /* stacks, and sites, per process */
 #define LS_SLOTS (LS_MAX_IDS * 2)        /* load factor <= 1/2 */
 
 struct ls_slot {

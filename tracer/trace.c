@@ -31,7 +31,7 @@ struct ls_options ls_opt = {
 	.mode = LS_MODE_SUMMARY,
 };
 int ls_disabled;
-uint64_t ls_slow_ns = 100 * 1000000ull;
+uint64_t ls_slow_ticks = UINT64_MAX;
 __thread struct ls_thread ls_self;
 uint32_t ls_gen = 1;
 
@@ -39,7 +39,7 @@ static struct {
 	pthread_mutex_t lock;       /* taken to create the file, never on the hot path */
 	int fd;                     /* -1 until created */
 	int broken;                 /* creation or growth failed: record nothing more */
-	int forked;                 /* a child of fork: stacks and sites predate the trace */
+	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
 	uint64_t slow, open_handles; /* finding counts for the exit line */
@@ -72,11 +72,29 @@ void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX])
 	out[LS_THREAD_NAME_MAX - 1] = 0;
 }
 
+/* Ticks per second, measured against CLOCK_MONOTONIC over ~100 us. The
+ * viewer refines it from the clock pairs of the whole run; the shim needs
+ * it only to tell slow callbacks. */
+static uint64_t ls_calibrate(uint64_t *t0, uint64_t *ns0)
+{
+	*ns0 = ls_now();
+	*t0 = ls_ticks();
+	uint64_t ns1, t1;
+	do {
+		ns1 = ls_now();
+		t1 = ls_ticks();
+	} while (ns1 - *ns0 < 100000);
+	if (t1 <= *t0)
+		return 1000000000ull;
+	return (uint64_t)((double)(t1 - *t0) * 1e9 / (double)(ns1 - *ns0));
+}
+
 static void ls_fill_header(struct ls_file_header *h)
 {
-	struct timespec rt, mono;
+	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
+	h->clock = LS_CLOCK;
+	h->tick_hz = ls_calibrate(&h->start_ticks, &h->start_mono_ns);
 	memcpy(h->magic, LS_FILE_MAGIC, sizeof(h->magic));
 	h->version = LS_FORMAT_VERSION;
 	h->header_size = LS_HEADER_SIZE;
@@ -85,7 +103,6 @@ static void ls_fill_header(struct ls_file_header *h)
 	h->pid = (uint64_t)getpid();
 	h->ppid = (uint64_t)getppid();
 	h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
-	h->start_mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
 	h->slow_callback_ms = ls_opt.slow_callback_ms;
 	h->stack_depth = ls_opt.stacks ? ls_opt.stack_depth : 0;
 	memcpy(h->session, ls_opt.session, sizeof(h->session));
@@ -138,6 +155,8 @@ static int ls_trace_open_locked(void)
 		goto fail;
 	tr.hdr = h;
 	ls_fill_header(tr.hdr);
+	__atomic_store_n(&ls_slow_ticks, (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 *
+						     (double)tr.hdr->tick_hz), __ATOMIC_RELAXED);
 	tr.next_chunk = 0;
 	__atomic_store_n(&tr.fd, fd, __ATOMIC_RELEASE);
 	return 0;
@@ -179,7 +198,7 @@ static void ls_grow_failed(int err)
 	ls_say(msg);
 }
 
-static struct ls_chunk_header *ls_chunk_new(void)
+static struct ls_chunk_header *ls_chunk_new(uint32_t magic, uint32_t seq)
 {
 	uint32_t idx = __atomic_fetch_add(&tr.next_chunk, 1, __ATOMIC_RELAXED);
 	off_t off = (off_t)LS_HEADER_SIZE + (off_t)idx * LS_CHUNK_SIZE;
@@ -190,22 +209,57 @@ static struct ls_chunk_header *ls_chunk_new(void)
 		ls_grow_failed(rc);
 		return NULL;
 	}
-	void *p = mmap(NULL, LS_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, tr.fd, off);
-	if (p == MAP_FAILED) {
+	struct ls_chunk_header *c =
+		mmap(NULL, LS_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, tr.fd, off);
+	if (c == MAP_FAILED) {
 		ls_grow_failed(errno);
 		return NULL;
 	}
-	return p;
+	c->tid = ls_self.tid;
+	c->seq = seq;
+	c->used = 0;
+	c->mono_ns = ls_now();
+	c->ticks = ls_ticks();
+	__atomic_store_n(&c->magic, magic, __ATOMIC_RELEASE);
+	return c;
 }
 
-static void ls_thread_exit(void *chunk)
+/* What a thread holds: its record chunk, its stats chunk, and the index
+ * from site ids to its stats slots. */
+static void ls_thread_release(struct ls_thread *t)
 {
-	if (chunk != NULL && chunk == ls_self.chunk) {
-		ls_self.chunk = NULL;
-		ls_self.cap = 0;
-		ls_self.used = 0;
-		munmap(chunk, LS_CHUNK_SIZE);
-	}
+	if (t->chunk != NULL)
+		munmap(t->chunk, LS_CHUNK_SIZE);
+	if (t->stats_chunk != NULL)
+		munmap(t->stats_chunk, LS_CHUNK_SIZE);
+	if (t->stats_of != NULL)
+		munmap(t->stats_of, LS_MAX_IDS * sizeof(*t->stats_of));
+	t->chunk = t->stats_chunk = NULL;
+	t->stats_of = NULL;
+	t->cap = t->used = 0;
+}
+
+static void ls_thread_exit(void *arg)
+{
+	(void)arg;
+	if (ls_thread_current(&ls_self))
+		ls_thread_release(&ls_self);
+}
+
+/* First record of this thread, or of this process after fork: whatever
+ * the thread held belongs to the parent's trace. Returns 0 when ready. */
+static int ls_thread_start(struct ls_thread *t)
+{
+	uint32_t gen = __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
+	if (t->gen == gen)
+		return 0;
+	/* Mappings made before fork are the parent's: leave them, never write. */
+	*t = (struct ls_thread){ .gen = gen, .tid = ls_gettid() };
+	ls_trace_ensure_open();
+	if (__atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) < 0)
+		return -1;
+	pthread_setspecific(tr.key, t);
+	return 0;
 }
 
 static void ls_write_thread_record(void)
@@ -221,40 +275,38 @@ static void ls_write_thread_record(void)
 	ls_rec_commit(size);
 }
 
+static void ls_dropped(void)
+{
+	if (tr.hdr != NULL)
+		__atomic_fetch_add(&tr.hdr->dropped, 1, __ATOMIC_RELAXED);
+}
+
 struct ls_rec *ls_rec_reserve_slow(uint32_t size)
 {
 	struct ls_thread *t = &ls_self;
-	uint32_t gen = __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
-
 	if (ls_disabled || size > LS_CHUNK_SIZE - sizeof(struct ls_chunk_header))
 		return NULL;
 	int saved_errno = errno;
-	if (t->gen != gen) {
-		/* First record of this thread, or of this process after fork. */
-		*t = (struct ls_thread){ .gen = gen, .tid = ls_gettid() };
-	}
-	int created = ls_trace_ensure_open();
+	int fresh = t->gen != __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
 	struct ls_chunk_header *c = NULL;
-	if (!__atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
-		c = ls_chunk_new();
+	if (ls_thread_start(t) == 0 && !__atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
+		c = ls_chunk_new(LS_CHUNK_MAGIC, t->seq);
 	if (c == NULL) {
-		if (tr.hdr != NULL)
-			__atomic_fetch_add(&tr.hdr->dropped, 1, __ATOMIC_RELAXED);
+		ls_dropped();
 		errno = saved_errno;
 		return NULL;
 	}
 	if (t->chunk != NULL)
 		munmap(t->chunk, LS_CHUNK_SIZE);
-	c->magic = LS_CHUNK_MAGIC;
-	c->tid = t->tid;
-	c->seq = t->seq++;
-	c->used = 0;
+	t->seq++;
 	t->chunk = c;
 	t->used = 0;
 	t->cap = LS_CHUNK_SIZE - sizeof(struct ls_chunk_header);
-	pthread_setspecific(tr.key, c);
+	t->base = c->ticks;
 	ls_write_thread_record();
-	if (created && tr.forked) {
+	if (fresh && __atomic_exchange_n(&tr.replay_pending, 0, __ATOMIC_ACQ_REL)) {
+		/* A forked child: stacks and sites it inherited were written to
+		 * the parent's trace only. */
 		ls_modules_replay();
 		ls_stack_replay();
 	}
@@ -262,12 +314,105 @@ struct ls_rec *ls_rec_reserve_slow(uint32_t size)
 	return ls_rec_reserve(size);
 }
 
-void ls_trace_note_finding(int kind)
+#define LS_SLOTS_PER_CHUNK \
+	((LS_CHUNK_SIZE - sizeof(struct ls_chunk_header)) / sizeof(struct ls_site_stats))
+
+/* The first callback of `site` on this thread: take a stats slot. */
+struct ls_site_stats *ls_stats_slot_slow(uint32_t site)
 {
-	if (kind == LS_FINDING_SLOW)
+	struct ls_thread *t = &ls_self;
+	if (ls_disabled || site == 0 || site >= LS_MAX_IDS)
+		return NULL;
+	int saved_errno = errno;
+	struct ls_site_stats *s = NULL;
+	if (ls_thread_start(t) != 0 || __atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
+		goto out;
+	if (t->stats_of == NULL) {
+		void *p = mmap(NULL, LS_MAX_IDS * sizeof(*t->stats_of), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			goto out;
+		t->stats_of = p;
+	}
+	if (t->stats_of[site] != NULL) {
+		s = t->stats_of[site];
+		goto out;
+	}
+	struct ls_chunk_header *c = t->stats_chunk;
+	if (c == NULL || c->used / sizeof(*s) >= LS_SLOTS_PER_CHUNK) {
+		c = ls_chunk_new(LS_STATS_MAGIC, t->stats_seq);
+		if (c == NULL)
+			goto out;
+		t->stats_seq++;
+		/* The old chunk stays mapped: its slots are still in use. */
+		t->stats_chunk = c;
+	}
+	s = (struct ls_site_stats *)(c + 1) + c->used / sizeof(*s);
+	s->site = site;
+	__atomic_store_n(&c->used, c->used + (uint32_t)sizeof(*s), __ATOMIC_RELEASE);
+	t->stats_of[site] = s;
+out:
+	if (s == NULL)
+		ls_dropped();
+	errno = saved_errno;
+	return s;
+}
+
+void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_slow);
+	uint64_t end_ns = ls_now();
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (on_loop)
 		__atomic_fetch_add(&tr.slow, 1, __ATOMIC_RELAXED);
-	else
-		__atomic_fetch_add(&tr.open_handles, 1, __ATOMIC_RELAXED);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_SLOW;
+	r->size = size;
+	r->arg = site;
+	struct ls_rec_slow *sl = (struct ls_rec_slow *)(r + 1);
+	sl->begin_ticks = begin;
+	sl->dur_ticks = dur;
+	sl->end_mono_ns = end_ns;
+	ls_self.base = begin + dur;
+	ls_rec_commit(size);
+}
+
+void ls_record_timeline(uint32_t site, uint64_t begin, uint64_t dur)
+{
+	struct ls_thread *t = &ls_self;
+	struct ls_rec *r = ls_rec_reserve(16);  /* may start a chunk: a new base */
+	if (r == NULL)
+		return;
+	int64_t delta = (int64_t)(begin + dur - t->base);
+	if (LS_LIKELY(dur <= UINT32_MAX && delta >= INT32_MIN && delta <= INT32_MAX)) {
+		r->type = LS_REC_CALLBACK16;
+		r->size = 16;
+		r->arg = site;
+		struct ls_rec_callback16 *c = (struct ls_rec_callback16 *)(r + 1);
+		c->dur_ticks = (uint32_t)dur;
+		c->end_delta = (int32_t)delta;
+		t->base = begin + dur;
+		ls_rec_commit(16);
+		return;
+	}
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_callback);
+	r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_CALLBACK;
+	r->size = size;
+	r->arg = site;
+	struct ls_rec_callback *c = (struct ls_rec_callback *)(r + 1);
+	c->begin_ticks = begin;
+	c->dur_ticks = dur;
+	t->base = begin + dur;
+	ls_rec_commit(size);
+}
+
+void ls_trace_note_open_handle(void)
+{
+	__atomic_fetch_add(&tr.open_handles, 1, __ATOMIC_RELAXED);
 }
 
 static void ls_atfork_child(void)
@@ -279,11 +424,9 @@ static void ls_atfork_child(void)
 		close(tr.fd);
 	tr.fd = -1;
 	tr.broken = 0;
-	tr.forked = 1;
+	tr.replay_pending = 1;
 	tr.hdr = NULL;
 	tr.slow = tr.open_handles = 0;
-	ls_self.chunk = NULL;
-	ls_self.cap = 0;
 }
 
 __attribute__((constructor)) static void ls_trace_init(void)
@@ -293,7 +436,6 @@ __attribute__((constructor)) static void ls_trace_init(void)
 		return;
 	}
 	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
-	ls_slow_ns = (uint64_t)ls_opt.slow_callback_ms * 1000000ull;
 	ls_modules_init_self();
 	pthread_key_create(&tr.key, ls_thread_exit);
 	pthread_atfork(NULL, NULL, ls_atfork_child);
@@ -303,6 +445,7 @@ __attribute__((destructor)) static void ls_trace_fini(void)
 {
 	if (tr.hdr == NULL)
 		return;
+	tr.hdr->end_ticks = ls_ticks();
 	tr.hdr->end_mono_ns = ls_now();
 	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
 	uint64_t slow = __atomic_load_n(&tr.slow, __ATOMIC_RELAXED);

@@ -10,6 +10,7 @@
 #include "tracer/format.h"
 
 #define LS_HIDDEN __attribute__((visibility("hidden")))
+#define LS_MAX_IDS (1u << 16)   /* stacks, and sites, per process */
 #define LS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -24,7 +25,6 @@ struct ls_options {
 
 extern struct ls_options ls_opt;
 extern int ls_disabled;            /* set once: AT_SECURE, or a fatal setup error */
-extern uint64_t ls_slow_ns;        /* slow_callback_ms in ns */
 
 /* options.c */
 void ls_options_parse(const char *text);
@@ -33,28 +33,35 @@ void ls_options_parse(const char *text);
  * of `size` bytes (a multiple of 8) may be written, or NULL when tracing is
  * off; ls_rec_commit publishes it. Both are for the calling thread only. */
 struct ls_rec *ls_rec_reserve_slow(uint32_t size);
-enum { LS_FINDING_SLOW, LS_FINDING_OPEN_HANDLE };
-void ls_trace_note_finding(int kind);
+void ls_trace_note_open_handle(void);
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
 
 struct ls_thread {
-	uint32_t gen;            /* ls_gen when this thread's chunk was taken */
+	uint32_t gen;            /* ls_gen when this thread's chunks were taken */
 	uint32_t tid;
-	uint32_t seq;
+	uint32_t seq, stats_seq;
 	uint32_t used;
 	uint32_t cap;            /* record bytes the chunk holds */
 	struct ls_chunk_header *chunk;
+	uint64_t base;           /* time base of CALLBACK16 records */
+	struct ls_site_stats **stats_of; /* site id -> this thread's slot */
+	struct ls_chunk_header *stats_chunk;
 };
 
 extern __thread struct ls_thread ls_self;
 extern uint32_t ls_gen;
+extern uint64_t ls_slow_ticks;   /* slow_callback_ms in ticks; UINT64_MAX until calibrated */
+
+static inline int ls_thread_current(const struct ls_thread *t)
+{
+	return t->gen == __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
+}
 
 static inline struct ls_rec *ls_rec_reserve(uint32_t size)
 {
 	struct ls_thread *t = &ls_self;
-	if (LS_UNLIKELY(t->gen != __atomic_load_n(&ls_gen, __ATOMIC_RELAXED) ||
-			t->used + size > t->cap))
+	if (LS_UNLIKELY(!ls_thread_current(t) || t->used + size > t->cap))
 		return ls_rec_reserve_slow(size);
 	return (struct ls_rec *)((char *)(t->chunk + 1) + t->used);
 }
@@ -66,6 +73,22 @@ static inline uint64_t ls_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The callback clock: the time-stamp counter where it is invariant. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define LS_CLOCK LS_CLOCK_TSC
+static inline uint64_t ls_ticks(void)
+{
+	return __rdtsc();
+}
+#else
+#define LS_CLOCK LS_CLOCK_NS
+static inline uint64_t ls_ticks(void)
+{
+	return ls_now();
+}
+#endif
+
 static inline void ls_rec_commit(uint32_t size)
 {
 	struct ls_thread *t = &ls_self;
@@ -74,21 +97,32 @@ static inline void ls_rec_commit(uint32_t size)
 	__atomic_store_n(&t->chunk->used, t->used, __ATOMIC_RELEASE);
 }
 
-/* Records one finished callback of `site`. The hot path: no lock, no
+struct ls_site_stats *ls_stats_slot_slow(uint32_t site);
+void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop);
+void ls_record_timeline(uint32_t site, uint64_t begin, uint64_t dur);
+
+/* Records one finished callback of `site` (ticks). on_loop: it ran on a
+ * loop thread (a thread-pool work callback does not block a loop). The
+ * hot path: a few stores into this thread's mapped stats slot; no lock, no
  * allocation, no system call. */
-static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t dur)
+static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 {
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_callback);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (LS_UNLIKELY(r == NULL))
-		return;
-	r->type = LS_REC_CALLBACK;
-	r->size = size;
-	r->arg = site;
-	struct ls_rec_callback *c = (struct ls_rec_callback *)(r + 1);
-	c->begin_ns = begin;
-	c->dur_ns = dur;
-	ls_rec_commit(size);
+	struct ls_thread *t = &ls_self;
+	struct ls_site_stats *s;
+	if (LS_UNLIKELY(!ls_thread_current(t) || t->stats_of == NULL || site == 0 ||
+			(s = t->stats_of[site]) == NULL))
+		s = ls_stats_slot_slow(site);
+	if (LS_LIKELY(s != NULL)) {
+		s->total_ticks += dur;
+		if (dur > s->max_ticks)
+			s->max_ticks = dur;
+		s->hist[ls_hist_bucket(dur)]++;
+		__atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELEASE);
+	}
+	if (LS_UNLIKELY(dur >= ls_slow_ticks))
+		ls_record_slow(site, begin, dur, on_loop);
+	else if (ls_opt.mode == LS_MODE_TIMELINE)
+		ls_record_timeline(site, begin, dur);
 }
 
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */

@@ -20,7 +20,8 @@
 #define REC_HDR ((uint32_t)sizeof(struct ls_rec))
 
 struct chunk_ref {
-	uint32_t tid, seq;
+	uint32_t magic, tid, seq;
+	uint64_t ticks, mono_ns;
 	uint32_t used;  /* bytes of records present (clamped when cut) */
 	int cut;        /* the file ends inside this chunk */
 	size_t index;   /* position in the file */
@@ -43,6 +44,8 @@ struct reader {
 	struct ls_vec chunks;
 	struct ls_vec names;
 	uint32_t cur_tid;   /* the thread whose chunks are being walked */
+	uint64_t base;      /* the time base of CALLBACK16 records (ticks) */
+	uint64_t pair_ticks, pair_ns; /* the latest (ticks, ns) clock pair seen */
 	int cur_has_close;  /* it has had a LOOP_CLOSE so far */
 	size_t last_close_of_tid_index;
 	char *err;
@@ -103,6 +106,16 @@ static void take_header(struct ls_trace *t, const struct ls_file_header *h)
 	copy_cstr(t->exe, h->exe, sizeof(h->exe));
 }
 
+/* Clock pairs: the latest one, with the header's start pair, gives the
+ * tick rate over the longest span. */
+static void note_pair(struct reader *r, uint64_t ticks, uint64_t ns)
+{
+	if (ns > r->pair_ns) {
+		r->pair_ns = ns;
+		r->pair_ticks = ticks;
+	}
+}
+
 static int add_chunk(struct reader *r, size_t i, size_t off, size_t avail,
 		     uint32_t chunk_size)
 {
@@ -112,13 +125,19 @@ static int add_chunk(struct reader *r, size_t i, size_t off, size_t avail,
 	memcpy(&ch, r->buf + off, CHUNK_HDR);
 	if (ch.magic == 0)
 		return 0;
-	if (ch.magic != LS_CHUNK_MAGIC)
+	if (ch.magic != LS_CHUNK_MAGIC && ch.magic != LS_STATS_MAGIC)
 		return fail(r, "corrupt trace (chunk %zu: bad magic 0x%08x)", i,
 			    ch.magic);
 	if (ch.used > chunk_size - CHUNK_HDR)
 		return fail(r, "corrupt trace (chunk %zu: used %u > %u)", i,
 			    ch.used, chunk_size - CHUNK_HDR);
+	if (ch.magic == LS_STATS_MAGIC && ch.used % sizeof(struct ls_site_stats) != 0)
+		return fail(r, "corrupt trace (chunk %zu: stats size %u)", i, ch.used);
+	note_pair(r, ch.ticks, ch.mono_ns);
 	struct chunk_ref *c = ls_vec_push(&r->chunks);
+	c->magic = ch.magic;
+	c->ticks = ch.ticks;
+	c->mono_ns = ch.mono_ns;
 	c->tid = ch.tid;
 	c->seq = ch.seq;
 	c->index = i;
@@ -151,6 +170,8 @@ static int collect_chunks(struct reader *r, uint32_t chunk_size)
 static int chunk_order(const void *a, const void *b)
 {
 	const struct chunk_ref *x = a, *y = b;
+	if (x->magic != y->magic)
+		return x->magic < y->magic ? -1 : 1;
 	if (x->tid != y->tid)
 		return x->tid < y->tid ? -1 : 1;
 	if (x->seq != y->seq)
@@ -230,6 +251,19 @@ static int take_site(struct reader *r, const struct ls_rec *rec,
 	return 0;
 }
 
+/* Callbacks are kept in ticks until the tick rate is known. */
+static void push_callback(struct reader *r, uint32_t site, uint64_t begin, uint64_t dur,
+			  int slow)
+{
+	struct ls_callback *c = ls_vec_push(&r->t->callbacks);
+	c->tid = r->cur_tid;
+	c->site = site;
+	c->begin_ns = (double)begin;
+	c->dur_ns = (double)dur;
+	c->slow = slow;
+	r->base = begin + dur;
+}
+
 static int take_callback(struct reader *r, const struct ls_rec *rec,
 			 const uint8_t *p, size_t n)
 {
@@ -237,11 +271,30 @@ static int take_callback(struct reader *r, const struct ls_rec *rec,
 	if (n < sizeof(cb))
 		return fail(r, "corrupt trace (CALLBACK record too short)");
 	memcpy(&cb, p, sizeof(cb));
-	struct ls_callback *c = ls_vec_push(&r->t->callbacks);
-	c->tid = r->cur_tid;
-	c->site = rec->arg;
-	c->begin_ns = cb.begin_ns;
-	c->dur_ns = cb.dur_ns;
+	push_callback(r, rec->arg, cb.begin_ticks, cb.dur_ticks, 0);
+	return 0;
+}
+
+static int take_callback16(struct reader *r, const struct ls_rec *rec,
+			   const uint8_t *p, size_t n)
+{
+	struct ls_rec_callback16 cb;
+	if (n < sizeof(cb))
+		return fail(r, "corrupt trace (CALLBACK16 record too short)");
+	memcpy(&cb, p, sizeof(cb));
+	uint64_t end = r->base + (uint64_t)(int64_t)cb.end_delta;
+	push_callback(r, rec->arg, end - cb.dur_ticks, cb.dur_ticks, 0);
+	return 0;
+}
+
+static int take_slow(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
+{
+	struct ls_rec_slow sl;
+	if (n < sizeof(sl))
+		return fail(r, "corrupt trace (SLOW record too short)");
+	memcpy(&sl, p, sizeof(sl));
+	push_callback(r, rec->arg, sl.begin_ticks, sl.dur_ticks, 1);
+	note_pair(r, sl.begin_ticks + sl.dur_ticks, sl.end_mono_ns);
 	return 0;
 }
 
@@ -306,6 +359,8 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_STACK: return take_stack(r, rec, p, n);
 	case LS_REC_SITE: return take_site(r, rec, p, n);
 	case LS_REC_CALLBACK: return take_callback(r, rec, p, n);
+	case LS_REC_CALLBACK16: return take_callback16(r, rec, p, n);
+	case LS_REC_SLOW: return take_slow(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -313,10 +368,34 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	return 0; /* a newer record type: skipped by its size */
 }
 
+static void walk_stats(struct reader *r, const struct chunk_ref *c)
+{
+	const uint8_t *p = r->buf + c->off + CHUNK_HDR;
+	for (size_t pos = 0; c->used - pos >= sizeof(struct ls_site_stats);
+	     pos += sizeof(struct ls_site_stats)) {
+		struct ls_site_stats st;
+		memcpy(&st, p + pos, sizeof(st));
+		if (st.site == 0)
+			continue;
+		struct ls_stat *o = ls_vec_push(&r->t->stats);
+		o->tid = c->tid;
+		o->site = st.site;
+		o->count = st.count;
+		o->total_ns = (double)st.total_ticks;
+		o->max_ns = (double)st.max_ticks;
+		memcpy(o->hist, st.hist, sizeof(o->hist));
+	}
+}
+
 static int walk_chunk(struct reader *r, const struct chunk_ref *c)
 {
 	const uint8_t *p = r->buf + c->off + CHUNK_HDR;
 	size_t pos = 0;
+	if (c->magic == LS_STATS_MAGIC) {
+		walk_stats(r, c);
+		return 0;
+	}
+	r->base = c->ticks;
 	while (c->used - pos >= REC_HDR) {
 		struct ls_rec rec;
 		memcpy(&rec, p + pos, REC_HDR);
@@ -441,14 +520,61 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen,
 	return 0;
 }
 
+/* ns per tick over the widest span of clock pairs; the shim's own estimate
+ * when the run was too short to measure. */
+static void settle_clock(struct reader *r, const struct ls_file_header *h)
+{
+	struct ls_trace *t = r->t;
+	t->ns_per_tick = 1.0;
+	t->start_ticks = h->start_ticks;
+	t->start_ns = h->start_mono_ns;
+	if (h->clock != LS_CLOCK_TSC)
+		return;
+	if (h->state == LS_STATE_EXITED)
+		note_pair(r, h->end_ticks, h->end_mono_ns);
+	if (r->pair_ns > h->start_mono_ns + 10000000 && r->pair_ticks > h->start_ticks)
+		t->ns_per_tick = (double)(r->pair_ns - h->start_mono_ns) /
+				 (double)(r->pair_ticks - h->start_ticks);
+	else if (h->tick_hz > 0)
+		t->ns_per_tick = 1e9 / (double)h->tick_hz;
+	/* A rate no CPU has means a corrupt header; read durations as ns. */
+	if (!(t->ns_per_tick > 1e-3 && t->ns_per_tick < 1e3))
+		t->ns_per_tick = 1.0;
+}
+
+static void ticks_to_ns(struct ls_trace *t)
+{
+	for (size_t i = 0; i < t->callbacks.len; i++) {
+		struct ls_callback *c = LS_VEC_AT(&t->callbacks, struct ls_callback, i);
+		c->begin_ns = ls_trace_ns(t, (uint64_t)c->begin_ns);
+		c->dur_ns *= t->ns_per_tick;
+	}
+	for (size_t i = 0; i < t->stats.len; i++) {
+		struct ls_stat *s = LS_VEC_AT(&t->stats, struct ls_stat, i);
+		s->total_ns *= t->ns_per_tick;
+		s->max_ns *= t->ns_per_tick;
+	}
+}
+
+double ls_trace_ns(const struct ls_trace *t, uint64_t ticks)
+{
+	double d = ticks >= t->start_ticks ? (double)(ticks - t->start_ticks)
+					   : -(double)(t->start_ticks - ticks);
+	return (double)t->start_ns + d * t->ns_per_tick;
+}
+
 static int parse(struct reader *r)
 {
 	struct ls_file_header h;
 	if (check_header(r, &h))
 		return -1;
 	take_header(r->t, &h);
+	if (h.clock != LS_CLOCK_NS && h.clock != LS_CLOCK_TSC)
+		return fail(r, "corrupt trace (clock %u)", h.clock);
 	if (collect_chunks(r, h.chunk_size) || walk_chunks(r))
 		return -1;
+	settle_clock(r, &h);
+	ticks_to_ns(r->t);
 	settle_names(r);
 	sort_by_id(&r->t->modules);
 	sort_by_id(&r->t->stacks);
@@ -465,6 +591,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->sites.item_size = sizeof(struct ls_site);
 	t->threads.item_size = sizeof(struct ls_thread);
 	t->callbacks.item_size = sizeof(struct ls_callback);
+	t->stats.item_size = sizeof(struct ls_stat);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -504,6 +631,7 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->sites);
 	ls_vec_free(&t->threads);
 	ls_vec_free(&t->callbacks);
+	ls_vec_free(&t->stats);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
 	free(t->path);

@@ -43,7 +43,17 @@ struct ls_thread {
 struct ls_callback {
 	uint32_t tid;
 	uint32_t site;
-	uint64_t begin_ns, dur_ns;
+	int slow;            /* a SLOW record: it ran past the recording threshold */
+	double begin_ns;     /* CLOCK_MONOTONIC of the traced process */
+	double dur_ns;
+};
+
+/* Per (thread, site) aggregates of every finished callback. */
+struct ls_stat {
+	uint32_t tid, site;
+	uint64_t count;
+	double total_ns, max_ns;
+	uint32_t hist[LS_HIST_BUCKETS]; /* bucket b starts at ls_hist_lower(b) ticks */
 };
 
 struct ls_loop_close {
@@ -71,8 +81,14 @@ struct ls_trace {
 	int exited;          /* header state is EXITED */
 	uint64_t cut_bytes;  /* bytes missing from the last chunk, 0 if whole */
 	struct ls_vec modules, stacks, sites, threads;
-	struct ls_vec callbacks, closes, open_handles;
+	struct ls_vec callbacks, closes, open_handles, stats;
+	/* Timestamps in the file are ticks: ns = start_ns + (ticks - start_ticks) * ns_per_tick. */
+	double ns_per_tick;
+	uint64_t start_ticks, start_ns;
 };
+
+/* A tick count of this trace as CLOCK_MONOTONIC ns. */
+double ls_trace_ns(const struct ls_trace *t, uint64_t ticks);
 
 /* Reads PATH into a new trace. On failure returns NULL and puts a one-line
  * reason (without the path) into err. */
