@@ -84,3 +84,21 @@ sanitize: deps
 
 clean:
 	rm -rf build build-san
+
+# ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
+# Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's
+# program, then bench/run.sh runs each with and without the shim.
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/ev_%: bench/ev_%.c bench/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O2 -g $(WARN) -o $@ $< -levent -levent_pthreads -lpthread
+
+$(BUILD)/bench/%: bench/%.c bench/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O2 -g $(WARN) -o $@ $< -luv -lpthread
+
+.PHONY: bench
+bench: all $(BENCH_BIN)
+	BUILD=$(BUILD) bench/run.sh
