@@ -154,8 +154,10 @@ uint32_t ls_stack_capture(void)
 {
 	if (!ls_opt.stacks || ls_disabled || !ls_tables())
 		return 0;
-	void *raw[LS_MAX_STACK_DEPTH + 16];
-	int n = unw_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+	/* The shim's own frames (interposer, helpers) come first: at most a
+	 * few; unwinding further than needed is the main cost here. */
+	void *raw[LS_MAX_STACK_DEPTH + 8];
+	int n = unw_backtrace(raw, (int)ls_opt.stack_depth + 8);
 	int first = 0;
 	while (first < n && ls_module_is_self((uintptr_t)raw[first]))
 		first++;
