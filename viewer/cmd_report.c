@@ -7,73 +7,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The shim's own frames are never the user's business. */
-#define SHIM_MODULE "libloopsan.so"
-
-enum format { FORMAT_TEXT, FORMAT_JSON };
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_SARIF, FORMAT_JUNIT };
 
 struct report_args {
 	enum format format;
+	enum ls_color_mode color;
+	double slow_ms;
+	struct ls_suppressions supp;
 	char **paths;
 	size_t npaths;
 };
 
 void ls_report_usage(FILE *out)
 {
-	fputs("usage: loopsan report [--format text|json] TRACE|DIR...\n"
+	fputs("usage: loopsan report [--format text|json|sarif|junit] [--slow-ms N]\n"
+	      "                      [--suppressions FILE]... [--color WHEN] TRACE|DIR...\n"
 	      "\n"
 	      "Prints the findings of the traces: slow callbacks and handles still\n"
 	      "open when their loop was closed, worst first, with the stacks where\n"
 	      "they were created. A DIR stands for every *.trace file in it.\n"
 	      "\n"
 	      "options:\n"
-	      "  --format FORMAT  text (the default) or json\n"
-	      "  -h, --help       show this help\n",
+	      "  --format FORMAT      text (the default), json, sarif (SARIF 2.1.0)\n"
+	      "                       or junit (JUnit XML)\n"
+	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
+	      "                       threshold they were recorded with\n"
+	      "  --suppressions FILE  leave out the findings FILE's kind:pattern\n"
+	      "                       lines match (repeatable)\n"
+	      "  --color WHEN         auto (the default: on a terminal, unless\n"
+	      "                       NO_COLOR is set), always or never; text only\n"
+	      "  -h, --help           show this help\n",
 	      out);
-}
-
-static struct ls_symbolizer *sym_for(const struct ls_report *r,
-				     const struct ls_trace *t)
-{
-	for (size_t i = 0; i < r->ntraces; i++)
-		if (r->traces[i] == t)
-			return r->syms[i];
-	return NULL;
-}
-
-/* Index of the first frame that is not the shim's own. */
-static uint32_t first_user_frame(struct ls_symbolizer *s,
-				 const struct ls_stack *st)
-{
-	uint32_t i = 0;
-	while (i < st->depth) {
-		const struct ls_frame *f = ls_symbolize(s, st->pcs[i], 0);
-		if (!f->module || strcmp(f->module, SHIM_MODULE) != 0)
-			break;
-		i++;
-	}
-	return i;
-}
-
-static const struct ls_frame *stack_frame(struct ls_symbolizer *s,
-					  const struct ls_stack *st, uint32_t i)
-{
-#ifdef LS_STACK_EXACT_PC0
-	int exact = i == 0 && (st->flags & LS_STACK_EXACT_PC0);
-#else
-	int exact = 0;
-#endif
-	return ls_symbolize(s, st->pcs[i], exact);
-}
-
-static void format_callback(char *buf, size_t n, struct ls_symbolizer *s,
-			    const struct ls_finding *fi)
-{
-	const struct ls_frame *f = ls_symbolize(s, fi->callback, 1);
-	if (f->function)
-		snprintf(buf, n, "%s", f->function);
-	else
-		snprintf(buf, n, "0x%" PRIx64, fi->callback);
 }
 
 /* ---- text ---- */
@@ -82,11 +46,13 @@ static void text_frame(FILE *out, unsigned n, const struct ls_frame *f)
 {
 	fprintf(out, "    #%u ", n);
 	if (f->function)
-		fputs(f->function, out);
+		fprintf(out, "%s%s%s", ls_color_function(), f->function,
+			ls_color_reset());
 	else
 		fprintf(out, "0x%" PRIx64, f->pc);
 	if (f->file && f->function) {
-		fprintf(out, " %s:%d", ls_basename(f->file), f->line);
+		fprintf(out, " %s%s:%d%s", ls_color_location(), ls_basename(f->file),
+			f->line, ls_color_reset());
 		if (f->module)
 			fprintf(out, " (%s)", f->module);
 	} else if (f->module) {
@@ -103,11 +69,11 @@ static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 		return;
 	}
 	fprintf(out, "  %s:\n", title);
-	uint32_t first = first_user_frame(s, st);
+	uint32_t first = ls_stack_first_frame(s, st);
 	if (first == st->depth)
 		fputs("    (no frames)\n", out);
 	for (uint32_t i = first; i < st->depth; i++)
-		text_frame(out, i - first, stack_frame(s, st, i));
+		text_frame(out, i - first, ls_stack_frame(s, st, i));
 }
 
 static void text_where(FILE *out, const struct ls_finding *fi)
@@ -122,36 +88,47 @@ static void text_where(FILE *out, const struct ls_finding *fi)
 	fputc('\n', out);
 }
 
-static void text_slow(FILE *out, struct ls_symbolizer *s,
-		      const struct ls_finding *fi)
+static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi)
 {
-	char cb[256] = "unknown callback";
-	if (fi->has_callback)
-		format_callback(cb, sizeof(cb), s, fi);
-	fprintf(out, "==%" PRIu64 "== slow-callback: %s took %.1f ms ",
-		fi->trace->pid, cb, fi->max_ms);
+	fprintf(out, "%s%s%s took %.1f ms ", ls_color_function(),
+		cb[0] ? cb : "unknown callback", ls_color_reset(), fi->max_ms);
 	if (fi->count == 1)
-		fprintf(out, "(over %g ms)\n", fi->threshold_ms);
+		fprintf(out, "(over %g ms)", fi->threshold_ms);
 	else
-		fprintf(out, "(%" PRIu64 " times over %g ms, %.1f ms in all)\n",
+		fprintf(out, "(%" PRIu64 " times over %g ms, %.1f ms in all)",
 			fi->count, fi->threshold_ms, fi->total_ms);
-	text_where(out, fi);
-	text_stack(out, "created at", s, fi->created_at);
 }
 
-static void text_pending(FILE *out, struct ls_symbolizer *s,
-			 const struct ls_finding *fi)
+static void headline_pending(FILE *out, const char *cb, const struct ls_finding *fi)
 {
-	char cb[256] = "";
-	if (fi->has_callback)
-		format_callback(cb, sizeof(cb), s, fi);
-	fprintf(out, "==%" PRIu64 "== pending-at-close: %s handle still open at "
-		"uv_loop_close", fi->trace->pid,
-		fi->handle[0] ? fi->handle : "unknown");
+	fprintf(out, "%s handle still open at uv_loop_close",
+		fi->handle && fi->handle[0] ? fi->handle : "unknown");
 	if (fi->closing || fi->has_callback)
-		fprintf(out, " (%s%s%s%s)", fi->closing ? "closing" : "",
+		fprintf(out, " (%s%s%s%s%s%s)", fi->closing ? "closing" : "",
 			fi->closing && fi->has_callback ? ", " : "",
-			fi->has_callback ? "callback " : "", cb);
+			fi->has_callback ? "callback " : "", ls_color_function(),
+			cb, ls_color_reset());
+}
+
+void ls_report_print_headline(FILE *out, const struct ls_report *r,
+			      const struct ls_finding *fi)
+{
+	char cb[256];
+	ls_finding_callback(cb, sizeof(cb), ls_report_symbolizer(r, fi->trace), fi);
+	fprintf(out, "%s%s%s: ", ls_color_kind(fi->kind),
+		ls_finding_kind_name(fi->kind), ls_color_reset());
+	if (fi->kind == LS_FINDING_SLOW_CALLBACK)
+		headline_slow(out, cb, fi);
+	else
+		headline_pending(out, cb, fi);
+}
+
+void ls_report_print_finding(FILE *out, const struct ls_report *r,
+			     const struct ls_finding *fi)
+{
+	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
+	fprintf(out, "==%" PRIu64 "== ", fi->trace->pid);
+	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
 	text_stack(out, "created at", s, fi->created_at);
@@ -159,7 +136,7 @@ static void text_pending(FILE *out, struct ls_symbolizer *s,
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
 
-static void text_notes(FILE *out, const struct ls_trace *t)
+void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 {
 	if (!t->exited)
 		fprintf(out, "loopsan: note: %s is incomplete (the process did not "
@@ -178,6 +155,7 @@ static void text_summary(FILE *out, const struct ls_report *r)
 	size_t n = ls_findings_count(&r->findings);
 	size_t per_kind[LS_FINDING_KIND_COUNT] = { 0 };
 	const char *procs = r->ntraces == 1 ? "process" : "processes";
+	ls_report_print_suppressed(out, r);
 	if (n == 0) {
 		fprintf(out, "loopsan: no findings in %zu %s\n", r->ntraces, procs);
 		return;
@@ -200,18 +178,13 @@ void ls_report_print_text(FILE *out, const struct ls_report *r)
 {
 	int noted = 0;
 	for (size_t i = 0; i < r->ntraces; i++) {
-		text_notes(out, r->traces[i]);
+		ls_report_print_notes(out, r->traces[i]);
 		noted |= !ls_trace_complete(r->traces[i]) || r->traces[i]->dropped;
 	}
 	if (noted)
 		fputc('\n', out);
 	for (size_t i = 0; i < ls_findings_count(&r->findings); i++) {
-		const struct ls_finding *fi = ls_finding_at(&r->findings, i);
-		struct ls_symbolizer *s = sym_for(r, fi->trace);
-		if (fi->kind == LS_FINDING_SLOW_CALLBACK)
-			text_slow(out, s, fi);
-		else
-			text_pending(out, s, fi);
+		ls_report_print_finding(out, r, ls_finding_at(&r->findings, i));
 		fputc('\n', out);
 	}
 	text_summary(out, r);
@@ -255,8 +228,8 @@ static json_t *json_frame(const struct ls_frame *f)
 static json_t *json_stack(struct ls_symbolizer *s, const struct ls_stack *st)
 {
 	json_t *a = json_array();
-	for (uint32_t i = first_user_frame(s, st); i < st->depth; i++)
-		json_array_append_new(a, json_frame(stack_frame(s, st, i)));
+	for (uint32_t i = ls_stack_first_frame(s, st); i < st->depth; i++)
+		json_array_append_new(a, json_frame(ls_stack_frame(s, st, i)));
 	return a;
 }
 
@@ -282,7 +255,7 @@ static void json_common(json_t *o, struct ls_symbolizer *s,
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE)
 		json_object_set_new(o, "handle", str(fi->handle));
 	if (fi->has_callback) {
-		format_callback(cb, sizeof(cb), s, fi);
+		ls_finding_callback(cb, sizeof(cb), s, fi);
 		json_object_set_new(o, "callback", str(cb));
 	}
 }
@@ -317,20 +290,39 @@ static json_t *json_process(const struct ls_trace *t)
 	return o;
 }
 
+/* Every rule given, with how many findings it silenced (0 included, so
+ * that stale rules show). */
+static json_t *json_suppressed(const struct ls_report *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; r->suppressions &&
+			   i < ls_suppressions_count(r->suppressions); i++) {
+		const struct ls_suppression *s = ls_suppression_at(r->suppressions, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "rule", str(s->rule));
+		json_object_set_new(o, "file", str(s->file));
+		json_object_set_new(o, "line", json_integer(s->line));
+		json_object_set_new(o, "count", json_integer((json_int_t)s->count));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 int ls_report_print_json(FILE *out, const struct ls_report *r)
 {
 	json_t *doc = json_object(), *procs = json_array(), *finds = json_array();
 	json_object_set_new(doc, "loopsan_report", json_integer(1));
 	for (size_t i = 0; i < r->ntraces; i++) {
 		json_array_append_new(procs, json_process(r->traces[i]));
-		text_notes(stderr, r->traces[i]);
+		ls_report_print_notes(stderr, r->traces[i]);
 	}
 	for (size_t i = 0; i < ls_findings_count(&r->findings); i++) {
 		const struct ls_finding *fi = ls_finding_at(&r->findings, i);
-		json_array_append_new(finds, json_finding(sym_for(r, fi->trace), fi));
+		json_array_append_new(finds, json_finding(ls_report_symbolizer(r, fi->trace), fi));
 	}
 	json_object_set_new(doc, "processes", procs);
 	json_object_set_new(doc, "findings", finds);
+	json_object_set_new(doc, "suppressed", json_suppressed(r));
 	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
 				      JSON_REAL_PRECISION(15));
 	fputc('\n', out);
@@ -342,18 +334,22 @@ int ls_report_print_json(FILE *out, const struct ls_report *r)
 
 static int parse_format(const char *s, enum format *f)
 {
-	if (strcmp(s, "text") == 0) {
-		*f = FORMAT_TEXT;
-		return 0;
+	static const char *const names[] = { "text", "json", "sarif", "junit" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*f = (enum format)i;
+			return 0;
+		}
 	}
-	if (strcmp(s, "json") == 0) {
-		*f = FORMAT_JSON;
+	ls_error("report: unknown format '%s' (text, json, sarif or junit)", s);
+	return -1;
+}
+
+static int parse_color(const char *s, enum ls_color_mode *mode)
+{
+	if (ls_color_parse(s, mode) == 0)
 		return 0;
-	}
-	if (strcmp(s, "sarif") == 0 || strcmp(s, "junit") == 0)
-		ls_error("format '%s' is not supported yet", s);
-	else
-		ls_error("report: unknown format '%s' (text or json)", s);
+	ls_error("report: bad --color '%s' (auto, always or never)", s);
 	return -1;
 }
 
@@ -361,21 +357,19 @@ static int parse_format(const char *s, enum format *f)
  * --help, 0 otherwise. */
 static int parse_option(int argc, char **argv, int *i, struct report_args *a)
 {
-	const char *arg = argv[*i];
+	const char *arg = argv[*i], *v;
+	int bad = 0;
 	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
 		return 1;
-	if (strncmp(arg, "--format=", 9) == 0)
-		return parse_format(arg + 9, &a->format);
-	if (strcmp(arg, "--format") == 0) {
-		if (*i + 1 == argc) {
-			ls_error("report: --format needs a value (text or json)");
-			return -1;
-		}
-		return parse_format(argv[++*i], &a->format);
-	}
-	if (strncmp(arg, "--suppressions", 14) == 0)
-		ls_error("report: option '--suppressions' is not supported yet");
-	else
+	if ((v = ls_option_value("report", argc, argv, i, "--format", &bad)))
+		return parse_format(v, &a->format);
+	if (!bad && (v = ls_option_value("report", argc, argv, i, "--color", &bad)))
+		return parse_color(v, &a->color);
+	if (!bad && (v = ls_option_value("report", argc, argv, i, "--slow-ms", &bad)))
+		return ls_parse_slow_ms("report", v, &a->slow_ms);
+	if (!bad && (v = ls_option_value("report", argc, argv, i, "--suppressions", &bad)))
+		return ls_suppressions_load(&a->supp, v);
+	if (!bad)
 		ls_error("report: unknown option '%s' (see loopsan report --help)", arg);
 	return -1;
 }
@@ -404,28 +398,45 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 	return 0;
 }
 
+static void print(const struct report_args *a, const struct ls_report *r)
+{
+	switch (a->format) {
+	case FORMAT_TEXT:
+		ls_color_setup(a->color, fileno(stdout));
+		ls_report_print_text(stdout, r);
+		break;
+	case FORMAT_JSON:
+		ls_report_print_json(stdout, r);
+		break;
+	case FORMAT_SARIF:
+		ls_report_print_sarif(stdout, r);
+		break;
+	case FORMAT_JUNIT:
+		ls_report_print_junit(stdout, r);
+		break;
+	}
+}
+
 int ls_cmd_report(int argc, char **argv)
 {
-	struct report_args a = { .format = FORMAT_TEXT };
+	struct report_args a = { .format = FORMAT_TEXT, .slow_ms = -1 };
+	ls_suppressions_init(&a.supp);
 	int rc = parse_args(argc, argv, &a);
-	if (rc != 0) {
-		free(a.paths);
-		if (rc > 0)
-			ls_report_usage(stdout);
-		return rc > 0 ? LS_EXIT_OK : LS_EXIT_USAGE;
-	}
-	struct ls_report r;
-	struct ls_findings_options opt = { .slow_ms = -1 };
-	if (ls_report_load(&r, a.paths, a.npaths, &opt)) {
+	if (rc == 0) {
+		struct ls_report r;
+		struct ls_findings_options opt = { .slow_ms = a.slow_ms,
+						   .suppressions = &a.supp };
+		if (ls_report_load(&r, a.paths, a.npaths, &opt) == 0) {
+			ls_report_note_slow_ms(&r, &opt);
+			print(&a, &r);
+		} else {
+			rc = -1;
+		}
 		ls_report_free(&r);
-		free(a.paths);
-		return LS_EXIT_USAGE;
+	} else if (rc > 0) {
+		ls_report_usage(stdout);
 	}
-	if (a.format == FORMAT_JSON)
-		ls_report_print_json(stdout, &r);
-	else
-		ls_report_print_text(stdout, &r);
-	ls_report_free(&r);
+	ls_suppressions_free(&a.supp);
 	free(a.paths);
-	return LS_EXIT_OK;
+	return rc < 0 ? LS_EXIT_USAGE : LS_EXIT_OK;
 }

@@ -25,6 +25,8 @@ struct run_args {
 	const char *dir;      /* --dir */
 	const char *opt_dir;  /* -O dir=, used when there is no --dir */
 	int fail;
+	enum ls_color_mode color;
+	struct ls_suppressions supp; /* --suppressions */
 	char *options;  /* the -O pairs, joined by ':' */
 	char **cmd;
 };
@@ -33,7 +35,8 @@ static volatile sig_atomic_t child_pid;
 
 void ls_run_usage(FILE *out)
 {
-	fputs("usage: loopsan run [--dir DIR] [--fail] [-O key=value]... -- CMD [ARGS...]\n"
+	fputs("usage: loopsan run [--dir DIR] [--fail] [--suppressions FILE]... [--color WHEN]\n"
+	      "                   [-O key=value]... -- CMD [ARGS...]\n"
 	      "\n"
 	      "Runs CMD (and all its children) with the loopsan shim preloaded, then\n"
 	      "prints on stderr the report of every trace the run produced.\n"
@@ -41,7 +44,12 @@ void ls_run_usage(FILE *out)
 	      "options:\n"
 	      "  --dir DIR        write the traces into DIR (default: the current\n"
 	      "                   directory; created if missing)\n"
-	      "  --fail           exit 66 when there is any finding\n"
+	      "  --fail           exit 66 when there is any unsuppressed finding\n"
+	      "  --suppressions FILE\n"
+	      "                   leave out the findings FILE's kind:pattern lines\n"
+	      "                   match (repeatable)\n"
+	      "  --color WHEN     auto (the default: when stderr is a terminal and\n"
+	      "                   NO_COLOR is not set), always or never\n"
 	      "  -O key=value     a LOOPSAN_OPTIONS setting, e.g. -O slow_callback_ms=50\n"
 	      "  -h, --help       show this help\n"
 	      "\n"
@@ -77,7 +85,18 @@ static int add_option(struct run_args *a, const char *kv)
 
 static int parse_one(int argc, char **argv, int *i, struct run_args *a)
 {
-	const char *arg = argv[*i];
+	const char *arg = argv[*i], *v;
+	int bad = 0;
+	if ((v = ls_option_value("run", argc, argv, i, "--suppressions", &bad)))
+		return ls_suppressions_load(&a->supp, v);
+	if (!bad && (v = ls_option_value("run", argc, argv, i, "--color", &bad))) {
+		if (ls_color_parse(v, &a->color) == 0)
+			return 0;
+		ls_error("run: bad --color '%s' (auto, always or never)", v);
+		return -1;
+	}
+	if (bad)
+		return -1;
 	if (strcmp(arg, "--fail") == 0) {
 		a->fail = 1;
 	} else if (strcmp(arg, "--dir") == 0 || strcmp(arg, "-O") == 0) {
@@ -332,8 +351,10 @@ static void find_traces(const char *dir, const char *session, struct ls_vec *out
 	ls_vec_free(&all);
 }
 
-/* Returns the number of findings, or -1 when nothing could be reported. */
-static int report_session(const char *dir, const char *session, char **cmd)
+/* Returns the number of findings that fail the gate, or -1 when nothing
+ * could be reported. */
+static int report_session(const char *dir, const char *session, char **cmd,
+			  struct run_args *a)
 {
 	struct ls_vec paths = { .item_size = sizeof(char *) };
 	find_traces(dir, session, &paths);
@@ -355,10 +376,11 @@ static int report_session(const char *dir, const char *session, char **cmd)
 		ls_report_free(&r);
 		return -1;
 	}
-	struct ls_findings_options opt = { .slow_ms = -1 };
+	struct ls_findings_options opt = { .slow_ms = -1, .suppressions = &a->supp };
 	ls_report_finish(&r, &opt);
+	ls_color_setup(a->color, fileno(stderr));
 	ls_report_print_text(stderr, &r);
-	int n = (int)ls_findings_count(&r.findings);
+	int n = (int)ls_gate_failing(&r, LS_KINDS_ALL);
 	ls_report_free(&r);
 	return n;
 }
@@ -366,8 +388,10 @@ static int report_session(const char *dir, const char *session, char **cmd)
 int ls_cmd_run(int argc, char **argv)
 {
 	struct run_args a = { 0 };
+	ls_suppressions_init(&a.supp);
 	int rc = parse_args(argc, argv, &a);
 	if (rc != 0) {
+		ls_suppressions_free(&a.supp);
 		free(a.options);
 		if (rc > 0)
 			ls_run_usage(stdout);
@@ -377,6 +401,7 @@ int ls_cmd_run(int argc, char **argv)
 	char *dir = shim ? resolve_dir(a.dir) : NULL;
 	if (!dir) {
 		free(shim);
+		ls_suppressions_free(&a.supp);
 		free(a.options);
 		return LS_EXIT_USAGE;
 	}
@@ -386,9 +411,10 @@ int ls_cmd_run(int argc, char **argv)
 	install_forwarding();
 	int exec_failed = 0;
 	int status = run_child(a.cmd, &exec_failed);
-	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd);
+	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd, &a);
 	free(shim);
 	free(dir);
+	ls_suppressions_free(&a.supp);
 	free(a.options);
 	return a.fail && findings > 0 ? LS_EXIT_FINDINGS : status;
 }

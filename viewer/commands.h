@@ -5,25 +5,39 @@
 
 #include <stdio.h>
 
+#include "viewer/color.h"
 #include "viewer/findings.h"
 #include "viewer/reader.h"
+#include "viewer/suppress.h"
 #include "viewer/symbolize.h"
 
+#define LOOPSAN_VERSION "0.1.0"
+/* Where SARIF consumers send people to read about the tool; override with
+ * -DLOOPSAN_URI=... when building a package. */
+#ifndef LOOPSAN_URI
+#define LOOPSAN_URI "https://github.com/loopsan/loopsan"
+#endif
+
 #define LS_EXIT_OK 0
+#define LS_EXIT_FAIL 1      /* check: a finding fails the gate */
 #define LS_EXIT_USAGE 2     /* usage error or bad input */
 #define LS_EXIT_FINDINGS 66 /* run --fail when there are findings */
 
 int ls_cmd_report(int argc, char **argv);
 int ls_cmd_run(int argc, char **argv);
+int ls_cmd_check(int argc, char **argv);
 void ls_report_usage(FILE *out);
 void ls_run_usage(FILE *out);
+void ls_check_usage(FILE *out);
 
 /* A set of traces read together, with their merged findings. */
 struct ls_report {
 	struct ls_trace **traces;
 	struct ls_symbolizer **syms; /* one per trace */
 	size_t ntraces;
-	struct ls_findings findings;
+	struct ls_findings findings;  /* the unsuppressed ones */
+	struct ls_suppressions *suppressions; /* NULL when none were given */
+	size_t nsuppressed;
 };
 
 /* Reads every trace named in paths (a directory stands for its *.trace
@@ -41,6 +55,60 @@ void ls_report_free(struct ls_report *r);
 
 void ls_report_print_text(FILE *out, const struct ls_report *r);
 int ls_report_print_json(FILE *out, const struct ls_report *r);
+int ls_report_print_sarif(FILE *out, const struct ls_report *r);
+int ls_report_print_junit(FILE *out, const struct ls_report *r);
+/* The block of one finding in the text report, and its first line alone
+ * without "==PID== " or newline (colored when ls_color_on()). */
+void ls_report_print_finding(FILE *out, const struct ls_report *r,
+			     const struct ls_finding *fi);
+void ls_report_print_headline(FILE *out, const struct ls_report *r,
+			      const struct ls_finding *fi);
+/* "loopsan: note: ..." lines on out for incomplete traces. */
+void ls_report_print_notes(FILE *out, const struct ls_trace *t);
+/* "loopsan: suppressed N findings: 2 by 'kind:pattern' (file:3), ..."
+ * and a newline, when something was suppressed. */
+void ls_report_print_suppressed(FILE *out, const struct ls_report *r);
+/* On stderr, once: slow_ms is below a trace's recording threshold, so
+ * runs between the two may be missing from it. */
+void ls_report_note_slow_ms(const struct ls_report *r,
+			    const struct ls_findings_options *opt);
+
+/* ---- frames and names shared by the output formats (report.c) ---- */
+
+struct ls_symbolizer *ls_report_symbolizer(const struct ls_report *r,
+					   const struct ls_trace *t);
+/* Index of the first frame of st that is not the shim's own. */
+uint32_t ls_stack_first_frame(struct ls_symbolizer *s, const struct ls_stack *st);
+const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
+				      const struct ls_stack *st, uint32_t i);
+/* The callback's symbol, or its address; "" when the finding has none. */
+void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
+			 const struct ls_finding *fi);
+/* Whether f is in the user's code: not in a lib*.so* or ld-linux module
+ * (libc, libuv, libpthread, the shim, ...). */
+int ls_frame_is_user(const struct ls_frame *f);
+/* Where to look: the first frame of created_at with a file and line in
+ * the user's code (not in a lib*.so* or ld-linux module), else the first
+ * frame with a file and line; NULL when there is none. */
+const struct ls_frame *ls_finding_location(const struct ls_report *r,
+					   const struct ls_finding *fi);
+
+/* ---- the gate shared by check and run --fail (cmd_check.c) ---- */
+
+#define LS_KINDS_ALL ((1u << LS_FINDING_KIND_COUNT) - 1)
+/* Parses "kind,kind,..." into a bit set of kinds; on an unknown kind
+ * prints "loopsan: CMD: unknown kind 'X' in --fail-on" and returns -1. */
+int ls_gate_parse_kinds(const char *cmd, const char *list, unsigned *kinds);
+/* The number of findings of r whose kind is in kinds. */
+size_t ls_gate_failing(const struct ls_report *r, unsigned kinds);
+/* Parses a --slow-ms value, milliseconds > 0; -1 after naming the problem. */
+int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms);
+
+/* The value of option name (e.g. "--format") at argv[*i], given as
+ * "--name=value" or "--name value"; NULL when argv[*i] is another option,
+ * or (with *bad set, after naming the problem) when the value is missing. */
+const char *ls_option_value(const char *cmd, int argc, char **argv, int *i,
+			    const char *name, int *bad);
 
 /* Prints "loopsan: <fmt>" and a newline on stderr. */
 void ls_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,14 +33,89 @@ const struct ls_finding *ls_finding_at(const struct ls_findings *f, size_t i)
 	return LS_VEC_AT(&f->v, struct ls_finding, i);
 }
 
+static const struct ls_finding_kind_info kinds[LS_FINDING_KIND_COUNT] = {
+	[LS_FINDING_SLOW_CALLBACK] = {
+		"slow-callback", "A loop callback ran too long.",
+		"A callback ran on the loop thread for at least the slow-callback "
+		"threshold; every other event of that loop waited for it.",
+		"Move the blocking or long work off the loop thread (uv_queue_work, "
+		"a worker thread) or split it into shorter steps; created_at shows "
+		"where the callback was registered.", 1 },
+	[LS_FINDING_SLOW_SELECTOR] = {
+		"slow-selector", "An I/O poll of the loop took too long.",
+		"The loop's selector call (epoll_wait, poll, ...) ran longer than "
+		"its timeout allowed, delaying every callback of the loop.",
+		"Look for signal handlers, page faults or a starved machine around "
+		"the poll.", 1 },
+	[LS_FINDING_BLOCKING_CALL] = {
+		"blocking-call", "A blocking function was called on the loop thread.",
+		"A call known to block (sleep, synchronous file or DNS I/O, ...) was "
+		"made from a callback running on the loop thread.",
+		"Use the loop's asynchronous equivalent or run the call on the thread "
+		"pool; called_at shows where it was made.", 0 },
+	[LS_FINDING_WRONG_THREAD] = {
+		"wrong-thread", "The loop was used from another thread.",
+		"A non-thread-safe loop function was called from a thread other than "
+		"the one running the loop.",
+		"Hand the work to the loop thread with uv_async_send; called_at shows "
+		"the offending call.", 0 },
+	[LS_FINDING_PENDING_AT_CLOSE] = {
+		"pending-at-close", "A handle was still open when its loop was closed.",
+		"uv_loop_close found a handle that was not closed (it then returns "
+		"UV_EBUSY), or whose close never finished because the loop did not "
+		"run again.",
+		"Close every handle with uv_close and run the loop until the close "
+		"callbacks have run before uv_loop_close; created_at shows where the "
+		"handle was initialized.", 0 },
+	[LS_FINDING_UNCLOSED_HANDLE] = {
+		"unclosed-handle", "A handle was never closed.",
+		"A handle was still open when the process exited.",
+		"Close the handle with uv_close when it is no longer needed; "
+		"created_at shows where it was initialized.", 0 },
+	[LS_FINDING_DROPPED_ERROR] = {
+		"dropped-error", "An error reached nobody.",
+		"An operation failed and its error was delivered to no callback, or "
+		"to one that ignored it.",
+		"Check the status argument of the callback; created_at shows where "
+		"the request was made.", 0 },
+	[LS_FINDING_LOST_WAKEUP] = {
+		"lost-wakeup", "A cross-thread wake-up was lost.",
+		"A wake-up was sent to a loop that never ran again to deliver it.",
+		"Make sure the target loop is still running when the wake-up is "
+		"sent; called_at shows the send.", 0 },
+	[LS_FINDING_CRASH_IN_CALLBACK] = {
+		"crash-in-callback", "A callback crashed.",
+		"The process died while a loop callback was running.",
+		"Look at the crashing callback; created_at shows where it was "
+		"registered.", 0 },
+	[LS_FINDING_HANDLE_MISUSE] = {
+		"handle-misuse", "A handle was misused.",
+		"A handle was used after close, closed twice, or started while "
+		"closing.",
+		"Fix the handle's life cycle; called_at shows the offending call and "
+		"created_at where the handle was initialized.", 0 },
+};
+
+const struct ls_finding_kind_info *ls_finding_kind_info(enum ls_finding_kind kind)
+{
+	return (unsigned)kind < LS_FINDING_KIND_COUNT ? &kinds[kind] : NULL;
+}
+
 const char *ls_finding_kind_name(enum ls_finding_kind kind)
 {
-	switch (kind) {
-	case LS_FINDING_SLOW_CALLBACK: return "slow-callback";
-	case LS_FINDING_PENDING_AT_CLOSE: return "pending-at-close";
-	case LS_FINDING_KIND_COUNT: break;
+	return (unsigned)kind < LS_FINDING_KIND_COUNT ? kinds[kind].name : "unknown";
+}
+
+int ls_finding_kind_parse(const char *name, size_t len, enum ls_finding_kind *kind)
+{
+	for (int k = 0; k < LS_FINDING_KIND_COUNT; k++) {
+		if (strlen(kinds[k].name) == len &&
+		    memcmp(kinds[k].name, name, len) == 0) {
+			*kind = (enum ls_finding_kind)k;
+			return 0;
+		}
 	}
-	return "unknown";
+	return -1;
 }
 
 double ls_findings_slow_ms(const struct ls_trace *t,

@@ -8,10 +8,30 @@
 
 #include "viewer/reader.h"
 
+/* Every kind of DESIGN.md, in its order (also the report's order). Only
+ * slow-callback and pending-at-close are produced so far; the others are
+ * known so that --fail-on and suppressions can name them. */
 enum ls_finding_kind {
 	LS_FINDING_SLOW_CALLBACK,
+	LS_FINDING_SLOW_SELECTOR,
+	LS_FINDING_BLOCKING_CALL,
+	LS_FINDING_WRONG_THREAD,
 	LS_FINDING_PENDING_AT_CLOSE,
+	LS_FINDING_UNCLOSED_HANDLE,
+	LS_FINDING_DROPPED_ERROR,
+	LS_FINDING_LOST_WAKEUP,
+	LS_FINDING_CRASH_IN_CALLBACK,
+	LS_FINDING_HANDLE_MISUSE,
 	LS_FINDING_KIND_COUNT
+};
+
+/* What a kind means, for --help, SARIF rules and JUnit. */
+struct ls_finding_kind_info {
+	const char *name;        /* "slow-callback" */
+	const char *title;       /* one short sentence */
+	const char *description; /* what it means */
+	const char *help;        /* what to do about it */
+	int is_warning;          /* SARIF level "warning" rather than "error" */
 };
 
 struct ls_finding {
@@ -39,8 +59,11 @@ struct ls_findings {
 	struct ls_vec v; /* of struct ls_finding */
 };
 
+struct ls_suppressions;
+
 struct ls_findings_options {
 	double slow_ms; /* < 0: the threshold recorded in each trace */
+	struct ls_suppressions *suppressions; /* NULL: none; counts are updated */
 };
 
 void ls_findings_init(struct ls_findings *f);
@@ -53,6 +76,9 @@ void ls_findings_sort(struct ls_findings *f);
 size_t ls_findings_count(const struct ls_findings *f);
 const struct ls_finding *ls_finding_at(const struct ls_findings *f, size_t i);
 const char *ls_finding_kind_name(enum ls_finding_kind kind);
+const struct ls_finding_kind_info *ls_finding_kind_info(enum ls_finding_kind kind);
+/* The kind named name; -1 when there is none. */
+int ls_finding_kind_parse(const char *name, size_t len, enum ls_finding_kind *kind);
 /* The threshold used for trace t. */
 double ls_findings_slow_ms(const struct ls_trace *t,
 			   const struct ls_findings_options *opt);

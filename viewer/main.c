@@ -4,8 +4,6 @@
 
 #include "viewer/commands.h"
 
-#define LOOPSAN_VERSION "0.1.0"
-
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -15,7 +13,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "report", ls_cmd_report, ls_report_usage,
-	  "print the findings of traces as text or JSON" },
+	  "print the findings of traces as text, JSON, SARIF or JUnit XML" },
+	{ "check", ls_cmd_check, ls_check_usage,
+	  "the CI gate: exit 1 when a finding fails, 0 when none does" },
 	{ "run", ls_cmd_run, ls_run_usage,
 	  "run a command under the shim, then report on its traces" },
 };
@@ -37,7 +37,9 @@ static void usage(FILE *out)
 	      "  --version      show the version\n"
 	      "\n"
 	      "exit status: 0 ok, 2 usage error or bad trace file;\n"
-	      "run: the command's own status, or 66 with --fail when there are findings.\n",
+	      "check: 1 when a finding fails the gate;\n"
+	      "run: the command's own status, or 66 with --fail when there are\n"
+	      "unsuppressed findings.\n",
 	      out);
 }
 

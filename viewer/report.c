@@ -1,9 +1,11 @@
 /* The report pipeline shared by the commands: read traces (a directory
- * stands for its *.trace files), symbolize lazily, collect findings. */
+ * stands for its *.trace files), symbolize lazily, collect findings, leave
+ * out the suppressed ones. */
 #include "viewer/commands.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,25 @@ void ls_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+const char *ls_option_value(const char *cmd, int argc, char **argv, int *i,
+			    const char *name, int *bad)
+{
+	const char *arg = argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(arg, name, n) != 0)
+		return NULL;
+	if (arg[n] == '=')
+		return arg + n + 1;
+	if (arg[n] != '\0')
+		return NULL;
+	if (*i + 1 == argc) {
+		ls_error("%s: %s needs a value (see loopsan %s --help)", cmd, name, cmd);
+		*bad = 1;
+		return NULL;
+	}
+	return argv[++*i];
 }
 
 static int has_trace_suffix(const char *name)
@@ -97,12 +118,197 @@ void ls_report_add(struct ls_report *r, struct ls_trace *t)
 	r->ntraces++;
 }
 
+/* ---- frames and names ---- */
+
+/* The shim's own frames are never the user's business. */
+#define SHIM_MODULE "libloopsan.so"
+
+struct ls_symbolizer *ls_report_symbolizer(const struct ls_report *r,
+					   const struct ls_trace *t)
+{
+	for (size_t i = 0; i < r->ntraces; i++)
+		if (r->traces[i] == t)
+			return r->syms[i];
+	return NULL;
+}
+
+uint32_t ls_stack_first_frame(struct ls_symbolizer *s, const struct ls_stack *st)
+{
+	uint32_t i = 0;
+	while (i < st->depth) {
+		const struct ls_frame *f = ls_symbolize(s, st->pcs[i], 0);
+		if (!f->module || strcmp(f->module, SHIM_MODULE) != 0)
+			break;
+		i++;
+	}
+	return i;
+}
+
+const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
+				      const struct ls_stack *st, uint32_t i)
+{
+#ifdef LS_STACK_EXACT_PC0
+	int exact = i == 0 && (st->flags & LS_STACK_EXACT_PC0);
+#else
+	int exact = 0;
+#endif
+	return ls_symbolize(s, st->pcs[i], exact);
+}
+
+void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
+			 const struct ls_finding *fi)
+{
+	if (!fi->has_callback) {
+		snprintf(buf, n, "%s", "");
+		return;
+	}
+	const struct ls_frame *f = ls_symbolize(s, fi->callback, 1);
+	if (f->function)
+		snprintf(buf, n, "%s", f->function);
+	else
+		snprintf(buf, n, "0x%" PRIx64, fi->callback);
+}
+
+/* libc, libuv, libpthread, the shim, the dynamic loader: frames there
+ * are where the user's call went, not where it came from. */
+int ls_frame_is_user(const struct ls_frame *f)
+{
+	const char *m = f->module;
+	if (!m)
+		return 1;
+	return !((strncmp(m, "lib", 3) == 0 && strstr(m, ".so")) ||
+		 strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "ld64.so", 7) == 0);
+}
+
+const struct ls_frame *ls_finding_location(const struct ls_report *r,
+					   const struct ls_finding *fi)
+{
+	const struct ls_stack *st = fi->created_at;
+	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
+	const struct ls_frame *any = NULL;
+	if (!st || !s)
+		return NULL;
+	for (uint32_t i = ls_stack_first_frame(s, st); i < st->depth; i++) {
+		const struct ls_frame *f = ls_stack_frame(s, st, i);
+		if (!f->file || f->line <= 0)
+			continue;
+		if (ls_frame_is_user(f))
+			return f;
+		if (!any)
+			any = f;
+	}
+	return any;
+}
+
+/* ---- suppressions ---- */
+
+struct names {
+	const char *v[5 * 2 * 64 + 1]; /* 5 names a frame, 2 stacks of 64 */
+	size_t n;
+};
+
+static void add_name(struct names *nm, const char *s)
+{
+	if (s && *s && nm->n < sizeof(nm->v) / sizeof(nm->v[0]))
+		nm->v[nm->n++] = s;
+}
+
+static void add_stack_names(struct names *nm, const struct ls_trace *t,
+			    struct ls_symbolizer *s, const struct ls_stack *st)
+{
+	if (!st)
+		return;
+	for (uint32_t i = ls_stack_first_frame(s, st); i < st->depth; i++) {
+		const struct ls_frame *f = ls_stack_frame(s, st, i);
+		const struct ls_module *m = ls_trace_module_at(t, f->pc);
+		add_name(nm, f->function);
+		add_name(nm, f->file);
+		if (f->file && ls_basename(f->file) != f->file)
+			add_name(nm, ls_basename(f->file));
+		add_name(nm, f->module);
+		if (m && m->path && (!f->module || strcmp(m->path, f->module) != 0))
+			add_name(nm, m->path);
+	}
+}
+
+static struct ls_suppression *suppressed_by(const struct ls_report *r,
+					    const struct ls_finding *fi)
+{
+	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
+	struct names nm = { .n = 0 };
+	char cb[256];
+	ls_finding_callback(cb, sizeof(cb), s, fi);
+	add_name(&nm, cb);
+	add_stack_names(&nm, fi->trace, s, fi->created_at);
+	add_stack_names(&nm, fi->trace, s, fi->registered_at);
+	return ls_suppressions_match(r->suppressions, fi->kind, nm.v, nm.n);
+}
+
+static void suppress(struct ls_report *r)
+{
+	struct ls_vec *v = &r->findings.v;
+	size_t kept = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		struct ls_finding *fi = LS_VEC_AT(v, struct ls_finding, i);
+		struct ls_suppression *by = suppressed_by(r, fi);
+		if (by) {
+			by->count++;
+			r->nsuppressed++;
+			continue;
+		}
+		if (kept != i)
+			*LS_VEC_AT(v, struct ls_finding, kept) = *fi;
+		kept++;
+	}
+	v->len = kept;
+}
+
 void ls_report_finish(struct ls_report *r, const struct ls_findings_options *opt)
 {
 	ls_findings_init(&r->findings);
 	for (size_t i = 0; i < r->ntraces; i++)
 		ls_findings_collect(&r->findings, r->traces[i], opt);
+	r->suppressions = opt ? opt->suppressions : NULL;
+	r->nsuppressed = 0;
+	if (r->suppressions && ls_suppressions_count(r->suppressions))
+		suppress(r);
 	ls_findings_sort(&r->findings);
+}
+
+void ls_report_print_suppressed(FILE *out, const struct ls_report *r)
+{
+	if (!r->nsuppressed)
+		return;
+	fprintf(out, "loopsan: suppressed %zu finding%s:", r->nsuppressed,
+		r->nsuppressed == 1 ? "" : "s");
+	const char *sep = " ";
+	for (size_t i = 0; i < ls_suppressions_count(r->suppressions); i++) {
+		const struct ls_suppression *s = ls_suppression_at(r->suppressions, i);
+		if (!s->count)
+			continue;
+		fprintf(out, "%s%zu by '%s' (%s:%d)", sep, s->count, s->rule,
+			s->file, s->line);
+		sep = ", ";
+	}
+	fputc('\n', out);
+}
+
+void ls_report_note_slow_ms(const struct ls_report *r,
+			    const struct ls_findings_options *opt)
+{
+	uint32_t recorded = 0;
+	if (!opt || opt->slow_ms < 0)
+		return;
+	for (size_t i = 0; i < r->ntraces; i++) {
+		const struct ls_trace *t = r->traces[i];
+		if (t->mode != LS_MODE_TIMELINE && opt->slow_ms < t->slow_callback_ms &&
+		    t->slow_callback_ms > recorded)
+			recorded = t->slow_callback_ms;
+	}
+	if (recorded)
+		ls_error("note: --slow-ms %g is below the %" PRIu32 " ms the traces "
+			 "were recorded with (slow_callback_ms); runs between the "
+			 "two may be missing", opt->slow_ms, recorded);
 }
 
 static int read_paths(struct ls_report *r, const struct ls_vec *files)

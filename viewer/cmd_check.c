@@ -1,0 +1,228 @@
+/* loopsan check: the CI gate. Reads traces like report, then fails (exit
+ * 1) when an unsuppressed finding of a --fail-on kind remains, printing one
+ * line per such finding and a verdict. run --fail uses the same gate. */
+#include "viewer/commands.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct check_args {
+	unsigned fail_on;
+	double slow_ms;
+	enum ls_color_mode color;
+	struct ls_suppressions supp;
+	char **paths;
+	size_t npaths;
+};
+
+void ls_check_usage(FILE *out)
+{
+	fputs("usage: loopsan check [--fail-on KIND,...] [--slow-ms N]\n"
+	      "                     [--suppressions FILE]... [--color WHEN] TRACE|DIR...\n"
+	      "\n"
+	      "The CI gate: prints one FAIL line per finding of a --fail-on kind\n"
+	      "that no suppression silences, then a verdict line.\n"
+	      "\n"
+	      "options:\n"
+	      "  --fail-on KIND,...   the kinds that fail (default: all), from\n"
+	      "                       slow-callback, slow-selector, blocking-call,\n"
+	      "                       wrong-thread, pending-at-close, unclosed-handle,\n"
+	      "                       dropped-error, lost-wakeup, crash-in-callback,\n"
+	      "                       handle-misuse\n"
+	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
+	      "                       threshold they were recorded with\n"
+	      "  --suppressions FILE  kind:pattern lines whose findings do not fail\n"
+	      "                       (repeatable)\n"
+	      "  --color WHEN         auto (the default), always or never\n"
+	      "  -h, --help           show this help\n"
+	      "\n"
+	      "exit status: 0 pass, 1 fail, 2 usage error or bad trace file.\n",
+	      out);
+}
+
+/* ---- the gate, shared with run --fail ---- */
+
+int ls_gate_parse_kinds(const char *cmd, const char *list, unsigned *kinds)
+{
+	unsigned set = 0;
+	const char *p = list;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		enum ls_finding_kind k;
+		if (n == 0) {
+			ls_error("%s: empty kind in --fail-on '%s'", cmd, list);
+			return -1;
+		}
+		if (ls_finding_kind_parse(p, n, &k)) {
+			ls_error("%s: unknown kind '%.*s' in --fail-on (see loopsan "
+				 "%s --help)", cmd, (int)n, p, cmd);
+			return -1;
+		}
+		set |= 1u << k;
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+	}
+	*kinds = set;
+	return 0;
+}
+
+size_t ls_gate_failing(const struct ls_report *r, unsigned kinds)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ls_findings_count(&r->findings); i++)
+		n += (kinds >> ls_finding_at(&r->findings, i)->kind) & 1u;
+	return n;
+}
+
+int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg || *end != '\0' || !isfinite(v) || v <= 0 || v > 3600000) {
+		ls_error("%s: bad --slow-ms '%s' (milliseconds, more than 0)", cmd, arg);
+		return -1;
+	}
+	*ms = v;
+	return 0;
+}
+
+/* ---- output ---- */
+
+/* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36 */
+static void print_verdict(FILE *out, const struct ls_report *r,
+			  const struct ls_finding *fi)
+{
+	char cb[256];
+	ls_finding_callback(cb, sizeof(cb), ls_report_symbolizer(r, fi->trace), fi);
+	fprintf(out, "FAIL %s%s%s", ls_color_kind(fi->kind),
+		ls_finding_kind_name(fi->kind), ls_color_reset());
+	if (fi->kind == LS_FINDING_SLOW_CALLBACK) {
+		fprintf(out, " %s%s%s %.1f ms", ls_color_function(),
+			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else {
+		fprintf(out, " %s handle", fi->handle && fi->handle[0] ?
+			fi->handle : "unknown");
+		if (cb[0])
+			fprintf(out, ", callback %s%s%s", ls_color_function(), cb,
+				ls_color_reset());
+	}
+	fprintf(out, " (pid %" PRIu64 ")", fi->trace->pid);
+	const struct ls_frame *f = ls_finding_location(r, fi);
+	if (f)
+		fprintf(out, " created at %s%s%s %s%s:%d%s", ls_color_function(),
+			f->function ? f->function : "?", ls_color_reset(),
+			ls_color_location(), ls_basename(f->file), f->line,
+			ls_color_reset());
+	fputc('\n', out);
+}
+
+static void print_result(FILE *out, const struct ls_report *r, unsigned fail_on)
+{
+	size_t failing = 0, per_kind[LS_FINDING_KIND_COUNT] = { 0 };
+	for (size_t i = 0; i < ls_findings_count(&r->findings); i++) {
+		const struct ls_finding *fi = ls_finding_at(&r->findings, i);
+		if (!((fail_on >> fi->kind) & 1u))
+			continue;
+		print_verdict(out, r, fi);
+		per_kind[fi->kind]++;
+		failing++;
+	}
+	ls_report_print_suppressed(out, r);
+	if (failing == 0) {
+		fprintf(out, "loopsan check: PASS (%zu process%s, 0 failing findings, "
+			"%zu suppressed)\n", r->ntraces, r->ntraces == 1 ? "" : "es",
+			r->nsuppressed);
+		return;
+	}
+	fprintf(out, "loopsan check: FAIL (%zu finding%s: ", failing,
+		failing == 1 ? "" : "s");
+	const char *sep = "";
+	for (int k = 0; k < LS_FINDING_KIND_COUNT; k++) {
+		if (!per_kind[k])
+			continue;
+		fprintf(out, "%s%s: %zu", sep, ls_finding_kind_name(k), per_kind[k]);
+		sep = ", ";
+	}
+	fprintf(out, "; %zu process%s, %zu suppressed)\n", r->ntraces,
+		r->ntraces == 1 ? "" : "es", r->nsuppressed);
+}
+
+/* ---- command ---- */
+
+static int parse_option(int argc, char **argv, int *i, struct check_args *a)
+{
+	const char *arg = argv[*i], *v;
+	int bad = 0;
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+		return 1;
+	if ((v = ls_option_value("check", argc, argv, i, "--fail-on", &bad)))
+		return ls_gate_parse_kinds("check", v, &a->fail_on);
+	if (!bad && (v = ls_option_value("check", argc, argv, i, "--slow-ms", &bad)))
+		return ls_parse_slow_ms("check", v, &a->slow_ms);
+	if (!bad && (v = ls_option_value("check", argc, argv, i, "--suppressions", &bad)))
+		return ls_suppressions_load(&a->supp, v);
+	if (!bad && (v = ls_option_value("check", argc, argv, i, "--color", &bad))) {
+		if (ls_color_parse(v, &a->color) == 0)
+			return 0;
+		ls_error("check: bad --color '%s' (auto, always or never)", v);
+		return -1;
+	}
+	if (!bad)
+		ls_error("check: unknown option '%s' (see loopsan check --help)", arg);
+	return -1;
+}
+
+static int parse_args(int argc, char **argv, struct check_args *a)
+{
+	int only_paths = 0;
+	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
+	for (int i = 1; i < argc; i++) {
+		if (!only_paths && strcmp(argv[i], "--") == 0) {
+			only_paths = 1;
+		} else if (!only_paths && argv[i][0] == '-' && argv[i][1]) {
+			int rc = parse_option(argc, argv, &i, a);
+			if (rc)
+				return rc;
+		} else {
+			a->paths[a->npaths++] = argv[i];
+		}
+	}
+	if (a->npaths == 0) {
+		ls_error("check: no trace given (see loopsan check --help)");
+		return -1;
+	}
+	return 0;
+}
+
+int ls_cmd_check(int argc, char **argv)
+{
+	struct check_args a = { .fail_on = LS_KINDS_ALL, .slow_ms = -1 };
+	int status = LS_EXIT_USAGE;
+	ls_suppressions_init(&a.supp);
+	int rc = parse_args(argc, argv, &a);
+	if (rc == 0) {
+		struct ls_report r;
+		struct ls_findings_options opt = { .slow_ms = a.slow_ms,
+						   .suppressions = &a.supp };
+		if (ls_report_load(&r, a.paths, a.npaths, &opt) == 0) {
+			for (size_t i = 0; i < r.ntraces; i++)
+				ls_report_print_notes(stderr, r.traces[i]);
+			ls_report_note_slow_ms(&r, &opt);
+			ls_color_setup(a.color, fileno(stdout));
+			print_result(stdout, &r, a.fail_on);
+			status = ls_gate_failing(&r, a.fail_on) ? LS_EXIT_FAIL : LS_EXIT_OK;
+		}
+		ls_report_free(&r);
+	} else if (rc > 0) {
+		ls_check_usage(stdout);
+		status = LS_EXIT_OK;
+	}
+	ls_suppressions_free(&a.supp);
+	free(a.paths);
+	return status;
+}
