@@ -16,6 +16,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -202,6 +203,13 @@ static struct ls_chunk_header *ls_chunk_new(uint32_t magic, uint32_t seq)
 {
 	uint32_t idx = __atomic_fetch_add(&tr.next_chunk, 1, __ATOMIC_RELAXED);
 	off_t off = (off_t)LS_HEADER_SIZE + (off_t)idx * LS_CHUNK_SIZE;
+	/* Growing past RLIMIT_FSIZE would raise SIGXFSZ in the program. */
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)off + LS_CHUNK_SIZE > lim.rlim_cur) {
+		ls_grow_failed(EFBIG);
+		return NULL;
+	}
 	/* Reserve the blocks now: a sparse hole that cannot be filled later
 	 * would turn a full disk into SIGBUS in the program. */
 	int rc = posix_fallocate(tr.fd, off, LS_CHUNK_SIZE);
