@@ -86,7 +86,9 @@ def benchmarks(shim):
     out = [
         Bench("timer0", [b("timer0"), n(5e6)], uv,
               "zero-delay timer re-armed in its callback (1 callback + 1 uv_timer_start each)"),
-        Bench("idle", [b("idle"), n(2e6)], uv, "idle callback counting to N"),
+        Bench("idle", [b("idle"), n(2e6)], uv, "idle callback counting to N (one epoll_wait per callback)"),
+        Bench("idle100", [b("idle"), n(2e7), "100"], uv,
+              "100 idle handles counting to N together (one epoll_wait per 100 callbacks)"),
         Bench("async_pummel", [b("async_pummel"), "2", n(5e4)], uv,
               "2 threads x N uv_async_send, each waits for the callback", deterministic=False),
         Bench("tcp_pingpong", [b("tcp_pingpong"), n(5e4), "1"], uv,
