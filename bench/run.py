@@ -35,6 +35,7 @@ PY_SCRIPT = os.path.join(ROOT, "bench", "py_asyncio.py")
 SCRUB = ("LD_PRELOAD", "LOOPSAN_OPTIONS", "PYTHONASYNCIODEBUG", "PYTHONDEVMODE")
 
 notes = []
+LOAD_START = os.getloadavg()[0]  # other work on this 2-core machine skews the numbers
 
 
 def n(x):
@@ -232,7 +233,7 @@ def machine():
         commit += " + uncommitted changes in preload/ tracer/"
     return (f"{os.cpu_count()} CPUs ({sh('nproc')} usable), {model}, Linux {platform.release()}, "
             f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, commit {commit}, "
-            f"{RUNS} runs per configuration")
+            f"{RUNS} runs per configuration, load average at start {LOAD_START:.2f}")
 
 
 def main():
