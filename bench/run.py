@@ -35,6 +35,7 @@ PY_SCRIPT = os.path.join(ROOT, "bench", "py_asyncio.py")
 SCRUB = ("LD_PRELOAD", "LOOPSAN_OPTIONS", "PYTHONASYNCIODEBUG", "PYTHONDEVMODE")
 
 notes = []
+trouble = []  # failed runs and changed behaviour: make bench fails
 LOAD_START = os.getloadavg()[0]  # other work on this 2-core machine skews the numbers
 
 
@@ -151,8 +152,11 @@ def command(bench, cfg):
     return cfg.prefix + bench.argv
 
 
+SHIM_SHOWN = {}  # snapshot path -> the built shim's path, for the notes
+
+
 def show_command(bench, cfg):
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in cfg.env.items())
+    env = " ".join(f"{k}={shlex.quote(SHIM_SHOWN.get(v, v))}" for k, v in cfg.env.items())
     cmd = " ".join(shlex.quote(a) for a in command(bench, cfg))
     return f"cd \"$(mktemp -d)\" && {env + ' ' if env else ''}{cmd}"
 
@@ -187,7 +191,12 @@ def run_once(bench, cfg, res, base_env):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if p.returncode != 0 or killed:
-        why = f"timed out after {TIMEOUT:g} s" if killed else f"exit status {p.returncode}"
+        if killed:
+            why = f"timed out after {TIMEOUT:g} s"
+        elif p.returncode < 0:
+            why = f"killed by signal {-p.returncode}"
+        else:
+            why = f"exit status {p.returncode}"
         last = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
         res.failures.append(f"{why}: {last[0]}")
         return
@@ -246,6 +255,7 @@ def main():
     snapdir = tempfile.mkdtemp(prefix="loopsan-bench-shim.")
     shim = os.path.join(snapdir, "libloopsan.so")
     shutil.copy2(shim_built, shim)
+    SHIM_SHOWN[shim] = shim_built
     base_env = {k: v for k, v in os.environ.items() if k not in SCRUB}
     table = []
     try:
@@ -274,7 +284,7 @@ def main():
         for cfg in bench.configs:
             res = results[cfg.label]
             for f in sorted(set(res.failures)):
-                notes.append(f"{bench.name} [{cfg.label}] FAILED {res.failures.count(f)}/{RUNS} runs "
+                trouble.append(f"{bench.name} [{cfg.label}] FAILED {res.failures.count(f)}/{RUNS} runs "
                              f"({f}); command: {show_command(bench, cfg)}")
             for line in sorted(res.stderr):
                 notes.append(f"{bench.name} [{cfg.label}] stderr: {line}")
@@ -284,7 +294,7 @@ def main():
             cbs_ref = [c for c in ref.callbacks if c]
             cbs = med(cbs_ref) if cbs_ref else None
             if bench.deterministic and cbs_ref and res.callbacks and set(res.callbacks) != set(cbs_ref):
-                notes.append(f"{bench.name} [{cfg.label}] CHANGED BEHAVIOUR: callbacks "
+                trouble.append(f"{bench.name} [{cfg.label}] CHANGED BEHAVIOUR: callbacks "
                              f"{sorted(set(res.callbacks))} vs {cfg.ref} {sorted(set(cbs_ref))}; "
                              f"command: {show_command(bench, cfg)}")
             ratio = ns = cpu = bpc = None
@@ -307,10 +317,10 @@ def main():
     lines.append("Benchmarks:")
     for bench, _ in table:
         lines.append(f"- {bench.name}: {bench.what}")
-    if notes:
+    if trouble or notes:
         lines.append("")
         lines.append("Notes:")
-        lines += [f"- {x}" for x in notes]
+        lines += [f"- {x}" for x in trouble + notes]
     lines.append("")
     lines.append(f"Total bench time: {time.time() - start:.0f} s")
     text = "\n".join(lines)
@@ -318,6 +328,9 @@ def main():
     if OUT:
         with open(OUT, "w") as f:
             f.write(text + "\n")
+    if trouble:
+        print(f"bench: {len(trouble)} failures or behaviour changes, see the notes", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
