@@ -18,7 +18,7 @@ HEADERS    := $(wildcard preload/*.h tracer/*.h viewer/*.h)
 # The shim exports only the interposed functions (marked LS_EXPORT).
 SHIM_CFLAGS := -fPIC -fvisibility=hidden -fno-omit-frame-pointer -ftls-model=initial-exec
 SHIM_LIBS   := -lunwind -ldl -lpthread
-VIEWER_LIBS := -ldw -lelf -ljansson
+VIEWER_LIBS := -ldw -lelf -ljansson -lm
 
 # `make SANITIZE=1` (see the sanitize target): ASan+UBSan in the viewer and
 # the tests, UBSan in the shim (an ASan shim would need the ASan runtime

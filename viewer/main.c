@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	  "the CI gate: exit 1 when a finding fails, 0 when none does" },
 	{ "run", ls_cmd_run, ls_run_usage,
 	  "run a command under the shim, then report on its traces" },
+	{ "stats", ls_cmd_stats, ls_stats_usage,
+	  "per callback site: count, p50, p99, max and total time" },
 };
 
 static void usage(FILE *out)

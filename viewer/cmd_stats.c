@@ -1,0 +1,300 @@
+/* loopsan stats: per callback site, how often it ran and how long it took:
+ * count, p50, p99, max and total time, sorted by total. Read from the
+ * per-thread stats slots every trace holds, in every mode, so a killed
+ * process's counts are there too. */
+#include "viewer/commands.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct site_row {
+	const struct ls_trace *trace;
+	struct ls_symbolizer *sym;
+	uint32_t site;
+	uint32_t threads;
+	uint64_t count;
+	double total_ns, max_ns;
+	uint64_t hist[LS_HIST_BUCKETS];
+};
+
+struct stats_args {
+	int json;
+	char **paths;
+	size_t npaths;
+};
+
+void ls_stats_usage(FILE *out)
+{
+	fputs("usage: loopsan stats [--format text|json] TRACE|DIR...\n"
+	      "\n"
+	      "Per callback site (one registering call, one callback, one\n"
+	      "registration stack): how many callbacks ran, their median (p50),\n"
+	      "99th percentile (p99), longest (max) and total time, sorted by\n"
+	      "total. Percentiles come from a histogram with buckets at most 25 %\n"
+	      "wide; count, max and total are exact. A DIR stands for every\n"
+	      "*.trace file in it.\n"
+	      "\n"
+	      "options:\n"
+	      "  --format FORMAT  text (the default) or json\n"
+	      "  -h, --help       show this help\n",
+	      out);
+}
+
+/* Merges the per-thread slots of each site. */
+static void collect(struct ls_vec *rows, const struct ls_trace *t, struct ls_symbolizer *sym)
+{
+	size_t first = rows->len;
+	for (size_t i = 0; i < t->stats.len; i++) {
+		const struct ls_stat *st = LS_VEC_AT(&t->stats, struct ls_stat, i);
+		struct site_row *row = NULL;
+		for (size_t j = first; j < rows->len && row == NULL; j++)
+			if (LS_VEC_AT(rows, struct site_row, j)->site == st->site)
+				row = LS_VEC_AT(rows, struct site_row, j);
+		if (row == NULL) {
+			row = ls_vec_push(rows);
+			memset(row, 0, sizeof(*row));
+			row->trace = t;
+			row->sym = sym;
+			row->site = st->site;
+		}
+		row->threads++;
+		row->count += st->count;
+		row->total_ns += st->total_ns;
+		if (st->max_ns > row->max_ns)
+			row->max_ns = st->max_ns;
+		for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++)
+			row->hist[b] += st->hist[b];
+	}
+}
+
+static int by_total(const void *a, const void *b)
+{
+	const struct site_row *x = a, *y = b;
+	if (x->total_ns != y->total_ns)
+		return x->total_ns > y->total_ns ? -1 : 1;
+	return x->site < y->site ? -1 : x->site > y->site;
+}
+
+/* The q-quantile in ns: the middle of the bucket that holds it, never past
+ * the exact maximum. */
+static double quantile_ns(const struct site_row *row, double q)
+{
+	uint64_t total = 0;
+	for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++)
+		total += row->hist[b];
+	if (total == 0)
+		return 0;
+	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+	if (want == 0)
+		want = 1;
+	for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++) {
+		seen += row->hist[b];
+		if (seen < want)
+			continue;
+		double lo = (double)ls_hist_lower(b);
+		double hi = b + 1 < LS_HIST_BUCKETS ? (double)ls_hist_lower(b + 1) : lo;
+		double ns = (lo + hi) / 2 * row->trace->ns_per_tick;
+		return ns < row->max_ns ? ns : row->max_ns;
+	}
+	return row->max_ns;
+}
+
+static void human(char *buf, size_t n, double ns)
+{
+	if (ns < 1e3)
+		snprintf(buf, n, "%.0f ns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, n, "%.1f us", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, n, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, n, "%.2f s", ns / 1e9);
+}
+
+static const char *callback_name(const struct site_row *row, const struct ls_site *s,
+				 char *buf, size_t n)
+{
+	if (s == NULL || s->callback == 0)
+		return "?";
+	const struct ls_frame *f = ls_symbolize(row->sym, s->callback, 1);
+	if (f->function)
+		return f->function;
+	snprintf(buf, n, "0x%" PRIx64, s->callback);
+	return buf;
+}
+
+/* The innermost frame of the registration stack that has a symbol. */
+static const struct ls_frame *site_frame(const struct site_row *row, const struct ls_site *s)
+{
+	const struct ls_stack *st = s ? ls_trace_stack(row->trace, s->stack) : NULL;
+	for (uint32_t i = 0; st && i < st->depth; i++) {
+		const struct ls_frame *f = ls_symbolize(row->sym, st->pcs[i], 0);
+		if (f->module && strcmp(f->module, "libloopsan.so") == 0)
+			continue;
+		return f;
+	}
+	return NULL;
+}
+
+static void print_text(FILE *out, struct ls_vec *rows, const struct ls_report *r)
+{
+	uint64_t calls = 0;
+	double total = 0;
+	for (size_t i = 0; i < rows->len; i++) {
+		calls += LS_VEC_AT(rows, struct site_row, i)->count;
+		total += LS_VEC_AT(rows, struct site_row, i)->total_ns;
+	}
+	char tbuf[32];
+	human(tbuf, sizeof(tbuf), total);
+	fprintf(out, "loopsan stats: %zu callback site%s, %" PRIu64 " callbacks, %s in callbacks, "
+		"%zu process%s\n\n", rows->len, rows->len == 1 ? "" : "s", calls, tbuf,
+		r->ntraces, r->ntraces == 1 ? "" : "es");
+	fprintf(out, "%10s %9s %9s %9s %9s  %s\n", "count", "p50", "p99", "max", "total",
+		"callback (api) registered at");
+	for (size_t i = 0; i < rows->len; i++) {
+		const struct site_row *row = LS_VEC_AT(rows, struct site_row, i);
+		const struct ls_site *s = ls_trace_site(row->trace, row->site);
+		char p50[32], p99[32], max[32], tot[32], cb[32];
+		human(p50, sizeof(p50), quantile_ns(row, 0.50));
+		human(p99, sizeof(p99), quantile_ns(row, 0.99));
+		human(max, sizeof(max), row->max_ns);
+		human(tot, sizeof(tot), row->total_ns);
+		fprintf(out, "%10" PRIu64 " %9s %9s %9s %9s  %s (%s)", row->count, p50, p99, max,
+			tot, callback_name(row, s, cb, sizeof(cb)),
+			s ? ls_api_name(s->api) : "unknown");
+		const struct ls_frame *f = site_frame(row, s);
+		if (f && f->function && f->file)
+			fprintf(out, " %s %s:%d", f->function, ls_basename(f->file), f->line);
+		else if (f && f->function)
+			fprintf(out, " %s", f->function);
+		if (r->ntraces > 1)
+			fprintf(out, " [pid %" PRIu64 "]", row->trace->pid);
+		fputc('\n', out);
+	}
+}
+
+static json_t *ms(double ns)
+{
+	return json_real(round(ns) / 1e6);
+}
+
+static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
+{
+	json_t *doc = json_object(), *procs = json_array(), *sites = json_array();
+	json_object_set_new(doc, "loopsan_stats", json_integer(1));
+	for (size_t i = 0; i < r->ntraces; i++) {
+		const struct ls_trace *t = r->traces[i];
+		json_array_append_new(procs, json_pack("{s:I,s:s,s:s,s:b}", "pid", (json_int_t)t->pid,
+						       "exe", ls_basename(t->exe), "trace", t->path,
+						       "complete", ls_trace_complete(t)));
+	}
+	for (size_t i = 0; i < rows->len; i++) {
+		const struct site_row *row = LS_VEC_AT(rows, struct site_row, i);
+		const struct ls_site *s = ls_trace_site(row->trace, row->site);
+		char cb[32];
+		json_t *o = json_object();
+		json_object_set_new(o, "pid", json_integer((json_int_t)row->trace->pid));
+		json_object_set_new(o, "api", json_string(s ? ls_api_name(s->api) : "unknown"));
+		json_object_set_new(o, "callback", json_string(callback_name(row, s, cb, sizeof(cb))));
+		json_object_set_new(o, "threads", json_integer(row->threads));
+		json_object_set_new(o, "count", json_integer((json_int_t)row->count));
+		json_object_set_new(o, "p50_ms", ms(quantile_ns(row, 0.50)));
+		json_object_set_new(o, "p99_ms", ms(quantile_ns(row, 0.99)));
+		json_object_set_new(o, "max_ms", ms(row->max_ns));
+		json_object_set_new(o, "total_ms", ms(row->total_ns));
+		const struct ls_frame *f = site_frame(row, s);
+		if (f && f->function) {
+			json_t *at = json_object();
+			json_object_set_new(at, "function", json_string(f->function));
+			if (f->file) {
+				json_object_set_new(at, "file", json_string(f->file));
+				json_object_set_new(at, "line", json_integer(f->line));
+			}
+			json_object_set_new(o, "registered_at", at);
+		}
+		json_array_append_new(sites, o);
+	}
+	json_object_set_new(doc, "processes", procs);
+	json_object_set_new(doc, "sites", sites);
+	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	fputc('\n', out);
+	json_decref(doc);
+	return rc;
+}
+
+static int parse_args(int argc, char **argv, struct stats_args *a)
+{
+	int only_paths = 0;
+	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *fmt = NULL;
+		if (only_paths || arg[0] != '-' || arg[1] == '\0') {
+			a->paths[a->npaths++] = argv[i];
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			only_paths = 1;
+		} else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			return 1;
+		} else if (strncmp(arg, "--format=", 9) == 0) {
+			fmt = arg + 9;
+		} else if (strcmp(arg, "--format") == 0) {
+			if (i + 1 == argc) {
+				ls_error("stats: --format needs a value (text or json)");
+				return -1;
+			}
+			fmt = argv[++i];
+		} else {
+			ls_error("stats: unknown option '%s' (see loopsan stats --help)", arg);
+			return -1;
+		}
+		if (fmt && strcmp(fmt, "json") == 0) {
+			a->json = 1;
+		} else if (fmt && strcmp(fmt, "text") == 0) {
+			a->json = 0;
+		} else if (fmt) {
+			ls_error("stats: unknown format '%s' (text or json)", fmt);
+			return -1;
+		}
+	}
+	if (a->npaths == 0) {
+		ls_error("stats: no trace given (see loopsan stats --help)");
+		return -1;
+	}
+	return 0;
+}
+
+int ls_cmd_stats(int argc, char **argv)
+{
+	struct stats_args a = { 0 };
+	int rc = parse_args(argc, argv, &a);
+	if (rc != 0) {
+		free(a.paths);
+		if (rc > 0)
+			ls_stats_usage(stdout);
+		return rc > 0 ? LS_EXIT_OK : LS_EXIT_USAGE;
+	}
+	struct ls_report r;
+	struct ls_findings_options opt = { .slow_ms = -1 };
+	if (ls_report_load(&r, a.paths, a.npaths, &opt)) {
+		ls_report_free(&r);
+		free(a.paths);
+		return LS_EXIT_USAGE;
+	}
+	struct ls_vec rows = { .item_size = sizeof(struct site_row) };
+	for (size_t i = 0; i < r.ntraces; i++)
+		collect(&rows, r.traces[i], r.syms[i]);
+	qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
+	if (a.json)
+		print_json(stdout, &rows, &r);
+	else
+		print_text(stdout, &rows, &r);
+	ls_vec_free(&rows);
+	ls_report_free(&r);
+	free(a.paths);
+	return LS_EXIT_OK;
+}
