@@ -99,6 +99,8 @@ $(BUILD)/bench/%: bench/%.c bench/common.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O2 -g $(WARN) -o $@ $< -luv -lpthread
 
+$(BUILD)/bench/regstack_fp: bench/regstack.c
+
 .PHONY: bench
 bench: all $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh

@@ -36,6 +36,7 @@ SCRUB = ("LD_PRELOAD", "LOOPSAN_OPTIONS", "PYTHONASYNCIODEBUG", "PYTHONDEVMODE")
 
 notes = []
 trouble = []  # failed runs and changed behaviour: make bench fails
+START_DATE = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
 LOAD_START = os.getloadavg()[0]  # other work on this 2-core machine skews the numbers
 
 
@@ -103,6 +104,8 @@ def benchmarks(shim):
               "uv_timer_start+uv_timer_stop N times, one call site (no loop run)"),
         Bench("regstack_sites", [b("regstack"), n(5e6), "sites"], uv,
               "uv_timer_start+uv_timer_stop N times over 1000 call sites"),
+        Bench("regstack_fp", [b("regstack_fp"), n(5e6)], uv,
+              "regstack built with frame pointers (one call site)"),
         Bench("ev_timer0", [b("ev_timer0"), n(2e6)], ev,
               "libevent: zero-timeout evtimer re-added in its callback"),
         Bench("ev_active", [b("ev_active"), "2", n(5e4)], ev,
@@ -241,7 +244,7 @@ def machine():
     if dirty:
         commit += " + uncommitted changes in preload/ tracer/"
     return (f"{os.cpu_count()} CPUs ({sh('nproc')} usable), {model}, Linux {platform.release()}, "
-            f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, commit {commit}, "
+            f"{START_DATE}, commit {commit}, "
             f"{RUNS} runs per configuration, load average at start {LOAD_START:.2f}")
 
 
