@@ -33,7 +33,7 @@ FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
-.PHONY: all deps demo test sanitize clean
+.PHONY: all deps demo test sanitize clean fuzz fuzz-smoke
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
@@ -74,6 +74,7 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory all $(FIXTURES) $(TEST_BIN)
 	LOOPSAN_BUILD=$(abspath $(BUILD)) $(TEST_BIN) --jobs 2
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 # ASan/UBSan builds of the viewer and the tests (UBSan in the shim), in
 # their own build dir, running the whole suite.
@@ -83,7 +84,7 @@ sanitize: deps
 	LOOPSAN_BUILD=$(abspath build-san) build-san/tests/loopsan-tests --jobs 2
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 # ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
 # Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's
@@ -104,3 +105,79 @@ $(BUILD)/bench/regstack_fp: bench/regstack.c
 .PHONY: bench
 bench: all $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh
+
+# ---- fuzzing: `make fuzz`, `make fuzz-smoke` (see tests/fuzz) --------------
+# A libFuzzer target (clang, ASan+UBSan) that feeds each input to the trace
+# reader and, when it is accepted, to findings, symbolization and every
+# report printer. `make fuzz` runs it FUZZ_SECONDS on the seed corpus
+# (tests/fuzz/corpus, read-only) plus build-fuzz/corpus (what it found, kept
+# between runs); inputs that crash land in build-fuzz/artifacts/, and make
+# fails when there is any. `make fuzz-smoke`
+# (part of `make test`) runs FUZZ_SMOKE_SECONDS from the seeds alone and
+# fails on any crash, leak or timeout; without clang's fuzzer runtime it
+# prints a note and succeeds. FUZZ_ARGS adds libFuzzer flags (-jobs=N, ...).
+FUZZ_CC            ?= clang
+FUZZ_BUILD         := build-fuzz
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_ARGS          ?=
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
+# Checks that tests/fuzz/ubsan.supp may silence (known bugs of files being
+# reworked elsewhere); anything else it reports still stops the run.
+FUZZ_RECOVER := -fsanitize-recover=nonnull-attribute
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(FUZZ_RECOVER)
+# cmd_stats.c is compiled into the target itself (its printers are static).
+FUZZ_VIEWER_SRC := $(filter-out viewer/main.c viewer/cmd_stats.c,$(VIEWER_SRC))
+FUZZ_OBJ    := $(FUZZ_VIEWER_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN    := $(FUZZ_BUILD)/fuzz_reader
+FUZZ_ENV    := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=tests/fuzz/ubsan.supp
+FUZZ_RUN    := -max_len=262144 -timeout=10 -rss_limit_mb=2048 -close_fd_mask=3 \
+	-dict=tests/fuzz/trace.dict -print_final_stats=1 \
+	-artifact_prefix=$(FUZZ_BUILD)/artifacts/ $(FUZZ_ARGS)
+# `make fuzz` goes on after a crash (each input runs in a child process) so
+# that a long run collects them all; FUZZ_LONG= stops at the first one.
+FUZZ_LONG   ?= -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
+# Whether $(FUZZ_CC) can link a fuzzer at all.
+FUZZ_PROBE  := printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+	| $(FUZZ_CC) -x c -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1
+
+$(FUZZ_BUILD)/obj/viewer/%.o: viewer/%.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Wall -Wextra -c -o $@ $<
+
+$(FUZZ_BIN): tests/fuzz/fuzz_reader.c viewer/cmd_stats.c $(FUZZ_OBJ) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wall -Wextra \
+		-o $@ tests/fuzz/fuzz_reader.c $(FUZZ_OBJ) $(VIEWER_LIBS)
+
+fuzz: deps
+	@$(FUZZ_PROBE) || { echo "make fuzz: $(FUZZ_CC) cannot build a libFuzzer target (install clang and libclang-rt-14-dev)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
+	$(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_RUN) $(FUZZ_LONG) -max_total_time=$(FUZZ_SECONDS) \
+		$(FUZZ_BUILD)/corpus tests/fuzz/corpus
+	@if ls $(FUZZ_BUILD)/artifacts | grep -q .; then \
+		echo "make fuzz: inputs that crashed, leaked or hung, in $(FUZZ_BUILD)/artifacts:" >&2; \
+		ls -l $(FUZZ_BUILD)/artifacts >&2; \
+		echo "make fuzz: replay one with: $(FUZZ_ENV) $(FUZZ_BIN) FILE" >&2; \
+		exit 1; \
+	fi
+
+fuzz-smoke:
+	@if ! $(FUZZ_PROBE); then \
+		echo "make fuzz-smoke: skipped: $(FUZZ_CC) cannot build a libFuzzer target (scripts/deps.sh installs clang and libclang-rt-14-dev)"; \
+		exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory $(FUZZ_BIN) || exit 1; \
+	rm -rf $(FUZZ_BUILD)/smoke-corpus; \
+	mkdir -p $(FUZZ_BUILD)/smoke-corpus $(FUZZ_BUILD)/artifacts; \
+	echo "$(FUZZ_BIN) ... -max_total_time=$(FUZZ_SMOKE_SECONDS) tests/fuzz/corpus"; \
+	$(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+		$(FUZZ_BUILD)/smoke-corpus tests/fuzz/corpus 2>$(FUZZ_BUILD)/smoke.log; \
+	rc=$$?; \
+	grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::)' $(FUZZ_BUILD)/smoke.log; \
+	if [ $$rc -ne 0 ]; then \
+		tail -n 60 $(FUZZ_BUILD)/smoke.log >&2; \
+		echo "make fuzz-smoke: FAILED (exit $$rc); full log in $(FUZZ_BUILD)/smoke.log, input in $(FUZZ_BUILD)/artifacts/" >&2; \
+		exit 1; \
+	fi

@@ -1,0 +1,150 @@
+/* libFuzzer target for the trace reader and everything downstream of it.
+ *
+ * Each input is a trace file: it is written to a memfd and read back through
+ * /proc/self/fd/N with ls_trace_read(), the viewer's own entry point. When the
+ * reader accepts it, the input goes through the whole report pipeline as
+ * `loopsan report` and `loopsan stats` run it: symbolization (modules named in
+ * the trace are opened, as the real viewer does), findings with and without a
+ * --slow-ms override, suppressions, and the text, JSON, SARIF, JUnit and
+ * stats printers, all writing to /dev/null. Everything is freed, so that
+ * LeakSanitizer sees a leak as a bug.
+ *
+ * Built and run by `make fuzz` / `make fuzz-smoke` (see the Makefile), linked
+ * with every viewer object except main.o and cmd_stats.o: cmd_stats.c is
+ * compiled into this file, since its collect and print functions are
+ * static. */
+#include "viewer/cmd_stats.c"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int input_fd = -1;
+static char input_path[64];
+static FILE *devnull;
+static struct ls_suppressions supp;
+
+/* Rules that match parts of the seed traces, so that the suppression path
+ * runs, without hiding most findings from the printers. */
+static const char supp_rules[] =
+	"# fuzz_reader's suppressions\n"
+	"slow-callback:on_slow_once\n"
+	"pending-at-close:*heartbeat*\n"
+	"slow-callback:libuv.so*\n";
+
+static void die(const char *what)
+{
+	perror(what);
+	abort();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	input_fd = memfd_create("fuzz-trace", MFD_CLOEXEC);
+	if (input_fd < 0)
+		die("memfd_create");
+	snprintf(input_path, sizeof(input_path), "/proc/self/fd/%d", input_fd);
+	devnull = fopen("/dev/null", "w");
+	if (!devnull)
+		die("/dev/null");
+
+	int sfd = memfd_create("fuzz-supp", MFD_CLOEXEC);
+	char spath[64];
+	if (sfd < 0 || write(sfd, supp_rules, sizeof(supp_rules) - 1) !=
+			       (ssize_t)(sizeof(supp_rules) - 1))
+		die("suppressions memfd");
+	snprintf(spath, sizeof(spath), "/proc/self/fd/%d", sfd);
+	ls_suppressions_init(&supp);
+	if (ls_suppressions_load(&supp, spath) != 0)
+		abort();
+	close(sfd);
+	return 0;
+}
+
+static void set_input(const uint8_t *data, size_t size)
+{
+	if (ftruncate(input_fd, 0) != 0)
+		die("ftruncate");
+	size_t off = 0;
+	while (off < size) {
+		ssize_t n = pwrite(input_fd, data + off, size - off, (off_t)off);
+		if (n <= 0)
+			die("pwrite");
+		off += (size_t)n;
+	}
+}
+
+/* `loopsan stats`, both formats, with the report's symbolizer. */
+static void stats(const struct ls_report *r)
+{
+	struct ls_vec rows = { .item_size = sizeof(struct site_row) };
+	for (size_t i = 0; i < r->ntraces; i++)
+		collect(&rows, r->traces[i], r->syms[i]);
+	if (rows.len > 1)
+		qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
+	print_text(devnull, &rows, r);
+	print_json(devnull, &rows, r);
+	ls_vec_free(&rows);
+}
+
+/* Every callback counted as slow: the findings code on all the runs, with
+ * the --slow-ms note. */
+static void findings_low_threshold(const struct ls_report *r)
+{
+	struct ls_findings f;
+	struct ls_findings_options opt = { .slow_ms = 1e-6 };
+	ls_findings_init(&f);
+	for (size_t i = 0; i < r->ntraces; i++)
+		ls_findings_collect(&f, r->traces[i], &opt);
+	ls_findings_sort(&f);
+	ls_report_note_slow_ms(r, &opt);
+	ls_findings_free(&f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char err[256];
+	set_input(data, size);
+	struct ls_trace *t = ls_trace_read(input_path, err, sizeof(err));
+	if (!t) {
+		if (memchr(err, '\0', sizeof(err)) == NULL)
+			abort(); /* the reason must be a C string */
+		return 0;
+	}
+	(void)ls_trace_complete(t);
+
+	struct ls_report r;
+	memset(&r, 0, sizeof(r));
+	ls_findings_init(&r.findings);
+	ls_report_add(&r, t); /* the report owns t now */
+	struct ls_findings_options opt = { .slow_ms = -1, .suppressions = &supp };
+	ls_report_finish(&r, &opt);
+
+	ls_color_set(1);
+	ls_report_print_text(devnull, &r);
+	ls_color_set(0);
+	ls_report_print_text(devnull, &r);
+	ls_report_print_json(devnull, &r);
+	ls_report_print_sarif(devnull, &r);
+	ls_report_print_junit(devnull, &r);
+	ls_report_print_suppressed(devnull, &r);
+	for (size_t i = 0; i < ls_findings_count(&r.findings); i++) {
+		const struct ls_finding *fi = ls_finding_at(&r.findings, i);
+		if (fi->kind == LS_FINDING_SLOW_CALLBACK ||
+		    fi->kind == LS_FINDING_PENDING_AT_CLOSE)
+			(void)ls_finding_location(&r, fi);
+	}
+	stats(&r);
+	findings_low_threshold(&r);
+	fflush(devnull);
+
+	ls_report_free(&r);
+	return 0;
+}
