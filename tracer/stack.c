@@ -154,21 +154,19 @@ uint32_t ls_stack_capture(void)
 {
 	if (!ls_opt.stacks || ls_disabled || !ls_tables())
 		return 0;
-	/* The shim's own frames (interposer, helpers) come first: at most a
+	/* The shim's own frames (interposer, helpers, a trampoline) are a
 	 * few; unwinding further than needed is the main cost here. */
 	void *raw[LS_MAX_STACK_DEPTH + 8];
 	int n = unw_backtrace(raw, (int)ls_opt.stack_depth + 8);
-	int first = 0;
-	while (first < n && ls_module_is_self((uintptr_t)raw[first]))
-		first++;
-	uint32_t depth = (uint32_t)(n - first);
-	if (depth > ls_opt.stack_depth)
-		depth = ls_opt.stack_depth;
+	/* The shim's frames go: the interposer on top, and the trampolines
+	 * between a callback and the loop when it registers from a callback. */
+	uint64_t pcs[LS_MAX_STACK_DEPTH];
+	uint32_t depth = 0;
+	for (int k = 0; k < n && depth < ls_opt.stack_depth; k++)
+		if (!ls_module_is_self((uintptr_t)raw[k]))
+			pcs[depth++] = (uint64_t)(uintptr_t)raw[k];
 	if (depth == 0)
 		return 0;
-	uint64_t pcs[LS_MAX_STACK_DEPTH];
-	for (uint32_t k = 0; k < depth; k++)
-		pcs[k] = (uint64_t)(uintptr_t)raw[first + (int)k];
 
 	uint32_t fresh = 0;
 	struct ls_slot *slot = NULL;
