@@ -9,7 +9,7 @@
 
 struct slow_run {
 	uint32_t site, tid;
-	uint64_t dur_ns;
+	double dur_ns;
 };
 
 void ls_findings_init(struct ls_findings *f)

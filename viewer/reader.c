@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define CHUNK_HDR ((uint32_t)sizeof(struct ls_chunk_header))
@@ -38,7 +39,7 @@ struct name_event {
 };
 
 struct reader {
-	const uint8_t *buf;
+	const uint8_t *buf;      /* the mapped file, owned by the trace */
 	size_t len;
 	struct ls_trace *t;
 	struct ls_vec chunks;
@@ -46,6 +47,10 @@ struct reader {
 	uint32_t cur_tid;   /* the thread whose chunks are being walked */
 	uint64_t base;      /* the time base of CALLBACK16 records (ticks) */
 	uint64_t pair_ticks, pair_ns; /* the latest (ticks, ns) clock pair seen */
+	uint64_t keep_ticks; /* keep callbacks at least this long (a generous guess) */
+	double keep_ns;      /* ... and, once the rate is known, this long */
+	int progress;        /* report progress on stderr */
+	size_t done, next_note;
 	int cur_has_close;  /* it has had a LOOP_CLOSE so far */
 	size_t last_close_of_tid_index;
 	char *err;
@@ -159,6 +164,10 @@ static int collect_chunks(struct reader *r, uint32_t chunk_size)
 		size_t off = LS_HEADER_SIZE + i * (size_t)chunk_size;
 		if (add_chunk(r, i, off, chunk_size, chunk_size))
 			return -1;
+		/* Reading a header faults in its neighbours too: let them go. */
+		if (i % 64 == 63)
+			madvise((void *)(r->buf + off - 63 * (size_t)chunk_size),
+				64 * (size_t)chunk_size, MADV_DONTNEED);
 	}
 	if (rest == 0)
 		return 0;
@@ -255,13 +264,15 @@ static int take_site(struct reader *r, const struct ls_rec *rec,
 static void push_callback(struct reader *r, uint32_t site, uint64_t begin, uint64_t dur,
 			  int slow)
 {
+	r->base = begin + dur;
+	if (dur < r->keep_ticks && !slow)
+		return;
 	struct ls_callback *c = ls_vec_push(&r->t->callbacks);
 	c->tid = r->cur_tid;
 	c->site = site;
-	c->begin_ns = (double)begin;
-	c->dur_ns = (double)dur;
+	c->begin_ticks = begin;
+	c->dur_ticks = dur;
 	c->slow = slow;
-	r->base = begin + dur;
 }
 
 static int take_callback(struct reader *r, const struct ls_rec *rec,
@@ -418,6 +429,29 @@ static int walk_chunk(struct reader *r, const struct chunk_ref *c)
 	return 0;
 }
 
+/* Drops a walked chunk's pages from this process (they stay in the page
+ * cache): memory stays flat however long the trace. */
+static void release_chunk(const uint8_t *map, const struct chunk_ref *c)
+{
+	size_t len = CHUNK_HDR + (size_t)c->used;
+	madvise((void *)(map + c->off), len, MADV_DONTNEED);
+}
+
+/* A line on stderr, rewritten every 5 %, while a large trace is read. */
+static void note_progress(struct reader *r, size_t bytes)
+{
+	if (!r->progress)
+		return;
+	r->done += bytes;
+	size_t step = r->len / 20;
+	if (r->done < r->next_note || step == 0)
+		return;
+	fprintf(stderr, "\rloopsan: reading %s: %3zu%%", r->t->path,
+		(size_t)(100.0 * (double)r->done / (double)r->len));
+	fflush(stderr);
+	r->next_note = r->done + step;
+}
+
 static int walk_chunks(struct reader *r)
 {
 	struct chunk_ref *cs = r->chunks.items;
@@ -429,7 +463,11 @@ static int walk_chunks(struct reader *r)
 		}
 		if (walk_chunk(r, &cs[i]))
 			return -1;
+		release_chunk(r->buf, &cs[i]);
+		note_progress(r, cs[i].used);
 	}
+	if (r->progress && r->next_note > 0)
+		fprintf(stderr, "\rloopsan: reading %s: done%-10s\n", r->t->path, "");
 	return 0;
 }
 
@@ -480,10 +518,12 @@ static const void *find_id(const struct ls_vec *v, uint32_t id)
 	return bsearch(&id, v->items, v->len, v->item_size, id_order);
 }
 
-static int read_all(const char *path, uint8_t **out, size_t *outlen,
+/* Maps PATH read-only. Only regular files: opening a FIFO or a device
+ * must neither block nor read forever. */
+static int map_file(const char *path, const uint8_t **out, size_t *outlen,
 		    char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
@@ -496,27 +536,19 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen,
 		close(fd);
 		return -1;
 	}
-	size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096, len = 0;
-	uint8_t *buf = ls_xmalloc(cap);
-	for (;;) {
-		if (len == cap)
-			buf = ls_xrealloc(buf, cap *= 2);
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	*outlen = (size_t)st.st_size;
+	*out = NULL;
+	if (st.st_size > 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
 			snprintf(err, errlen, "%s", strerror(errno));
-			free(buf);
 			close(fd);
 			return -1;
 		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+		madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+		*out = p;
 	}
 	close(fd);
-	*out = buf;
-	*outlen = len;
 	return 0;
 }
 
@@ -542,13 +574,17 @@ static void settle_clock(struct reader *r, const struct ls_file_header *h)
 		t->ns_per_tick = 1.0;
 }
 
-static void ticks_to_ns(struct ls_trace *t)
+static void ticks_to_ns(struct ls_trace *t, double keep_ns)
 {
+	size_t kept = 0;
 	for (size_t i = 0; i < t->callbacks.len; i++) {
 		struct ls_callback *c = LS_VEC_AT(&t->callbacks, struct ls_callback, i);
-		c->begin_ns = ls_trace_ns(t, (uint64_t)c->begin_ns);
-		c->dur_ns *= t->ns_per_tick;
+		c->begin_ns = ls_trace_ns(t, c->begin_ticks);
+		c->dur_ns = (double)c->dur_ticks * t->ns_per_tick;
+		if (c->dur_ns >= keep_ns || c->slow)
+			*LS_VEC_AT(&t->callbacks, struct ls_callback, kept++) = *c;
 	}
+	t->callbacks.len = kept;
 	for (size_t i = 0; i < t->stats.len; i++) {
 		struct ls_stat *s = LS_VEC_AT(&t->stats, struct ls_stat, i);
 		s->total_ns *= t->ns_per_tick;
@@ -563,6 +599,19 @@ double ls_trace_ns(const struct ls_trace *t, uint64_t ticks)
 	return (double)t->start_ns + d * t->ns_per_tick;
 }
 
+/* Which callbacks to keep in memory: those a report can show. The tick
+ * rate is not known before the end, so the first cut is generous (half the
+ * shim's own estimate), the exact one comes after conversion. */
+static void settle_keep(struct reader *r, const struct ls_file_header *h)
+{
+	if (r->keep_ns < 0)
+		return; /* keep everything */
+	if (r->keep_ns == 0 || r->keep_ns > h->slow_callback_ms * 1e6)
+		r->keep_ns = h->slow_callback_ms * 1e6;
+	double hz = h->clock == LS_CLOCK_TSC && h->tick_hz > 0 ? (double)h->tick_hz : 1e9;
+	r->keep_ticks = (uint64_t)(r->keep_ns / 1e9 * hz * 0.5);
+}
+
 static int parse(struct reader *r)
 {
 	struct ls_file_header h;
@@ -571,10 +620,13 @@ static int parse(struct reader *r)
 	take_header(r->t, &h);
 	if (h.clock != LS_CLOCK_NS && h.clock != LS_CLOCK_TSC)
 		return fail(r, "corrupt trace (clock %u)", h.clock);
+	settle_keep(r, &h);
 	if (collect_chunks(r, h.chunk_size) || walk_chunks(r))
 		return -1;
 	settle_clock(r, &h);
-	ticks_to_ns(r->t);
+	ticks_to_ns(r->t, r->keep_ns);
+	r->t->chunks = r->chunks;
+	memset(&r->chunks, 0, sizeof(r->chunks));
 	settle_names(r);
 	sort_by_id(&r->t->modules);
 	sort_by_id(&r->t->stacks);
@@ -597,18 +649,20 @@ static struct ls_trace *trace_new(const char *path)
 	return t;
 }
 
-struct ls_trace *ls_trace_read(const char *path, char *err, size_t errlen)
+struct ls_trace *ls_trace_read_ex(const char *path, const struct ls_read_options *opt,
+				  char *err, size_t errlen)
 {
 	struct reader r = { .err = err, .errlen = errlen };
-	uint8_t *buf;
-	if (read_all(path, &buf, &r.len, err, errlen))
+	if (map_file(path, &r.buf, &r.len, err, errlen))
 		return NULL;
-	r.buf = buf;
 	r.t = trace_new(path);
+	r.t->map = r.buf;
+	r.t->map_len = r.len;
+	r.keep_ns = opt ? opt->keep_callbacks_ms * 1e6 : 0;
+	r.progress = opt && opt->progress && r.len >= ((size_t)64 << 20);
 	r.chunks.item_size = sizeof(struct chunk_ref);
 	r.names.item_size = sizeof(struct name_event);
 	int rc = parse(&r);
-	free(buf);
 	ls_vec_free(&r.chunks);
 	ls_vec_free(&r.names);
 	if (rc) {
@@ -634,8 +688,75 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->stats);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
+	ls_vec_free(&t->chunks);
+	if (t->map != NULL)
+		munmap((void *)t->map, t->map_len);
 	free(t->path);
 	free(t);
+}
+
+struct ls_trace *ls_trace_read(const char *path, char *err, size_t errlen)
+{
+	return ls_trace_read_ex(path, NULL, err, errlen);
+}
+
+/* Walks the record chunks again, in each thread's order, and hands every
+ * callback to fn; only the bytes the first pass checked are read. */
+int ls_trace_each_callback(const struct ls_trace *t,
+			   int (*fn)(void *arg, const struct ls_callback *c), void *arg)
+{
+	const struct chunk_ref *cs = t->chunks.items;
+	for (size_t i = 0; i < t->chunks.len; i++) {
+		if (cs[i].magic != LS_CHUNK_MAGIC)
+			continue;
+		const uint8_t *p = t->map + cs[i].off + CHUNK_HDR;
+		uint64_t base = cs[i].ticks;
+		for (size_t pos = 0; cs[i].used - pos >= REC_HDR;) {
+			struct ls_rec rec;
+			memcpy(&rec, p + pos, REC_HDR);
+			if (rec.size < REC_HDR || rec.size > cs[i].used - pos)
+				break;
+			const uint8_t *q = p + pos + REC_HDR;
+			size_t n = rec.size - REC_HDR;
+			uint64_t begin = 0, dur = 0;
+			int is_cb = 1, slow = 0;
+			if (rec.type == LS_REC_CALLBACK16 && n >= sizeof(struct ls_rec_callback16)) {
+				struct ls_rec_callback16 c;
+				memcpy(&c, q, sizeof(c));
+				uint64_t end = base + (uint64_t)(int64_t)c.end_delta;
+				begin = end - c.dur_ticks;
+				dur = c.dur_ticks;
+			} else if (rec.type == LS_REC_CALLBACK && n >= sizeof(struct ls_rec_callback)) {
+				struct ls_rec_callback c;
+				memcpy(&c, q, sizeof(c));
+				begin = c.begin_ticks;
+				dur = c.dur_ticks;
+			} else if (rec.type == LS_REC_SLOW && n >= sizeof(struct ls_rec_slow)) {
+				struct ls_rec_slow c;
+				memcpy(&c, q, sizeof(c));
+				begin = c.begin_ticks;
+				dur = c.dur_ticks;
+				slow = 1;
+			} else {
+				is_cb = 0;
+			}
+			pos += rec.size;
+			if (!is_cb)
+				continue;
+			base = begin + dur;
+			struct ls_callback cb = {
+				.tid = cs[i].tid, .site = rec.arg, .slow = slow,
+				.begin_ns = ls_trace_ns(t, begin),
+				.dur_ns = (double)dur * t->ns_per_tick,
+				.begin_ticks = begin, .dur_ticks = dur,
+			};
+			int rc = fn(arg, &cb);
+			if (rc)
+				return rc;
+		}
+		release_chunk(t->map, &cs[i]);
+	}
+	return 0;
 }
 
 int ls_trace_complete(const struct ls_trace *t)

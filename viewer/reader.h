@@ -46,6 +46,7 @@ struct ls_callback {
 	int slow;            /* a SLOW record: it ran past the recording threshold */
 	double begin_ns;     /* CLOCK_MONOTONIC of the traced process */
 	double dur_ns;
+	uint64_t begin_ticks, dur_ticks; /* as recorded */
 };
 
 /* Per (thread, site) aggregates of every finished callback. */
@@ -81,7 +82,12 @@ struct ls_trace {
 	int exited;          /* header state is EXITED */
 	uint64_t cut_bytes;  /* bytes missing from the last chunk, 0 if whole */
 	struct ls_vec modules, stacks, sites, threads;
+	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
+	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats;
+	const uint8_t *map;  /* the file, mapped */
+	size_t map_len;
+	struct ls_vec chunks; /* private to the reader */
 	/* Timestamps in the file are ticks: ns = start_ns + (ticks - start_ticks) * ns_per_tick. */
 	double ns_per_tick;
 	uint64_t start_ticks, start_ns;
@@ -90,9 +96,25 @@ struct ls_trace {
 /* A tick count of this trace as CLOCK_MONOTONIC ns. */
 double ls_trace_ns(const struct ls_trace *t, uint64_t ticks);
 
+struct ls_read_options {
+	/* Keep in memory the callbacks that ran at least this long; 0: the
+	 * trace's own slow_callback_ms (a larger value counts as that too);
+	 * < 0: every callback. Memory then does not grow with a timeline
+	 * trace's length. */
+	double keep_callbacks_ms;
+	int progress;        /* a progress line on stderr for large files */
+};
+
 /* Reads PATH into a new trace. On failure returns NULL and puts a one-line
  * reason (without the path) into err. */
+struct ls_trace *ls_trace_read_ex(const char *path, const struct ls_read_options *opt,
+				  char *err, size_t errlen);
 struct ls_trace *ls_trace_read(const char *path, char *err, size_t errlen);
+
+/* Calls fn for every callback of the trace, each thread's in order; stops
+ * at and returns fn's first non-zero result. */
+int ls_trace_each_callback(const struct ls_trace *t,
+			   int (*fn)(void *arg, const struct ls_callback *c), void *arg);
 void ls_trace_free(struct ls_trace *t);
 
 /* A trace is complete when the process exited cleanly and nothing is cut. */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 void ls_error(const char *fmt, ...)
@@ -311,12 +312,18 @@ void ls_report_note_slow_ms(const struct ls_report *r,
 			 "two may be missing", opt->slow_ms, recorded);
 }
 
-static int read_paths(struct ls_report *r, const struct ls_vec *files)
+static int read_paths(struct ls_report *r, const struct ls_vec *files,
+		      const struct ls_findings_options *opt)
 {
 	char err[256];
+	/* Only the callbacks a finding can be made of stay in memory. */
+	struct ls_read_options ro = {
+		.keep_callbacks_ms = opt && opt->slow_ms > 0 ? opt->slow_ms : 0,
+		.progress = isatty(STDERR_FILENO),
+	};
 	for (size_t i = 0; i < files->len; i++) {
 		const char *path = ((char **)files->items)[i];
-		struct ls_trace *t = ls_trace_read(path, err, sizeof(err));
+		struct ls_trace *t = ls_trace_read_ex(path, &ro, err, sizeof(err));
 		if (!t) {
 			ls_error("%s: %s", path, err);
 			return -1;
@@ -334,7 +341,7 @@ int ls_report_load(struct ls_report *r, char *const *paths, size_t npaths,
 	ls_findings_init(&r->findings);
 	int rc = expand_paths(paths, npaths, &files);
 	if (rc == 0)
-		rc = read_paths(r, &files);
+		rc = read_paths(r, &files, opt);
 	for (size_t i = 0; i < files.len; i++)
 		free(((char **)files.items)[i]);
 	ls_vec_free(&files);
