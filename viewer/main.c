@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	  "run a command under the shim, then report on its traces" },
 	{ "stats", ls_cmd_stats, ls_stats_usage,
 	  "per callback site: count, p50, p99, max and total time" },
+	{ "export", ls_cmd_export, ls_export_usage,
+	  "write a timeline for Perfetto UI / chrome://tracing" },
 };
 
 static void usage(FILE *out)
