@@ -80,3 +80,45 @@ Test(report, json_stack_frames_carry_module_and_pc)
 	json_decref(rep);
 	free(trace);
 }
+
+Test(report, several_processes_get_a_summary_line_each_and_one_for_the_run)
+{
+	const char *dir = ls_tmpdir();
+	const char *fixtures[] = {"slow_timer", "open_handle"};
+	long pids[2];
+
+	for (int i = 0; i < 2; i++) {
+		struct ls_run r;
+		ls_run_fixture(&r, fixtures[i], dir, NULL);
+		cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+		ls_run_free(&r);
+	}
+	struct ls_run r;
+	const char *args[] = {"report", "--format", "json", dir, NULL};
+	ls_run_viewer(&r, NULL, args);
+	json_t *rep = ls_parse_report(&r);
+	for (int i = 0; i < 2; i++) {
+		json_t *proc = json_array_get(json_object_get(rep, "processes"), (size_t)i);
+		int k = strcmp(ls_str(proc, "exe"), fixtures[0]) == 0 ? 0 : 1;
+		cr_assert_str_eq(ls_str(proc, "exe"), fixtures[k]);
+		pids[k] = ls_int(proc, "pid");
+	}
+	size_t slow = ls_count(rep, "slow-callback", NULL);
+	size_t open = ls_count(rep, "pending-at-close", NULL);
+	json_decref(rep);
+	ls_run_free(&r);
+
+	const char *text_args[] = {"report", dir, NULL};
+	ls_run_viewer(&r, NULL, text_args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	for (int i = 0; i < 2; i++) {
+		char *line = ls_fmt("SUMMARY: loopsan: pid %ld (%s): ", pids[i], fixtures[i]);
+		cr_assert(strstr(r.out, line), "no \"%s\" in:\n%s", line, r.out);
+		free(line);
+	}
+	char *total = ls_fmt("SUMMARY: loopsan: %zu findings in 2 processes (slow-callback: %zu, "
+			     "pending-at-close: %zu)", slow + open, slow, open);
+	cr_assert(strstr(r.out, total), "no \"%s\" in:\n%s", total, r.out);
+	free(total);
+	ls_run_free(&r);
+}

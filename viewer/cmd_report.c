@@ -150,21 +150,25 @@ void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 			" records\n", t->path, t->dropped);
 }
 
-static void text_summary(FILE *out, const struct ls_report *r)
+/* "N findings (kind: n, ...)" of the findings of trace t, or of all when
+ * t is NULL; returns N. */
+static size_t count_line(FILE *out, const struct ls_report *r, const struct ls_trace *t,
+			 const char *lead)
 {
-	size_t n = ls_findings_count(&r->findings);
-	size_t per_kind[LS_FINDING_KIND_COUNT] = { 0 };
-	const char *procs = r->ntraces == 1 ? "process" : "processes";
-	ls_report_print_suppressed(out, r);
-	if (n == 0) {
-		fprintf(out, "loopsan: no findings in %zu %s\n", r->ntraces, procs);
-		return;
+	size_t n = 0, per_kind[LS_FINDING_KIND_COUNT] = { 0 };
+	for (size_t i = 0; i < ls_findings_count(&r->findings); i++) {
+		const struct ls_finding *f = ls_finding_at(&r->findings, i);
+		if (t == NULL || f->trace == t) {
+			per_kind[f->kind]++;
+			n++;
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		per_kind[ls_finding_at(&r->findings, i)->kind]++;
-	fprintf(out, "SUMMARY: loopsan: %zu finding%s in %zu %s (", n,
-		n == 1 ? "" : "s", r->ntraces, procs);
-	const char *sep = "";
+	if (n == 0)
+		return 0;
+	fprintf(out, "%s%zu finding%s", lead, n, n == 1 ? "" : "s");
+	if (t == NULL)
+		fprintf(out, " in %zu %s", r->ntraces, r->ntraces == 1 ? "process" : "processes");
+	const char *sep = " (";
 	for (int k = 0; k < LS_FINDING_KIND_COUNT; k++) {
 		if (!per_kind[k])
 			continue;
@@ -172,6 +176,24 @@ static void text_summary(FILE *out, const struct ls_report *r)
 		sep = ", ";
 	}
 	fputs(")\n", out);
+	return n;
+}
+
+/* One line per process when there are several, then the whole run. */
+static void text_summary(FILE *out, const struct ls_report *r)
+{
+	ls_report_print_suppressed(out, r);
+	for (size_t i = 0; r->ntraces > 1 && i < r->ntraces; i++) {
+		const struct ls_trace *t = r->traces[i];
+		char lead[1200];
+		snprintf(lead, sizeof(lead), "SUMMARY: loopsan: pid %" PRIu64 " (%s): ", t->pid,
+			 ls_basename(t->exe));
+		if (count_line(out, r, t, lead) == 0)
+			fprintf(out, "%sno findings\n", lead);
+	}
+	if (count_line(out, r, NULL, "SUMMARY: loopsan: ") == 0)
+		fprintf(out, "loopsan: no findings in %zu %s\n", r->ntraces,
+			r->ntraces == 1 ? "process" : "processes");
 }
 
 void ls_report_print_text(FILE *out, const struct ls_report *r)
