@@ -5,7 +5,10 @@
  * loaded the first time one of its addresses is looked up, and only trusted
  * when its file is still on disk, is a regular file, and carries the build-id
  * that was recorded: a rebuilt binary would otherwise give wrong names. An
- * untrusted or unloadable module still gives module+offset. */
+ * untrusted or unloadable module still gives module+offset. One file is
+ * loaded once, however many modules of the trace name it (at other biases
+ * or under other paths): a hostile trace would otherwise have it loaded,
+ * with its debug information, hundreds of times. */
 #include "viewer/symbolize.h"
 
 #include <elfutils/libdwfl.h>
@@ -21,7 +24,10 @@ enum mod_state { MOD_UNTRIED, MOD_TRUSTED, MOD_UNTRUSTED };
 struct mod_entry {
 	const struct ls_module *m;
 	enum mod_state state;
-	Dwfl_Module *dm;
+	Dwfl_Module *dm;  /* possibly another entry's, for the same file */
+	uint64_t dm_bias; /* the bias dm was reported at */
+	dev_t dev;        /* the file, once stat'ed */
+	ino_t ino;
 };
 
 /* Frames live on the heap so that growing the table keeps the pointers
@@ -93,10 +99,9 @@ void ls_symbolizer_free(struct ls_symbolizer *s)
 	free(s);
 }
 
-static int is_regular_file(const char *path)
+static int is_regular_file(const char *path, struct stat *st)
 {
-	struct stat st;
-	return path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return path[0] == '/' && stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
 /* Compared only when both the trace and the file have a build-id
@@ -111,22 +116,44 @@ static int build_id_matches(Dwfl_Module *dm, const struct ls_module *m)
 	return len == m->build_id_len && memcmp(bits, m->build_id, len) == 0;
 }
 
+/* The module already loaded from the same file, if any. */
+static const struct mod_entry *loaded_file(const struct ls_symbolizer *s,
+					   const struct stat *st)
+{
+	for (size_t i = 0; i < s->nmods; i++) {
+		const struct mod_entry *o = &s->mods[i];
+		if (o->dm && o->dev == st->st_dev && o->ino == st->st_ino)
+			return o;
+	}
+	return NULL;
+}
+
 static void load_module(struct ls_symbolizer *s, struct mod_entry *e)
 {
+	struct stat st;
 	e->state = MOD_UNTRUSTED;
-	if (!s->dwfl || s->loaded >= MAX_LOADED_MODULES ||
-	    !is_regular_file(e->m->path))
+	if (!s->dwfl || !is_regular_file(e->m->path, &st))
 		return;
-	s->loaded++;
-	dwfl_report_begin_add(s->dwfl);
-	Dwfl_Module *dm = dwfl_report_elf(s->dwfl, ls_basename(e->m->path),
-					  e->m->path, -1, e->m->bias, true);
-	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !dm)
-		return;
-	if (!build_id_matches(dm, e->m))
-		return;
-	e->dm = dm;
-	e->state = MOD_TRUSTED;
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	const struct mod_entry *same = loaded_file(s, &st);
+	if (same) {
+		e->dm = same->dm;
+		e->dm_bias = same->dm_bias;
+	} else {
+		if (s->loaded >= MAX_LOADED_MODULES)
+			return;
+		s->loaded++;
+		dwfl_report_begin_add(s->dwfl);
+		Dwfl_Module *dm = dwfl_report_elf(s->dwfl, ls_basename(e->m->path),
+						  e->m->path, -1, e->m->bias, true);
+		if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !dm)
+			return;
+		e->dm = dm;
+		e->dm_bias = e->m->bias;
+	}
+	if (build_id_matches(e->dm, e->m))
+		e->state = MOD_TRUSTED;
 }
 
 static struct mod_entry *module_at(struct ls_symbolizer *s, uint64_t pc)
@@ -170,8 +197,10 @@ static void lookup(struct ls_symbolizer *s, uint64_t pc, int exact,
 	f->offset = pc - e->m->bias;
 	if (e->state == MOD_UNTRIED)
 		load_module(s, e);
-	if (e->state == MOD_TRUSTED)
-		lookup_dwarf(e->dm, exact || pc == 0 ? pc : pc - 1, f);
+	if (e->state == MOD_TRUSTED) {
+		uint64_t addr = exact || pc == 0 ? pc : pc - 1;
+		lookup_dwarf(e->dm, addr - e->m->bias + e->dm_bias, f);
+	}
 }
 
 static size_t slot_of(const struct ls_symbolizer *s, uint64_t pc, int exact)
