@@ -110,7 +110,8 @@ bench: all $(BENCH_BIN)
 # A libFuzzer target (clang, ASan+UBSan) that feeds each input to the trace
 # reader and, when it is accepted, to findings, symbolization and every
 # report printer. `make fuzz` runs it FUZZ_SECONDS on the seed corpus
-# (tests/fuzz/corpus, read-only) plus build-fuzz/corpus (what it found, kept
+# (tests/fuzz/corpus, and tests/fuzz/regress: inputs that once failed;
+# both read-only) plus build-fuzz/corpus (what it found, kept
 # between runs); inputs that crash land in build-fuzz/artifacts/, and make
 # fails when there is any. `make fuzz-smoke`
 # (part of `make test`) runs FUZZ_SMOKE_SECONDS from the seeds alone and
@@ -124,7 +125,7 @@ FUZZ_ARGS          ?=
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
 # Checks that tests/fuzz/ubsan.supp may silence (known bugs of files being
 # reworked elsewhere); anything else it reports still stops the run.
-FUZZ_RECOVER := -fsanitize-recover=nonnull-attribute
+FUZZ_RECOVER := -fsanitize-recover=nonnull-attribute,float-cast-overflow
 FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(FUZZ_RECOVER)
 # cmd_stats.c is compiled into the target itself (its printers are static).
 FUZZ_VIEWER_SRC := $(filter-out viewer/main.c viewer/cmd_stats.c,$(VIEWER_SRC))
@@ -155,7 +156,7 @@ fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
 	$(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_RUN) $(FUZZ_LONG) -max_total_time=$(FUZZ_SECONDS) \
-		$(FUZZ_BUILD)/corpus tests/fuzz/corpus
+		$(FUZZ_BUILD)/corpus tests/fuzz/corpus tests/fuzz/regress
 	@if ls $(FUZZ_BUILD)/artifacts | grep -q .; then \
 		echo "make fuzz: inputs that crashed, leaked or hung, in $(FUZZ_BUILD)/artifacts:" >&2; \
 		ls -l $(FUZZ_BUILD)/artifacts >&2; \
@@ -171,9 +172,9 @@ fuzz-smoke:
 	$(MAKE) --no-print-directory $(FUZZ_BIN) || exit 1; \
 	rm -rf $(FUZZ_BUILD)/smoke-corpus; \
 	mkdir -p $(FUZZ_BUILD)/smoke-corpus $(FUZZ_BUILD)/artifacts; \
-	echo "$(FUZZ_BIN) ... -max_total_time=$(FUZZ_SMOKE_SECONDS) tests/fuzz/corpus"; \
+	echo "$(FUZZ_BIN) ... -max_total_time=$(FUZZ_SMOKE_SECONDS) tests/fuzz/corpus tests/fuzz/regress"; \
 	$(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
-		$(FUZZ_BUILD)/smoke-corpus tests/fuzz/corpus 2>$(FUZZ_BUILD)/smoke.log; \
+		$(FUZZ_BUILD)/smoke-corpus tests/fuzz/corpus tests/fuzz/regress 2>$(FUZZ_BUILD)/smoke.log; \
 	rc=$$?; \
 	grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::)' $(FUZZ_BUILD)/smoke.log; \
 	if [ $$rc -ne 0 ]; then \
