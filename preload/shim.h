@@ -72,13 +72,14 @@ enum ls_entry_flags {
 struct ls_entry {
 	uintptr_t key;        /* 0 empty, 1 removed */
 	void *loop;
-	ls_fn cb[2];          /* the user's callbacks (e.g. work, after_work) */
+	ls_fn cb[3];          /* the user's callbacks (e.g. read and alloc) */
 	ls_fn close_cb;
-	uint32_t site[2];
+	uint32_t site[3];
 	uint32_t close_site;
 	uint32_t init_site;
 	uint32_t flags;
 	uint32_t tid;         /* loops: the thread that last ran it */
+	uint32_t api;         /* requests: the call that made it */
 };
 
 struct ls_entry *ls_table_find(const void *key);

@@ -7,44 +7,100 @@
  * uv_loop_init -> uv_async_init for its thread-pool wake-up): those calls
  * pass straight through, so nothing is wrapped or counted twice.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
-#include "preload/shim.h"
+#include "preload/uv_shim.h"
 
-#define LS_UV(fn) LS_REAL(ls_libuv, fn)
+/* ---- shared with uv_stream.c and uv_req.c ------------------------------ */
 
-/* Should the shim look at this call at all? */
-static inline int ls_uv_skip(const void *ret)
+int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site)
 {
-	return ls_disabled || ls_from_lib(&ls_libuv, ret);
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(h);
+	if (e != NULL) {
+		if (e->loop == NULL)
+			e->loop = h->loop;
+		e->cb[slot] = cb;
+		e->site[slot] = site;
+	}
+	ls_table_unlock();
+	errno = saved;
+	return e == NULL ? -1 : 0;
 }
 
-static uint32_t ls_register_site(uint32_t api, ls_fn cb)
+ls_fn ls_uv_cb_of(const void *h, int slot, uint32_t *site)
 {
-	return ls_site_intern(api, ls_stack_capture(), (uintptr_t)cb);
+	struct ls_entry *e = ls_table_find(h);
+	if (LS_UNLIKELY(e == NULL || e->cb[slot] == NULL))
+		ls_lost_callback("handle", h);
+	*site = e->site[slot];
+	return e->cb[slot];
 }
 
-/* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
- * pool's work callbacks, which do not block a loop. */
-#define LS_TIMED(site, on_loop, call)                                       \
-	do {                                                                \
-		uint64_t t0_ = ls_ticks();                                  \
-		call;                                                       \
-		ls_record_callback((site), t0_, ls_ticks() - t0_, (on_loop)); \
-	} while (0)
+int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api)
+{
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(req);
+	if (e != NULL) {
+		uintptr_t key = e->key;
+		memset(e, 0, sizeof(*e));
+		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+		e->loop = loop;
+		e->cb[LS_CB_MAIN] = cb;
+		e->site[LS_CB_MAIN] = site;
+		e->api = api;
+	}
+	ls_table_unlock();
+	errno = saved;
+	return e == NULL ? -1 : 0;
+}
+
+void ls_uv_req_forget(void *req)
+{
+	struct ls_entry gone;
+	int saved = errno;
+	ls_table_take(req, &gone);
+	errno = saved;
+}
+
+void ls_uv_req_take(void *req, struct ls_entry *e)
+{
+	/* Before the callback: it usually frees the request, and the memory
+	 * may hold a new one before we return. */
+	if (!ls_table_take(req, e))
+		ls_lost_callback("request", req);
+}
+
+void ls_uv_dropped_error(const struct ls_entry *e, int status)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_dropped_error);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	memset(r, 0, size);
+	r->type = LS_REC_DROPPED_ERROR;
+	r->size = size;
+	r->arg = e->site[LS_CB_MAIN];
+	struct ls_rec_dropped_error *d = (struct ls_rec_dropped_error *)(r + 1);
+	d->error = status;
+	d->api = e->api;
+	const char *name = LS_UV(uv_err_name)(status);
+	if (name != NULL)
+		strncpy(d->name, name, sizeof(d->name) - 1);
+	d->time_ns = ls_now();
+	ls_rec_commit(size);
+	ls_trace_note_dropped_error();
+}
 
 /* ---- handles whose callback takes only the handle ---------------------- */
 
 static void ls_handle_tramp(uv_handle_t *h)
 {
-	struct ls_entry *e = ls_table_find(h);
-	if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
-		ls_lost_callback("handle", h);
-	void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))e->cb[0];
-	uint32_t site = e->site[0];
+	uint32_t site;
+	void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))ls_uv_cb_of(h, LS_CB_MAIN, &site);
 	LS_TIMED(site, 1, cb(h));
 }
 
@@ -54,17 +110,8 @@ static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb)
 {
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
-	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(h);
-	if (e != NULL) {
-		if (e->loop == NULL)
-			e->loop = h->loop;
-		e->cb[0] = cb;
-		e->site[0] = site;
-	}
-	ls_table_unlock();
 	errno = saved;
-	return e == NULL ? -1 : 0;
+	return ls_uv_set_cb(h, LS_CB_MAIN, cb, site);
 }
 
 #define LS_UV_START(type, api)                                                   \

@@ -144,6 +144,7 @@ enum ls_rec_type {
 	LS_REC_OPEN_HANDLE = 8,  /* arg: 0                       payload: ls_rec_open_handle */
 	LS_REC_SLOW = 9,         /* arg: site id                 payload: ls_rec_slow */
 	LS_REC_CALLBACK16 = 10,  /* arg: site id                 payload: ls_rec_callback16 */
+	LS_REC_DROPPED_ERROR = 11, /* arg: site id               payload: ls_rec_dropped_error */
 };
 
 struct ls_rec_thread {
@@ -200,6 +201,16 @@ struct ls_rec_slow {
 struct ls_rec_callback16 {
 	uint32_t dur_ticks;
 	int32_t end_delta;
+};
+
+/* A request completed with an error and had no callback to receive it
+ * (e.g. uv_write with a NULL callback): the error went to nobody. arg is
+ * the request's site (its callback 0). */
+struct ls_rec_dropped_error {
+	int32_t error;       /* the library's error code (UV_EPIPE, ...) */
+	uint32_t api;        /* enum ls_api of the request */
+	char name[16];       /* the library's name for it ("EPIPE"), NUL-terminated */
+	uint64_t time_ns;    /* CLOCK_MONOTONIC */
 };
 
 /* A thread entered uv_run (or another loop's run) for a loop it had not run
@@ -265,7 +276,71 @@ struct ls_rec_open_handle {
 	X(LS_API_UV_SIGNAL_INIT, 22, "uv_signal_init") \
 	X(LS_API_UV_TTY_INIT, 23, "uv_tty_init")      \
 	X(LS_API_UV_FS_EVENT_INIT, 24, "uv_fs_event_init") \
-	X(LS_API_UV_FS_POLL_INIT, 25, "uv_fs_poll_init")
+	X(LS_API_UV_FS_POLL_INIT, 25, "uv_fs_poll_init")   \
+	X(LS_API_UV_READ_START, 26, "uv_read_start") \
+	X(LS_API_UV_READ_START_ALLOC, 27, "uv_read_start(alloc_cb)") \
+	X(LS_API_UV_WRITE, 28, "uv_write") \
+	X(LS_API_UV_WRITE2, 29, "uv_write2") \
+	X(LS_API_UV_SHUTDOWN, 30, "uv_shutdown") \
+	X(LS_API_UV_LISTEN, 31, "uv_listen") \
+	X(LS_API_UV_TCP_CONNECT, 32, "uv_tcp_connect") \
+	X(LS_API_UV_PIPE_CONNECT, 33, "uv_pipe_connect") \
+	X(LS_API_UV_UDP_SEND, 34, "uv_udp_send") \
+	X(LS_API_UV_UDP_RECV_START, 35, "uv_udp_recv_start") \
+	X(LS_API_UV_UDP_RECV_START_ALLOC, 36, "uv_udp_recv_start(alloc_cb)") \
+	X(LS_API_UV_POLL_START, 37, "uv_poll_start") \
+	X(LS_API_UV_SIGNAL_START, 38, "uv_signal_start") \
+	X(LS_API_UV_SIGNAL_START_ONESHOT, 39, "uv_signal_start_oneshot") \
+	X(LS_API_UV_FS_EVENT_START, 40, "uv_fs_event_start") \
+	X(LS_API_UV_FS_POLL_START, 41, "uv_fs_poll_start") \
+	X(LS_API_UV_SPAWN, 42, "uv_spawn") \
+	X(LS_API_UV_GETADDRINFO, 43, "uv_getaddrinfo") \
+	X(LS_API_UV_GETNAMEINFO, 44, "uv_getnameinfo") \
+	X(LS_API_UV_RANDOM, 45, "uv_random") \
+	X(LS_API_UV_WALK, 46, "uv_walk") \
+	X(LS_API_UV_TRY_WRITE, 47, "uv_try_write") \
+	X(LS_API_UV_UDP_TRY_SEND, 48, "uv_udp_try_send") \
+	X(LS_API_UV_ASYNC_SEND, 49, "uv_async_send") \
+	X(LS_API_UV_LOOP_INIT, 50, "uv_loop_init") \
+	X(LS_API_UV_DEFAULT_LOOP, 51, "uv_default_loop") \
+	X(LS_API_UV_STOP, 52, "uv_stop") \
+	X(LS_API_UV_LOOP_DELETE, 53, "uv_loop_delete") \
+	X(LS_API_UV_FS_CLOSE, 54, "uv_fs_close") \
+	X(LS_API_UV_FS_OPEN, 55, "uv_fs_open") \
+	X(LS_API_UV_FS_READ, 56, "uv_fs_read") \
+	X(LS_API_UV_FS_UNLINK, 57, "uv_fs_unlink") \
+	X(LS_API_UV_FS_WRITE, 58, "uv_fs_write") \
+	X(LS_API_UV_FS_COPYFILE, 59, "uv_fs_copyfile") \
+	X(LS_API_UV_FS_MKDIR, 60, "uv_fs_mkdir") \
+	X(LS_API_UV_FS_MKDTEMP, 61, "uv_fs_mkdtemp") \
+	X(LS_API_UV_FS_MKSTEMP, 62, "uv_fs_mkstemp") \
+	X(LS_API_UV_FS_RMDIR, 63, "uv_fs_rmdir") \
+	X(LS_API_UV_FS_SCANDIR, 64, "uv_fs_scandir") \
+	X(LS_API_UV_FS_OPENDIR, 65, "uv_fs_opendir") \
+	X(LS_API_UV_FS_READDIR, 66, "uv_fs_readdir") \
+	X(LS_API_UV_FS_CLOSEDIR, 67, "uv_fs_closedir") \
+	X(LS_API_UV_FS_STAT, 68, "uv_fs_stat") \
+	X(LS_API_UV_FS_FSTAT, 69, "uv_fs_fstat") \
+	X(LS_API_UV_FS_RENAME, 70, "uv_fs_rename") \
+	X(LS_API_UV_FS_FSYNC, 71, "uv_fs_fsync") \
+	X(LS_API_UV_FS_FDATASYNC, 72, "uv_fs_fdatasync") \
+	X(LS_API_UV_FS_FTRUNCATE, 73, "uv_fs_ftruncate") \
+	X(LS_API_UV_FS_SENDFILE, 74, "uv_fs_sendfile") \
+	X(LS_API_UV_FS_ACCESS, 75, "uv_fs_access") \
+	X(LS_API_UV_FS_CHMOD, 76, "uv_fs_chmod") \
+	X(LS_API_UV_FS_UTIME, 77, "uv_fs_utime") \
+	X(LS_API_UV_FS_FUTIME, 78, "uv_fs_futime") \
+	X(LS_API_UV_FS_LUTIME, 79, "uv_fs_lutime") \
+	X(LS_API_UV_FS_LSTAT, 80, "uv_fs_lstat") \
+	X(LS_API_UV_FS_LINK, 81, "uv_fs_link") \
+	X(LS_API_UV_FS_SYMLINK, 82, "uv_fs_symlink") \
+	X(LS_API_UV_FS_READLINK, 83, "uv_fs_readlink") \
+	X(LS_API_UV_FS_REALPATH, 84, "uv_fs_realpath") \
+	X(LS_API_UV_FS_FCHMOD, 85, "uv_fs_fchmod") \
+	X(LS_API_UV_FS_CHOWN, 86, "uv_fs_chown") \
+	X(LS_API_UV_FS_FCHOWN, 87, "uv_fs_fchown") \
+	X(LS_API_UV_FS_LCHOWN, 88, "uv_fs_lchown") \
+	X(LS_API_UV_FS_STATFS, 89, "uv_fs_statfs")
 
 enum ls_api {
 #define LS_API_ENUM(sym, num, name) sym = num,

@@ -43,7 +43,7 @@ static struct {
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
-	uint64_t slow, open_handles; /* finding counts for the exit line */
+	uint64_t slow, open_handles, dropped_errors; /* finding counts for the exit line */
 	char path[600];
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
@@ -423,6 +423,11 @@ void ls_trace_note_open_handle(void)
 	__atomic_fetch_add(&tr.open_handles, 1, __ATOMIC_RELAXED);
 }
 
+void ls_trace_note_dropped_error(void)
+{
+	__atomic_fetch_add(&tr.dropped_errors, 1, __ATOMIC_RELAXED);
+}
+
 static void ls_atfork_child(void)
 {
 	/* The child writes a trace of its own; the parent's stays untouched. */
@@ -434,7 +439,7 @@ static void ls_atfork_child(void)
 	tr.broken = 0;
 	tr.replay_pending = 1;
 	tr.hdr = NULL;
-	tr.slow = tr.open_handles = 0;
+	tr.slow = tr.open_handles = tr.dropped_errors = 0;
 }
 
 __attribute__((constructor)) static void ls_trace_init(void)
@@ -456,18 +461,25 @@ __attribute__((destructor)) static void ls_trace_fini(void)
 	tr.hdr->end_ticks = ls_ticks();
 	tr.hdr->end_mono_ns = ls_now();
 	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
-	uint64_t slow = __atomic_load_n(&tr.slow, __ATOMIC_RELAXED);
-	uint64_t open = __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED);
-	if (slow == 0 && open == 0)
+	uint64_t n[3] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED) };
+	static const char *const what[3][2] = {
+		{ "slow callback", "slow callbacks" },
+		{ "handle left open at loop close", "handles left open at loop close" },
+		{ "error nobody received", "errors nobody received" },
+	};
+	char msg[1024];
+	size_t len = 0;
+	for (int i = 0; i < 3; i++) {
+		if (n[i] == 0)
+			continue;
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%llu %s",
+					len ? ", " : "loopsan: ", (unsigned long long)n[i],
+					what[i][n[i] != 1]);
+	}
+	if (len == 0)
 		return;
-	char msg[1024], part[2][64] = { "", "" };
-	if (slow)
-		snprintf(part[0], sizeof(part[0]), "%llu slow callback%s",
-			 (unsigned long long)slow, slow == 1 ? "" : "s");
-	if (open)
-		snprintf(part[1], sizeof(part[1]), "%llu handle%s left open at loop close",
-			 (unsigned long long)open, open == 1 ? "" : "s");
-	snprintf(msg, sizeof(msg), "loopsan: %s%s%s; see: loopsan report %s\n",
-		 part[0], slow && open ? ", " : "", part[1], tr.path);
+	snprintf(msg + len, sizeof(msg) - len, "; see: loopsan report %s\n", tr.path);
 	ls_say(msg);
 }
