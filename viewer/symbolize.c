@@ -12,9 +12,11 @@
 #include "viewer/symbolize.h"
 
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Beyond this, a hostile trace could exhaust file descriptors. */
 #define MAX_LOADED_MODULES 512
@@ -104,6 +106,23 @@ static int is_regular_file(const char *path, struct stat *st)
 	return path[0] == '/' && stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
+/* Opens the file that stat gave st, for libdwfl. O_NONBLOCK and the second
+ * check: a path that became a FIFO or a device since the stat (a hostile
+ * trace's directory) must not block the viewer or be read. */
+static int open_checked(const char *path, const struct stat *st)
+{
+	struct stat now;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &now) != 0 || !S_ISREG(now.st_mode) ||
+	    now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Compared only when both the trace and the file have a build-id
  * (docs/FORMAT.md): without one there is nothing better than the path. */
 static int build_id_matches(Dwfl_Module *dm, const struct ls_module *m)
@@ -143,10 +162,16 @@ static void load_module(struct ls_symbolizer *s, struct mod_entry *e)
 	} else {
 		if (s->loaded >= MAX_LOADED_MODULES)
 			return;
+		int fd = open_checked(e->m->path, &st);
+		if (fd < 0)
+			return;
 		s->loaded++;
 		dwfl_report_begin_add(s->dwfl);
+		/* On success the module owns fd, and dwfl_end closes it. */
 		Dwfl_Module *dm = dwfl_report_elf(s->dwfl, ls_basename(e->m->path),
-						  e->m->path, -1, e->m->bias, true);
+						  e->m->path, fd, e->m->bias, true);
+		if (!dm)
+			close(fd);
 		if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !dm)
 			return;
 		e->dm = dm;
