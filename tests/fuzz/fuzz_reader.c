@@ -7,7 +7,8 @@
  * the trace are opened, as the real viewer does), findings with and without a
  * --slow-ms override, suppressions, and the text, JSON, SARIF, JUnit and
  * stats printers, all writing to /dev/null. Everything is freed, so that
- * LeakSanitizer sees a leak as a bug.
+ * LeakSanitizer sees a leak as a bug, and every file descriptor closed: the
+ * lowest free one must not creep up from input to input.
  *
  * Built and run by `make fuzz` / `make fuzz-smoke` (see the Makefile), linked
  * with every viewer object except main.o and cmd_stats.o: cmd_stats.c is
@@ -28,6 +29,7 @@ static int input_fd = -1;
 static char input_path[64];
 static FILE *devnull;
 static struct ls_suppressions supp;
+static int lowest_free_fd = -1;
 
 /* Rules that match parts of the seed traces, so that the suppression path
  * runs, without hiding most findings from the printers. */
@@ -108,6 +110,24 @@ static void findings_low_threshold(const struct ls_report *r)
 	ls_findings_free(&f);
 }
 
+/* A descriptor leaked by the reader or the symbolizer takes the lowest
+ * free number, so that number grows; a few spares allow for libraries that
+ * open one for good (the first time). */
+static void check_fds(void)
+{
+	int fd = dup(STDERR_FILENO);
+	if (fd < 0)
+		die("dup");
+	close(fd);
+	if (lowest_free_fd < 0)
+		lowest_free_fd = fd;
+	if (fd > lowest_free_fd + 8) {
+		fprintf(stderr, "fuzz_reader: file descriptors leak (%d free at first, now %d)\n",
+			lowest_free_fd, fd);
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
@@ -116,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!t) {
 		if (memchr(err, '\0', sizeof(err)) == NULL)
 			abort(); /* the reason must be a C string */
+		check_fds();
 		return 0;
 	}
 	(void)ls_trace_complete(t);
@@ -146,5 +167,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fflush(devnull);
 
 	ls_report_free(&r);
+	check_fds();
 	return 0;
 }

@@ -2,8 +2,9 @@
 # Writes a hostile trace: N MODULE records that all name the same file, at
 # different biases, and stacks with a pc in each. Before symbolize.c loaded
 # each file once, `loopsan report` spent 44 s and 8 GB on the trace made by
-#   many-modules.py 512 /lib/x86_64-linux-gnu/libc.so.6 many-modules-one-file.trace
-# (libc6-dbg installed), and the fuzz target timed out on it.
+#   tests/fuzz/many-modules.py 512 /lib/x86_64-linux-gnu/libc.so.6 \
+#       tests/fuzz/regress/many-modules-one-file.trace
+# (with libc6-dbg installed), far beyond the fuzz target's 10 s timeout.
 import struct, sys
 N = int(sys.argv[1]); path = sys.argv[2].encode(); out = sys.argv[3]
 def rec(t, arg, payload):
