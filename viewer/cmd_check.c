@@ -104,6 +104,10 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
+		fprintf(out, " %s of %s", fi->error, ls_api_name(fi->api));
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else {
 		fprintf(out, " %s handle", fi->handle && fi->handle[0] ?
 			fi->handle : "unknown");

@@ -110,6 +110,14 @@ static void headline_pending(FILE *out, const char *cb, const struct ls_finding 
 			cb, ls_color_reset());
 }
 
+static void headline_dropped(FILE *out, const struct ls_finding *fi)
+{
+	fprintf(out, "%s of %s went to nobody (no callback)", fi->error,
+		ls_api_name(fi->api));
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " times", fi->count);
+}
+
 void ls_report_print_headline(FILE *out, const struct ls_report *r,
 			      const struct ls_finding *fi)
 {
@@ -119,6 +127,8 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		ls_finding_kind_name(fi->kind), ls_color_reset());
 	if (fi->kind == LS_FINDING_SLOW_CALLBACK)
 		headline_slow(out, cb, fi);
+	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
+		headline_dropped(out, fi);
 	else
 		headline_pending(out, cb, fi);
 }
@@ -291,6 +301,9 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "max_ms", ms(fi->max_ms));
 		json_object_set_new(o, "total_ms", ms(fi->total_ms));
 		json_object_set_new(o, "threshold_ms", ms(fi->threshold_ms));
+	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
+		json_object_set_new(o, "error", str(fi->error));
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else {
 		json_object_set_new(o, "closing", json_boolean(fi->closing));
 	}

@@ -245,11 +245,39 @@ static void collect_pending(struct ls_findings *f, const struct ls_trace *t)
 						    struct ls_open_handle, i));
 }
 
+/* One finding per (thread, request site, error), with how many times. */
+static void collect_dropped(struct ls_findings *f, const struct ls_trace *t)
+{
+	size_t first = f->v.len;
+	for (size_t i = 0; i < t->dropped_errors.len; i++) {
+		const struct ls_dropped *d = LS_VEC_AT(&t->dropped_errors, struct ls_dropped, i);
+		struct ls_finding *fi = NULL;
+		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
+			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+			if (g->kind == LS_FINDING_DROPPED_ERROR && g->tid == d->tid &&
+			    g->error_code == d->error && g->site == d->site)
+				fi = g;
+		}
+		if (fi == NULL) {
+			const struct ls_site *s = ls_trace_site(t, d->site);
+			fi = add(f, LS_FINDING_DROPPED_ERROR, t, d->tid);
+			fi->site = d->site;
+			fi->has_api = 1;
+			fi->api = d->api;
+			fi->error = d->name[0] ? d->name : "unknown error";
+			fi->error_code = d->error;
+			fi->created_at = s ? ls_trace_stack(t, s->stack) : NULL;
+		}
+		fi->count++;
+	}
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
 	collect_slow(f, t, ls_findings_slow_ms(t, opt));
 	collect_pending(f, t);
+	collect_dropped(f, t);
 }
 
 static int finding_order(const void *a, const void *b)

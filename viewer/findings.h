@@ -53,6 +53,10 @@ struct ls_finding {
 	int closing;
 	int has_close_result;
 	int32_t close_result;               /* what uv_loop_close returned */
+	/* dropped-error (count is how many times) */
+	const char *error;                  /* "EPIPE", ... */
+	int32_t error_code;
+	uint32_t site;                      /* the request's site */
 };
 
 struct ls_findings {

@@ -361,6 +361,23 @@ static int take_open_handle(struct reader *r, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static int take_dropped_error(struct reader *r, const struct ls_rec *rec,
+			      const uint8_t *p, size_t n)
+{
+	struct ls_rec_dropped_error de;
+	if (n < sizeof(de))
+		return fail(r, "corrupt trace (DROPPED_ERROR record too short)");
+	memcpy(&de, p, sizeof(de));
+	struct ls_dropped *d = ls_vec_push(&r->t->dropped_errors);
+	d->tid = r->cur_tid;
+	d->site = rec->arg;
+	d->api = de.api;
+	d->error = de.error;
+	d->time_ns = de.time_ns;
+	copy_cstr(d->name, de.name, sizeof(de.name));
+	return 0;
+}
+
 static int take_record(struct reader *r, const struct ls_rec *rec,
 		       const uint8_t *p, size_t n)
 {
@@ -372,6 +389,7 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_CALLBACK: return take_callback(r, rec, p, n);
 	case LS_REC_CALLBACK16: return take_callback16(r, rec, p, n);
 	case LS_REC_SLOW: return take_slow(r, rec, p, n);
+	case LS_REC_DROPPED_ERROR: return take_dropped_error(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -644,6 +662,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->threads.item_size = sizeof(struct ls_thread);
 	t->callbacks.item_size = sizeof(struct ls_callback);
 	t->stats.item_size = sizeof(struct ls_stat);
+	t->dropped_errors.item_size = sizeof(struct ls_dropped);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -686,6 +705,7 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->threads);
 	ls_vec_free(&t->callbacks);
 	ls_vec_free(&t->stats);
+	ls_vec_free(&t->dropped_errors);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
 	ls_vec_free(&t->chunks);

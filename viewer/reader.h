@@ -49,6 +49,14 @@ struct ls_callback {
 	uint64_t begin_ticks, dur_ticks; /* as recorded */
 };
 
+/* A request that failed with no callback to tell (DROPPED_ERROR). */
+struct ls_dropped {
+	uint32_t tid, site, api;
+	int32_t error;
+	char name[17];
+	uint64_t time_ns;
+};
+
 /* Per (thread, site) aggregates of every finished callback. */
 struct ls_stat {
 	uint32_t tid, site;
@@ -84,7 +92,7 @@ struct ls_trace {
 	struct ls_vec modules, stacks, sites, threads;
 	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
 	 * (every slow one); ls_trace_each_callback() walks them all. */
-	struct ls_vec callbacks, closes, open_handles, stats;
+	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;
 	struct ls_vec chunks; /* private to the reader */
