@@ -5,8 +5,10 @@
  * reader accepts it, the input goes through the whole report pipeline as
  * `loopsan report` and `loopsan stats` run it: symbolization (modules named in
  * the trace are opened, as the real viewer does), findings with and without a
- * --slow-ms override, suppressions, and the text, JSON, SARIF, JUnit and
- * stats printers, all writing to /dev/null. Everything is freed, so that
+ * --slow-ms override, suppressions, the text, JSON, SARIF, JUnit and stats
+ * printers, and `loopsan export --format chrome` (which reads the input
+ * again, as the command does, and walks every callback), all writing to
+ * /dev/null. Everything is freed, so that
  * LeakSanitizer sees a leak as a bug, and every file descriptor closed: the
  * lowest free one must not creep up from input to input.
  *
@@ -128,6 +130,15 @@ static void check_fds(void)
 	}
 }
 
+/* `loopsan export --format chrome -o /dev/null INPUT`. */
+static void export_chrome(void)
+{
+	char *argv[] = { "export", "--format", "chrome", "-o", "/dev/null",
+			 input_path, NULL };
+	if (ls_cmd_export(6, argv) != LS_EXIT_OK)
+		abort(); /* the reader accepted the input a moment ago */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
@@ -167,6 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fflush(devnull);
 
 	ls_report_free(&r);
+	export_chrome();
 	check_fds();
 	return 0;
 }
