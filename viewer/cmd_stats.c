@@ -181,14 +181,22 @@ static json_t *ms(double ns)
 	return json_real(round(ns) / 1e6);
 }
 
+/* JSON strings must be UTF-8; a trace (its exe, the files it names) may
+ * hold anything, and a NULL would drop the whole object. */
+static json_t *str(const char *s)
+{
+	json_t *j = json_string(s);
+	return j ? j : json_string("?");
+}
+
 static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 {
 	json_t *doc = json_object(), *procs = json_array(), *sites = json_array();
 	json_object_set_new(doc, "loopsan_stats", json_integer(1));
 	for (size_t i = 0; i < r->ntraces; i++) {
 		const struct ls_trace *t = r->traces[i];
-		json_array_append_new(procs, json_pack("{s:I,s:s,s:s,s:b}", "pid", (json_int_t)t->pid,
-						       "exe", ls_basename(t->exe), "trace", t->path,
+		json_array_append_new(procs, json_pack("{s:I,s:o,s:o,s:b}", "pid", (json_int_t)t->pid,
+						       "exe", str(ls_basename(t->exe)), "trace", str(t->path),
 						       "complete", ls_trace_complete(t)));
 	}
 	for (size_t i = 0; i < rows->len; i++) {
@@ -198,7 +206,7 @@ static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 		json_t *o = json_object();
 		json_object_set_new(o, "pid", json_integer((json_int_t)row->trace->pid));
 		json_object_set_new(o, "api", json_string(s ? ls_api_name(s->api) : "unknown"));
-		json_object_set_new(o, "callback", json_string(callback_name(row, s, cb, sizeof(cb))));
+		json_object_set_new(o, "callback", str(callback_name(row, s, cb, sizeof(cb))));
 		json_object_set_new(o, "threads", json_integer(row->threads));
 		json_object_set_new(o, "count", json_integer((json_int_t)row->count));
 		json_object_set_new(o, "p50_ms", ms(quantile_ns(row, 0.50)));
@@ -208,9 +216,9 @@ static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 		const struct ls_frame *f = site_frame(row, s);
 		if (f && f->function) {
 			json_t *at = json_object();
-			json_object_set_new(at, "function", json_string(f->function));
+			json_object_set_new(at, "function", str(f->function));
 			if (f->file) {
-				json_object_set_new(at, "file", json_string(f->file));
+				json_object_set_new(at, "file", str(f->file));
 				json_object_set_new(at, "line", json_integer(f->line));
 			}
 			json_object_set_new(o, "registered_at", at);
