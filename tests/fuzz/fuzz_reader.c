@@ -8,7 +8,8 @@
  * --slow-ms override, suppressions, the text, JSON, SARIF, JUnit and stats
  * printers, and `loopsan export --format chrome` (which reads the input
  * again, as the command does, and walks every callback), all writing to
- * /dev/null. Everything is freed, so that
+ * /dev/null but the JSON documents: those must parse back and name the one
+ * process, whatever bytes the trace's strings hold. Everything is freed, so that
  * LeakSanitizer sees a leak as a bug, and every file descriptor closed: the
  * lowest free one must not creep up from input to input.
  *
@@ -85,6 +86,42 @@ static void set_input(const uint8_t *data, size_t size)
 	}
 }
 
+/* A JSON document of the viewer must parse, and hold key, an array with
+ * one item per trace when nprocs >= 0. */
+static void check_json(const char *what, const char *buf, size_t len,
+		       const char *key, long nprocs)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb(buf, len, 0, &jerr);
+	if (!doc) {
+		fprintf(stderr, "fuzz_reader: %s: not JSON: %s (line %d)\n", what,
+			jerr.text, jerr.line);
+		abort();
+	}
+	json_t *a = json_object_get(doc, key);
+	if (!a || (nprocs >= 0 && (long)json_array_size(a) != nprocs)) {
+		fprintf(stderr, "fuzz_reader: %s: \"%s\" is missing or has %zu items, not %ld\n",
+			what, key, json_array_size(a), nprocs);
+		abort();
+	}
+	json_decref(doc);
+}
+
+/* Prints with fn into memory and checks the document. */
+static void json_output(const char *what, int (*fn)(FILE *, const struct ls_report *),
+			const struct ls_report *r, const char *key, long nprocs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		die("open_memstream");
+	fn(m, r);
+	fclose(m);
+	check_json(what, buf, len, key, nprocs);
+	free(buf);
+}
+
 /* `loopsan stats`, both formats, with the report's symbolizer. */
 static void stats(const struct ls_report *r)
 {
@@ -94,7 +131,16 @@ static void stats(const struct ls_report *r)
 	if (rows.len > 1)
 		qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
 	print_text(devnull, &rows, r);
-	print_json(devnull, &rows, r);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		die("open_memstream");
+	print_json(m, &rows, r);
+	fclose(m);
+	check_json("stats --format json", buf, len, "processes", (long)r->ntraces);
+	check_json("stats --format json", buf, len, "sites", (long)rows.len);
+	free(buf);
 	ls_vec_free(&rows);
 }
 
@@ -163,8 +209,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ls_report_print_text(devnull, &r);
 	ls_color_set(0);
 	ls_report_print_text(devnull, &r);
-	ls_report_print_json(devnull, &r);
-	ls_report_print_sarif(devnull, &r);
+	json_output("report --format json", ls_report_print_json, &r, "processes",
+		    (long)r.ntraces);
+	json_output("report --format sarif", ls_report_print_sarif, &r, "runs", 1);
 	ls_report_print_junit(devnull, &r);
 	ls_report_print_suppressed(devnull, &r);
 	for (size_t i = 0; i < ls_findings_count(&r.findings); i++) {
