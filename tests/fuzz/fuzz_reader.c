@@ -7,9 +7,9 @@
  * the trace are opened, as the real viewer does), findings with and without a
  * --slow-ms override, suppressions, the text, JSON, SARIF, JUnit and stats
  * printers, and `loopsan export --format chrome` (which reads the input
- * again, as the command does, and walks every callback), all writing to
- * /dev/null but the JSON documents: those must parse back and name the one
- * process, whatever bytes the trace's strings hold. Everything is freed, so that
+ * again, as the command does, and walks every callback). Text goes to
+ * /dev/null; the JSON documents must parse back (and name the one process),
+ * whatever bytes the trace's strings hold. Everything is freed, so that
  * LeakSanitizer sees a leak as a bug, and every file descriptor closed: the
  * lowest free one must not creep up from input to input.
  *
@@ -23,13 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int input_fd = -1;
-static char input_path[64];
+static int input_fd = -1, export_fd = -1;
+static char input_path[64], export_path[64];
 static FILE *devnull;
 static struct ls_suppressions supp;
 static int lowest_free_fd = -1;
@@ -56,6 +57,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (input_fd < 0)
 		die("memfd_create");
 	snprintf(input_path, sizeof(input_path), "/proc/self/fd/%d", input_fd);
+	export_fd = memfd_create("fuzz-export", MFD_CLOEXEC);
+	if (export_fd < 0)
+		die("memfd_create");
+	snprintf(export_path, sizeof(export_path), "/proc/self/fd/%d", export_fd);
 	devnull = fopen("/dev/null", "w");
 	if (!devnull)
 		die("/dev/null");
@@ -176,13 +181,24 @@ static void check_fds(void)
 	}
 }
 
-/* `loopsan export --format chrome -o /dev/null INPUT`. */
+/* `loopsan export --format chrome -o OUT INPUT`, OUT a memfd whose JSON
+ * must parse back. */
 static void export_chrome(void)
 {
-	char *argv[] = { "export", "--format", "chrome", "-o", "/dev/null",
+	char *argv[] = { "export", "--format", "chrome", "-o", export_path,
 			 input_path, NULL };
+	if (ftruncate(export_fd, 0) != 0)
+		die("ftruncate");
 	if (ls_cmd_export(6, argv) != LS_EXIT_OK)
 		abort(); /* the reader accepted the input a moment ago */
+	struct stat st;
+	if (fstat(export_fd, &st) != 0)
+		die("fstat");
+	char *buf = ls_xmalloc((size_t)st.st_size + 1);
+	if (pread(export_fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		die("pread");
+	check_json("export --format chrome", buf, (size_t)st.st_size, "traceEvents", -1);
+	free(buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
