@@ -67,6 +67,9 @@ static inline int ls_from_lib(const struct ls_lib *lib, const void *ret)
 enum ls_entry_flags {
 	LS_ENT_LOOP = 1u << 0,
 	LS_ENT_CLOSING = 1u << 1,
+	LS_ENT_HANDLE = 1u << 2,    /* made by an interposed uv_*_init */
+	LS_ENT_REQUEST = 1u << 3,
+	LS_ENT_REPORTED = 1u << 4,  /* already reported open at its loop's close */
 };
 
 struct ls_entry {
@@ -80,6 +83,7 @@ struct ls_entry {
 	uint32_t flags;
 	uint32_t tid;         /* loops: the thread that last ran it */
 	uint32_t api;         /* requests: the call that made it */
+	uint32_t htype;       /* handles: uv_handle_type */
 };
 
 struct ls_entry *ls_table_find(const void *key);
@@ -87,6 +91,8 @@ void ls_table_lock(void);
 void ls_table_unlock(void);
 struct ls_entry *ls_table_get_locked(const void *key); /* find or add; NULL when out of memory */
 int ls_table_take(const void *key, struct ls_entry *out); /* copy and remove */
+/* Calls fn on every live entry, with the lock held. */
+void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
 
 /* A callback whose entry is gone: never call a wrong function. */
 _Noreturn void ls_lost_callback(const char *what, const void *key);

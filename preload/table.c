@@ -151,6 +151,16 @@ int ls_table_take(const void *key, struct ls_entry *out)
 	return e != NULL;
 }
 
+void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg)
+{
+	pthread_mutex_lock(&lock);
+	struct ls_table *t = cur;
+	for (uint32_t i = 0; t != NULL && i < (1u << t->bits); i++)
+		if (t->slot[i].key > LS_TOMB)
+			fn(&t->slot[i], arg);
+	pthread_mutex_unlock(&lock);
+}
+
 void ls_table_lock(void)
 {
 	pthread_mutex_lock(&lock);

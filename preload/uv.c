@@ -52,6 +52,7 @@ int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api
 		e->cb[LS_CB_MAIN] = cb;
 		e->site[LS_CB_MAIN] = site;
 		e->api = api;
+		e->flags = LS_ENT_REQUEST;
 	}
 	ls_table_unlock();
 	errno = saved;
@@ -161,6 +162,8 @@ static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
 		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
 		e->loop = loop;
 		e->init_site = site;
+		e->flags = LS_ENT_HANDLE;
+		e->htype = (uint32_t)h->type;
 		if (cb != NULL) {
 			e->cb[0] = cb;
 			e->site[0] = site;
@@ -299,6 +302,8 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 		e->site[0] = work_site;
 		e->cb[1] = (ls_fn)after_work_cb;
 		e->site[1] = after_site;
+		e->api = LS_API_UV_QUEUE_WORK;
+		e->flags = LS_ENT_REQUEST;
 	}
 	ls_table_unlock();
 	errno = saved;
@@ -386,6 +391,8 @@ static void ls_collect_open(uv_handle_t *h, void *arg)
 	if (e != NULL) {
 		o->init_site = e->init_site;
 		o->site = e->site[0];
+		/* Once is enough: not again at exit. */
+		__atomic_or_fetch(&e->flags, LS_ENT_REPORTED, __ATOMIC_RELAXED);
 	}
 }
 
@@ -439,4 +446,61 @@ LS_EXPORT int uv_loop_close(uv_loop_t *loop)
 	free(open.v);
 	errno = saved;
 	return rc;
+}
+
+/* ---- process exit ------------------------------------------------------ */
+
+static void ls_write_open(const struct ls_rec_open_handle *o)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_open_handle);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_OPEN_HANDLE;
+	r->size = size;
+	r->arg = 0;
+	memcpy(r + 1, o, sizeof(*o));
+	ls_rec_commit(size);
+}
+
+/* With the table locked: a handle never closed or a request never done.
+ * The handle's memory may be gone by now: only the entry is read. */
+static void ls_report_leftover(struct ls_entry *e, void *arg)
+{
+	(void)arg;
+	if ((e->flags & (LS_ENT_LOOP | LS_ENT_REPORTED)) ||
+	    !(e->flags & (LS_ENT_HANDLE | LS_ENT_REQUEST)))
+		return;
+	struct ls_rec_open_handle o;
+	memset(&o, 0, sizeof(o));
+	o.loop = (uintptr_t)e->loop;
+	o.handle = e->key;
+	o.flags = LS_HANDLE_AT_EXIT;
+	if (e->flags & LS_ENT_CLOSING)
+		o.flags |= LS_HANDLE_CLOSING;
+	if (e->flags & LS_ENT_REQUEST) {
+		o.flags |= LS_HANDLE_REQUEST;
+		o.init_site = e->site[LS_CB_MAIN];
+		o.site = e->site[LS_CB_MAIN];
+		strcpy(o.type_name, "request");
+	} else {
+		o.handle_type = e->htype;
+		o.init_site = e->init_site;
+		o.site = e->site[LS_CB_MAIN];
+		const char *name = LS_UV(uv_handle_type_name)((uv_handle_type)e->htype);
+		if (name != NULL)
+			strncpy(o.type_name, name, sizeof(o.type_name) - 1);
+	}
+	ls_write_open(&o);
+	ls_trace_note_unclosed();
+}
+
+/* Runs before the trace is finished (its destructor has a lower number). */
+__attribute__((destructor(150))) static void ls_uv_at_exit(void)
+{
+	if (ls_disabled || ls_libuv.hi == 0)
+		return;
+	int saved = errno;
+	ls_table_foreach(ls_report_leftover, NULL);
+	errno = saved;
 }

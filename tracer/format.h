@@ -234,10 +234,16 @@ struct ls_rec_loop_close {
 enum ls_handle_flags {
 	LS_HANDLE_ACTIVE = 1u << 0,
 	LS_HANDLE_CLOSING = 1u << 1,
+	LS_HANDLE_AT_EXIT = 1u << 2,   /* still open when the process exited */
+	LS_HANDLE_REQUEST = 1u << 3,   /* a request still pending, not a handle */
 };
 
-/* A handle still open when its loop was closed. Follows its LOOP_CLOSE
- * record in the same chunk stream. */
+/* A handle still open when its loop was closed: follows its LOOP_CLOSE
+ * record in the same chunk stream. With LS_HANDLE_AT_EXIT: a handle still
+ * open, or (LS_HANDLE_REQUEST) a request still pending, when the process
+ * exited, not counting those already reported at their loop's close; for a
+ * request, init_site and site are the request's site and type_name is
+ * "request". */
 struct ls_rec_open_handle {
 	uint64_t loop;
 	uint64_t handle;

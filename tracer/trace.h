@@ -35,6 +35,7 @@ void ls_options_parse(const char *text);
 struct ls_rec *ls_rec_reserve_slow(uint32_t size);
 void ls_trace_note_open_handle(void);
 void ls_trace_note_dropped_error(void);
+void ls_trace_note_unclosed(void);
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
 

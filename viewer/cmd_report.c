@@ -101,8 +101,13 @@ static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi
 
 static void headline_pending(FILE *out, const char *cb, const struct ls_finding *fi)
 {
-	fprintf(out, "%s handle still open at uv_loop_close",
-		fi->handle && fi->handle[0] ? fi->handle : "unknown");
+	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
+	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
+		fprintf(out, "%s request still pending at exit", ls_api_name(fi->api));
+	else if (fi->at_exit)
+		fprintf(out, "%s handle never closed (still open at exit)", type);
+	else
+		fprintf(out, "%s handle still open at uv_loop_close", type);
 	if (fi->closing || fi->has_callback)
 		fprintf(out, " (%s%s%s%s%s%s)", fi->closing ? "closing" : "",
 			fi->closing && fi->has_callback ? ", " : "",
@@ -284,7 +289,7 @@ static void json_common(json_t *o, struct ls_symbolizer *s,
 	json_object_set_new(o, "thread", json_thread(fi));
 	if (fi->has_api)
 		json_object_set_new(o, "api", json_string(ls_api_name(fi->api)));
-	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE)
+	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE || fi->kind == LS_FINDING_UNCLOSED_HANDLE)
 		json_object_set_new(o, "handle", str(fi->handle));
 	if (fi->has_callback) {
 		ls_finding_callback(cb, sizeof(cb), s, fi);
@@ -306,6 +311,7 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else {
 		json_object_set_new(o, "closing", json_boolean(fi->closing));
+		json_object_set_new(o, "at_exit", json_boolean(fi->at_exit));
 	}
 	if (fi->created_at)
 		json_object_set_new(o, "created_at", json_stack(s, fi->created_at));

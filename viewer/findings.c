@@ -213,7 +213,12 @@ static const struct ls_stack *site_stack(const struct ls_trace *t,
 static void collect_pending_one(struct ls_findings *f, const struct ls_trace *t,
 				const struct ls_open_handle *h)
 {
-	struct ls_finding *fi = add(f, LS_FINDING_PENDING_AT_CLOSE, t, h->tid);
+	/* At exit, a handle never closed is unclosed-handle; a request still
+	 * pending, like one at a loop's close, is pending-at-close. */
+	enum ls_finding_kind kind = (h->flags & LS_HANDLE_AT_EXIT) && !(h->flags & LS_HANDLE_REQUEST)
+		? LS_FINDING_UNCLOSED_HANDLE : LS_FINDING_PENDING_AT_CLOSE;
+	struct ls_finding *fi = add(f, kind, t, h->tid);
+	fi->at_exit = (h->flags & LS_HANDLE_AT_EXIT) != 0;
 	const struct ls_site *init = h->init_site ? ls_trace_site(t, h->init_site) : NULL;
 	const struct ls_site *cb = h->site ? ls_trace_site(t, h->site) : NULL;
 	fi->handle = h->type_name;

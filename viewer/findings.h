@@ -51,6 +51,7 @@ struct ls_finding {
 	/* pending-at-close */
 	const char *handle;                 /* type name: "timer", ... */
 	int closing;
+	int at_exit;                        /* found at process exit */
 	int has_close_result;
 	int32_t close_result;               /* what uv_loop_close returned */
 	/* dropped-error (count is how many times) */

@@ -356,7 +356,8 @@ static int take_open_handle(struct reader *r, const uint8_t *p, size_t n)
 	h->flags = oh.flags;
 	h->init_site = oh.init_site;
 	h->site = oh.site;
-	h->close_index = r->cur_has_close ? r->last_close_of_tid_index : SIZE_MAX;
+	h->close_index = r->cur_has_close && !(oh.flags & LS_HANDLE_AT_EXIT)
+				 ? r->last_close_of_tid_index : SIZE_MAX;
 	copy_cstr(h->type_name, oh.type_name, sizeof(oh.type_name));
 	return 0;
 }
