@@ -70,9 +70,12 @@ static void assert_site(json_t *stats, const char *callback, const char *api, lo
 	cr_assert_str_eq(ls_str(s, "api"), api, "%s: api", callback);
 	cr_assert_eq(ls_int(s, "count"), count, "%s ran %lld times, not %ld", callback,
 		     (long long)ls_int(s, "count"), count);
+	char *file = ls_fmt("%s.c", fixture);
+
 	cr_assert(json_is_object(at), "%s has no registered_at", callback);
 	cr_assert_str_eq(ls_str(at, "function"), function, "%s: registered_at.function", callback);
-	cr_assert_str_eq(ls_basename(ls_str(at, "file")), ls_fmt("%s.c", fixture));
+	cr_assert_str_eq(ls_basename(ls_str(at, "file")), file);
+	free(file);
 	cr_assert_eq(ls_int(at, "line"), ls_marker_line(fixture, marker),
 		     "%s: registered at line %lld", callback, (long long)ls_int(at, "line"));
 }
@@ -82,15 +85,16 @@ static void assert_slow(json_t *rep, const char *fixture, const char *callback, 
 			const char *function, const char *marker)
 {
 	json_t *f = ls_only_finding(rep, "slow-callback", callback);
+	char *file = ls_fmt("%s.c", fixture), *call = ls_fmt("call_%s", function);
 
 	cr_assert_str_eq(ls_str(f, "api"), api);
 	cr_assert_eq(ls_int(f, "count"), 1);
 	cr_assert_geq(ls_num(f, "max_ms"), 149.5, "a 150 ms sleep took %f ms?", ls_num(f, "max_ms"));
 	cr_assert_lt(ls_num(f, "max_ms"), 5000.0);
-	ls_assert_frame(f, "created_at", 0, function, ls_fmt("%s.c", fixture),
-			ls_marker_line(fixture, marker));
-	ls_assert_frame(f, "created_at", 1, "main", ls_fmt("%s.c", fixture),
-			ls_marker_line(fixture, ls_fmt("call_%s", function)));
+	ls_assert_frame(f, "created_at", 0, function, file, ls_marker_line(fixture, marker));
+	ls_assert_frame(f, "created_at", 1, "main", file, ls_marker_line(fixture, call));
+	free(file);
+	free(call);
 	cr_assert_eq(ls_count(rep, "slow-callback", NULL), 1, "only %s is slow:\n%s", callback,
 		     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
 	cr_assert_eq(ls_count(rep, "pending-at-close", NULL), 0, "the loop closes cleanly");
