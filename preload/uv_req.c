@@ -177,7 +177,8 @@ static int ls_process_born(uv_loop_t *loop, uv_process_t *p, uv_exit_cb exit_cb)
 		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
 		e->loop = loop;
 		e->init_site = site;
-		e->api = LS_API_UV_SPAWN;
+		e->flags = LS_ENT_HANDLE;
+		e->htype = UV_PROCESS;
 		if (exit_cb != NULL) {
 			e->cb[LS_CB_MAIN] = (ls_fn)exit_cb;
 			e->site[LS_CB_MAIN] = site;
