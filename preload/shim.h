@@ -84,6 +84,8 @@ struct ls_entry {
 	uint32_t tid;         /* loops: the thread that last ran it */
 	uint32_t api;         /* requests: the call that made it */
 	uint32_t htype;       /* handles: uv_handle_type */
+	uint32_t run_tid;     /* loops: the thread inside uv_run now, 0 when none */
+	uint32_t run_depth;   /* loops: nested uv_run calls of run_tid */
 };
 
 struct ls_entry *ls_table_find(const void *key);

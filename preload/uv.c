@@ -7,8 +7,10 @@
  * uv_loop_init -> uv_async_init for its thread-pool wake-up): those calls
  * pass straight through, so nothing is wrapped or counted twice.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "preload/uv_shim.h"
 
@@ -109,6 +111,7 @@ static void ls_handle_tramp(uv_handle_t *h)
  * trampoline may be installed. */
 static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb)
 {
+	ls_uv_check_thread(api, h->loop, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	errno = saved;
@@ -152,6 +155,7 @@ static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
 {
 	if (ls_uv_skip(ret))
 		return;
+	ls_uv_check_thread(api, loop, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	ls_table_lock();
@@ -240,6 +244,7 @@ LS_EXPORT void uv_close(uv_handle_t *h, uv_close_cb cb)
 		real(h, cb);
 		return;
 	}
+	ls_uv_check_thread(LS_API_UV_CLOSE, h->loop, h);
 	int saved = errno;
 	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, (ls_fn)cb) : 0;
 	ls_table_lock();
@@ -289,6 +294,7 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 	__typeof__(&uv_queue_work) real = LS_UV(uv_queue_work);
 	if (work_cb == NULL || ls_uv_skip(ret))
 		return real(loop, req, work_cb, after_work_cb);
+	ls_uv_check_thread(LS_API_UV_QUEUE_WORK, loop, req);
 	int saved = errno;
 	uint32_t stack = ls_stack_capture();
 	uint32_t work_site = ls_site_intern(LS_API_UV_QUEUE_WORK, stack, (uintptr_t)work_cb);
@@ -321,42 +327,107 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 
 /* ---- loops ------------------------------------------------------------- */
 
-static void ls_loop_runs_here(uv_loop_t *loop)
+static void ls_write_loop_run(uv_loop_t *loop, uint32_t tid)
 {
-	uint32_t tid = ls_trace_tid();
-	struct ls_entry *e = ls_table_find(loop);
-	if (LS_LIKELY(e != NULL && e->tid == tid))
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
 		return;
+	memset(r, 0, size);
+	r->type = LS_REC_LOOP_RUN;
+	r->size = size;
+	r->arg = tid;
+	struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
+	lr->loop = (uintptr_t)loop;
+	lr->api = LS_API_UV_RUN;
+	ls_trace_thread_name(lr->name);
+	ls_rec_commit(size);
+}
+
+/* The calling thread runs loop from now on (until ls_loop_leave). Changes
+ * take the table lock: a rebuild must not lose them. */
+static void ls_loop_enter(uv_loop_t *loop)
+{
+	uint32_t tid = ls_trace_tid(), other = 0;
+	int moved = 0;
 	int saved = errno;
 	ls_table_lock();
-	e = ls_table_get_locked(loop);
+	struct ls_entry *e = ls_table_get_locked(loop);
 	if (e != NULL) {
 		e->flags |= LS_ENT_LOOP;
+		if (e->run_depth == 0 || e->run_tid == tid) {
+			__atomic_store_n(&e->run_tid, tid, __ATOMIC_RELAXED);
+			e->run_depth++;
+		} else {
+			other = e->run_tid;  /* uv_run while another thread runs it */
+		}
+		moved = e->tid != tid;
 		e->tid = tid;
 	}
 	ls_table_unlock();
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r != NULL) {
-		memset(r, 0, size);
-		r->type = LS_REC_LOOP_RUN;
-		r->size = size;
-		r->arg = tid;
-		struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
-		lr->loop = (uintptr_t)loop;
-		lr->api = LS_API_UV_RUN;
-		ls_trace_thread_name(lr->name);
-		ls_rec_commit(size);
-	}
+	if (other != 0)
+		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
+	if (moved)
+		ls_write_loop_run(loop, tid);
+	errno = saved;
+}
+
+static void ls_loop_leave(uv_loop_t *loop)
+{
+	uint32_t tid = ls_trace_tid();
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(loop);
+	if (e != NULL && e->run_tid == tid && e->run_depth > 0 && --e->run_depth == 0)
+		__atomic_store_n(&e->run_tid, 0, __ATOMIC_RELAXED);
+	ls_table_unlock();
 	errno = saved;
 }
 
 LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
 	__typeof__(&uv_run) real = LS_UV(uv_run);
-	if (!ls_disabled)
-		ls_loop_runs_here(loop);
-	return real(loop, mode);
+	if (ls_disabled)
+		return real(loop, mode);
+	ls_loop_enter(loop);
+	int rc = real(loop, mode);
+	ls_loop_leave(loop);
+	return rc;
+}
+
+void ls_uv_wrong_thread(uint32_t api, const uv_loop_t *loop, const void *handle,
+			uint32_t loop_tid)
+{
+	int saved = errno;
+	uint32_t stack = ls_stack_capture();
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_wrong_thread);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_WRONG_THREAD;
+		r->size = size;
+		r->arg = stack;
+		struct ls_rec_wrong_thread *w = (struct ls_rec_wrong_thread *)(r + 1);
+		w->api = api;
+		w->loop_tid = loop_tid;
+		w->loop = (uintptr_t)loop;
+		w->handle = (uintptr_t)handle;
+		w->time_ns = ls_now();
+		ls_rec_commit(size);
+	}
+	ls_trace_note_wrong_thread();
+	if (ls_opt.halt_on_wrong_thread) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "loopsan: wrong-thread: %s called from thread %u while thread %u runs "
+			 "loop %p; halting (halt_on_wrong_thread=1)\n",
+			 ls_api_name(api), ls_trace_tid(), loop_tid, (const void *)loop);
+		ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
+		(void)rc;
+		ls_trace_finish();
+		abort();
+	}
+	errno = saved;
 }
 
 struct ls_open_list {
@@ -431,6 +502,7 @@ LS_EXPORT int uv_loop_close(uv_loop_t *loop)
 	__typeof__(&uv_loop_close) real = LS_UV(uv_loop_close);
 	if (ls_disabled)
 		return real(loop);
+	ls_uv_check_thread(LS_API_UV_LOOP_CLOSE, loop, NULL);
 	int saved = errno;
 	/* uv_walk leaves out libuv's internal handles, as uv_loop_close does. */
 	struct ls_open_list open = { 0 };

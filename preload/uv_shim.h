@@ -54,6 +54,29 @@ int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api
 void ls_uv_req_forget(void *req);
 void ls_uv_req_take(void *req, struct ls_entry *e);
 
+/* libuv is not thread-safe: a call on a loop, or on a handle or request of
+ * it, made from another thread while that loop runs, is a wrong-thread
+ * finding. Setting a loop up on one thread and running it on another is
+ * fine. The calls that are safe from any thread (uv_async_send, the
+ * uv_mutex_/uv_cond_/uv_thread_ family, uv_hrtime, uv_strerror, ...) are
+ * simply never checked: only interposers call this, and docs/THREADS.md
+ * lists which. */
+void ls_uv_wrong_thread(uint32_t api, const uv_loop_t *loop, const void *handle,
+			uint32_t loop_tid);
+
+static inline void ls_uv_check_thread(uint32_t api, const uv_loop_t *loop, const void *handle)
+{
+	if (loop == NULL)
+		return;
+	struct ls_entry *e = ls_table_find(loop);
+	if (LS_LIKELY(e == NULL))
+		return;
+	uint32_t run = __atomic_load_n(&e->run_tid, __ATOMIC_RELAXED);
+	if (LS_LIKELY(run == 0 || run == ls_trace_tid()))
+		return;
+	ls_uv_wrong_thread(api, loop, handle, run);
+}
+
 /* A request finished with error `status` and no callback took it. */
 void ls_uv_dropped_error(const struct ls_entry *e, int status);
 

@@ -15,6 +15,7 @@
  * trampoline. */
 static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb)
 {
+	ls_uv_check_thread(api, h->loop, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	errno = saved;
@@ -25,6 +26,7 @@ static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb)
  * install the trampoline. */
 static int ls_req(void *req, uv_loop_t *loop, uint32_t api, ls_fn cb)
 {
+	ls_uv_check_thread(api, loop, req);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	errno = saved;
@@ -61,6 +63,7 @@ LS_EXPORT int uv_read_start(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb rea
 	__typeof__(&uv_read_start) real = LS_UV(uv_read_start);
 	if (alloc_cb == NULL || read_cb == NULL || read_cb == ls_read_tramp || ls_uv_skip(ret))
 		return real(s, alloc_cb, read_cb);
+	ls_uv_check_thread(LS_API_UV_READ_START, s->loop, s);
 	int saved = errno;
 	uint32_t stack = ls_stack_capture();
 	uint32_t rsite = ls_site_intern(LS_API_UV_READ_START, stack, (uintptr_t)read_cb);
@@ -103,6 +106,7 @@ LS_EXPORT int uv_udp_recv_start(uv_udp_t *h, uv_alloc_cb alloc_cb, uv_udp_recv_c
 	__typeof__(&uv_udp_recv_start) real = LS_UV(uv_udp_recv_start);
 	if (alloc_cb == NULL || recv_cb == NULL || recv_cb == ls_recv_tramp || ls_uv_skip(ret))
 		return real(h, alloc_cb, recv_cb);
+	ls_uv_check_thread(LS_API_UV_UDP_RECV_START, h->loop, h);
 	int saved = errno;
 	uint32_t stack = ls_stack_capture();
 	uint32_t rsite = ls_site_intern(LS_API_UV_UDP_RECV_START, stack, (uintptr_t)recv_cb);

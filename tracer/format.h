@@ -145,6 +145,7 @@ enum ls_rec_type {
 	LS_REC_SLOW = 9,         /* arg: site id                 payload: ls_rec_slow */
 	LS_REC_CALLBACK16 = 10,  /* arg: site id                 payload: ls_rec_callback16 */
 	LS_REC_DROPPED_ERROR = 11, /* arg: site id               payload: ls_rec_dropped_error */
+	LS_REC_WRONG_THREAD = 12, /* arg: stack id of the call   payload: ls_rec_wrong_thread */
 };
 
 struct ls_rec_thread {
@@ -210,6 +211,17 @@ struct ls_rec_dropped_error {
 	int32_t error;       /* the library's error code (UV_EPIPE, ...) */
 	uint32_t api;        /* enum ls_api of the request */
 	char name[16];       /* the library's name for it ("EPIPE"), NUL-terminated */
+	uint64_t time_ns;    /* CLOCK_MONOTONIC */
+};
+
+/* A call on a loop, or on one of its handles or requests, from another
+ * thread than the one running that loop, while it runs. arg: the stack of
+ * the call (called_at). */
+struct ls_rec_wrong_thread {
+	uint32_t api;        /* enum ls_api of the call */
+	uint32_t loop_tid;   /* the thread running the loop */
+	uint64_t loop;
+	uint64_t handle;     /* the handle or request, 0 for a call on the loop */
 	uint64_t time_ns;    /* CLOCK_MONOTONIC */
 };
 
@@ -346,7 +358,23 @@ struct ls_rec_open_handle {
 	X(LS_API_UV_FS_CHOWN, 86, "uv_fs_chown") \
 	X(LS_API_UV_FS_FCHOWN, 87, "uv_fs_fchown") \
 	X(LS_API_UV_FS_LCHOWN, 88, "uv_fs_lchown") \
-	X(LS_API_UV_FS_STATFS, 89, "uv_fs_statfs")
+	X(LS_API_UV_FS_STATFS, 89, "uv_fs_statfs") \
+	X(LS_API_UV_TIMER_STOP, 90, "uv_timer_stop") \
+	X(LS_API_UV_TIMER_AGAIN, 91, "uv_timer_again") \
+	X(LS_API_UV_TIMER_SET_REPEAT, 92, "uv_timer_set_repeat") \
+	X(LS_API_UV_IDLE_STOP, 93, "uv_idle_stop") \
+	X(LS_API_UV_PREPARE_STOP, 94, "uv_prepare_stop") \
+	X(LS_API_UV_CHECK_STOP, 95, "uv_check_stop") \
+	X(LS_API_UV_READ_STOP, 96, "uv_read_stop") \
+	X(LS_API_UV_UDP_RECV_STOP, 97, "uv_udp_recv_stop") \
+	X(LS_API_UV_POLL_STOP, 98, "uv_poll_stop") \
+	X(LS_API_UV_SIGNAL_STOP, 99, "uv_signal_stop") \
+	X(LS_API_UV_FS_EVENT_STOP, 100, "uv_fs_event_stop") \
+	X(LS_API_UV_FS_POLL_STOP, 101, "uv_fs_poll_stop") \
+	X(LS_API_UV_REF, 102, "uv_ref") \
+	X(LS_API_UV_UNREF, 103, "uv_unref") \
+	X(LS_API_UV_ACCEPT, 104, "uv_accept") \
+	X(LS_API_UV_UPDATE_TIME, 105, "uv_update_time")
 
 enum ls_api {
 #define LS_API_ENUM(sym, num, name) sym = num,

@@ -43,7 +43,7 @@ static struct {
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
-	uint64_t slow, open_handles, dropped_errors, unclosed; /* finding counts for the exit line */
+	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread; /* finding counts for the exit line */
 	char path[600];
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
@@ -428,6 +428,11 @@ void ls_trace_note_unclosed(void)
 	__atomic_fetch_add(&tr.unclosed, 1, __ATOMIC_RELAXED);
 }
 
+void ls_trace_note_wrong_thread(void)
+{
+	__atomic_fetch_add(&tr.wrong_thread, 1, __ATOMIC_RELAXED);
+}
+
 void ls_trace_note_dropped_error(void)
 {
 	__atomic_fetch_add(&tr.dropped_errors, 1, __ATOMIC_RELAXED);
@@ -444,7 +449,7 @@ static void ls_atfork_child(void)
 	tr.broken = 0;
 	tr.replay_pending = 1;
 	tr.hdr = NULL;
-	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = 0;
+	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = 0;
 }
 
 __attribute__((constructor)) static void ls_trace_init(void)
@@ -459,26 +464,35 @@ __attribute__((constructor)) static void ls_trace_init(void)
 	pthread_atfork(NULL, NULL, ls_atfork_child);
 }
 
-__attribute__((destructor(101))) static void ls_trace_fini(void)
+void ls_trace_finish(void)
 {
 	if (tr.hdr == NULL)
 		return;
 	tr.hdr->end_ticks = ls_ticks();
 	tr.hdr->end_mono_ns = ls_now();
 	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
-	uint64_t n[4] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
+}
+
+__attribute__((destructor(101))) static void ls_trace_fini(void)
+{
+	if (tr.hdr == NULL)
+		return;
+	ls_trace_finish();
+	uint64_t n[5] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED),
-			  __atomic_load_n(&tr.unclosed, __ATOMIC_RELAXED) };
-	static const char *const what[4][2] = {
+			  __atomic_load_n(&tr.unclosed, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.wrong_thread, __ATOMIC_RELAXED) };
+	static const char *const what[5][2] = {
 		{ "slow callback", "slow callbacks" },
 		{ "handle left open at loop close", "handles left open at loop close" },
 		{ "error nobody received", "errors nobody received" },
 		{ "handle or request left at exit", "handles or requests left at exit" },
+		{ "call from the wrong thread", "calls from the wrong thread" },
 	};
 	char msg[1024];
 	size_t len = 0;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (n[i] == 0)
 			continue;
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%llu %s",

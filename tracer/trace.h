@@ -19,6 +19,7 @@ struct ls_options {
 	uint32_t stacks;        /* 0 or 1 */
 	uint32_t stack_depth;   /* 1 .. LS_MAX_STACK_DEPTH */
 	uint32_t mode;          /* enum ls_mode */
+	uint32_t halt_on_wrong_thread; /* 0 or 1: abort at a wrong-thread call */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
 };
@@ -36,6 +37,8 @@ struct ls_rec *ls_rec_reserve_slow(uint32_t size);
 void ls_trace_note_open_handle(void);
 void ls_trace_note_dropped_error(void);
 void ls_trace_note_unclosed(void);
+void ls_trace_note_wrong_thread(void);
+void ls_trace_finish(void);   /* mark the trace complete now (before abort) */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
 

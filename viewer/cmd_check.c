@@ -104,6 +104,11 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
+		fprintf(out, " %s from thread %" PRIu32 " (loop thread %" PRIu32 ")",
+			ls_api_name(fi->api), fi->tid, fi->loop_tid);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
 		fprintf(out, " %s of %s", fi->error, ls_api_name(fi->api));
 		if (fi->count > 1)
@@ -118,7 +123,8 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 	fprintf(out, " (pid %" PRIu64 ")", fi->trace->pid);
 	const struct ls_frame *f = ls_finding_location(r, fi);
 	if (f)
-		fprintf(out, " created at %s%s%s %s%s:%d%s", ls_color_function(),
+		fprintf(out, " %s at %s%s%s %s%s:%d%s", fi->called_at ? "called" : "created",
+			ls_color_function(),
 			f->function ? f->function : "?", ls_color_reset(),
 			ls_color_location(), ls_basename(f->file), f->line,
 			ls_color_reset());

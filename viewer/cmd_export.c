@@ -200,11 +200,12 @@ static void emit_findings(struct emitter *e, const struct ls_report *r)
 			if (lc->tid == f->tid)
 				at = (double)lc->time_ns;
 		}
+		char *handle = json_escape(f->handle ? f->handle : "?");
 		sep(e);
 		fprintf(e->out, "{\"name\":\"pending-at-close\",\"cat\":\"finding\",\"ph\":\"i\","
 			"\"s\":\"t\",\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%" PRIu32
-			",\"args\":{\"handle\":\"%s\"}}", ts_us(e, at), t->pid, f->tid,
-			f->handle ? f->handle : "?");
+			",\"args\":{\"handle\":\"%s\"}}", ts_us(e, at), t->pid, f->tid, handle);
+		free(handle);
 	}
 }
 

@@ -115,6 +115,26 @@ static void headline_pending(FILE *out, const char *cb, const struct ls_finding 
 			cb, ls_color_reset());
 }
 
+static void thread_label(FILE *out, const struct ls_trace *t, uint32_t tid)
+{
+	const struct ls_thread *th = ls_trace_thread(t, tid);
+	fprintf(out, "thread %" PRIu32, tid);
+	if (th && th->name[0])
+		fprintf(out, " \"%s\"", th->name);
+}
+
+static void headline_wrong_thread(FILE *out, const struct ls_finding *fi)
+{
+	fprintf(out, "%s%s%s called from ", ls_color_function(), ls_api_name(fi->api),
+		ls_color_reset());
+	thread_label(out, fi->trace, fi->tid);
+	fputs(" while ", out);
+	thread_label(out, fi->trace, fi->loop_tid);
+	fputs(" runs its loop", out);
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " times", fi->count);
+}
+
 static void headline_dropped(FILE *out, const struct ls_finding *fi)
 {
 	fprintf(out, "%s of %s went to nobody (no callback)", fi->error,
@@ -134,6 +154,8 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_slow(out, cb, fi);
 	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
 		headline_dropped(out, fi);
+	else if (fi->kind == LS_FINDING_WRONG_THREAD)
+		headline_wrong_thread(out, fi);
 	else
 		headline_pending(out, cb, fi);
 }
@@ -146,7 +168,10 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
-	text_stack(out, "created at", s, fi->created_at);
+	if (fi->called_at)
+		text_stack(out, "called at", s, fi->called_at);
+	else
+		text_stack(out, "created at", s, fi->created_at);
 	if (fi->registered_at)
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
@@ -306,6 +331,14 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "max_ms", ms(fi->max_ms));
 		json_object_set_new(o, "total_ms", ms(fi->total_ms));
 		json_object_set_new(o, "threshold_ms", ms(fi->threshold_ms));
+	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
+		const struct ls_thread *th = ls_trace_thread(fi->trace, fi->loop_tid);
+		json_t *lt = json_object();
+		json_object_set_new(lt, "tid", json_integer(fi->loop_tid));
+		if (th && th->name[0])
+			json_object_set_new(lt, "name", str(th->name));
+		json_object_set_new(o, "loop_thread", lt);
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
 		json_object_set_new(o, "error", str(fi->error));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
@@ -315,6 +348,8 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	}
 	if (fi->created_at)
 		json_object_set_new(o, "created_at", json_stack(s, fi->created_at));
+	if (fi->called_at)
+		json_object_set_new(o, "called_at", json_stack(s, fi->called_at));
 	if (fi->registered_at)
 		json_object_set_new(o, "registered_at",
 				    json_stack(s, fi->registered_at));

@@ -277,9 +277,36 @@ static void collect_dropped(struct ls_findings *f, const struct ls_trace *t)
 	}
 }
 
+/* One finding per (calling thread, call, stack), with how many times. */
+static void collect_wrong_thread(struct ls_findings *f, const struct ls_trace *t)
+{
+	size_t first = f->v.len;
+	for (size_t i = 0; i < t->wrong_threads.len; i++) {
+		const struct ls_wrong_thread *w =
+			LS_VEC_AT(&t->wrong_threads, struct ls_wrong_thread, i);
+		const struct ls_stack *st = ls_trace_stack(t, w->stack);
+		struct ls_finding *fi = NULL;
+		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
+			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+			if (g->kind == LS_FINDING_WRONG_THREAD && g->tid == w->tid &&
+			    g->api == w->api && g->called_at == st && g->loop_tid == w->loop_tid)
+				fi = g;
+		}
+		if (fi == NULL) {
+			fi = add(f, LS_FINDING_WRONG_THREAD, t, w->tid);
+			fi->has_api = 1;
+			fi->api = w->api;
+			fi->called_at = st;
+			fi->loop_tid = w->loop_tid;
+		}
+		fi->count++;
+	}
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
+	collect_wrong_thread(f, t);
 	collect_slow(f, t, ls_findings_slow_ms(t, opt));
 	collect_pending(f, t);
 	collect_dropped(f, t);

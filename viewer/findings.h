@@ -44,6 +44,8 @@ struct ls_finding {
 	uint64_t callback;                  /* the user's function */
 	const struct ls_stack *created_at;  /* NULL when unknown */
 	const struct ls_stack *registered_at;
+	const struct ls_stack *called_at;   /* where an offending call was made */
+	uint32_t loop_tid;                  /* wrong-thread: the loop's thread */
 	size_t ord;                         /* order of discovery */
 	/* slow-callback */
 	uint64_t count;

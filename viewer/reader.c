@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
@@ -95,6 +96,9 @@ static int check_header(struct reader *r, struct ls_file_header *h)
 		return fail(r, "corrupt trace (chunk size %u)", h->chunk_size);
 	if (h->state != LS_STATE_RUNNING && h->state != LS_STATE_EXITED)
 		return fail(r, "corrupt trace (state %u)", h->state);
+	/* A kernel pid fits 22 bits; reports print it as a JSON integer. */
+	if (h->pid == 0 || h->pid > INT32_MAX || h->ppid > INT32_MAX)
+		return fail(r, "corrupt trace (pid %" PRIu64 ")", h->pid);
 	return 0;
 }
 
@@ -379,6 +383,24 @@ static int take_dropped_error(struct reader *r, const struct ls_rec *rec,
 	return 0;
 }
 
+static int take_wrong_thread(struct reader *r, const struct ls_rec *rec,
+			     const uint8_t *p, size_t n)
+{
+	struct ls_rec_wrong_thread wt;
+	if (n < sizeof(wt))
+		return fail(r, "corrupt trace (WRONG_THREAD record too short)");
+	memcpy(&wt, p, sizeof(wt));
+	struct ls_wrong_thread *w = ls_vec_push(&r->t->wrong_threads);
+	w->tid = r->cur_tid;
+	w->stack = rec->arg;
+	w->api = wt.api;
+	w->loop_tid = wt.loop_tid;
+	w->loop = wt.loop;
+	w->handle = wt.handle;
+	w->time_ns = wt.time_ns;
+	return 0;
+}
+
 static int take_record(struct reader *r, const struct ls_rec *rec,
 		       const uint8_t *p, size_t n)
 {
@@ -391,6 +413,7 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_CALLBACK16: return take_callback16(r, rec, p, n);
 	case LS_REC_SLOW: return take_slow(r, rec, p, n);
 	case LS_REC_DROPPED_ERROR: return take_dropped_error(r, rec, p, n);
+	case LS_REC_WRONG_THREAD: return take_wrong_thread(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -664,6 +687,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->callbacks.item_size = sizeof(struct ls_callback);
 	t->stats.item_size = sizeof(struct ls_stat);
 	t->dropped_errors.item_size = sizeof(struct ls_dropped);
+	t->wrong_threads.item_size = sizeof(struct ls_wrong_thread);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -707,6 +731,7 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->callbacks);
 	ls_vec_free(&t->stats);
 	ls_vec_free(&t->dropped_errors);
+	ls_vec_free(&t->wrong_threads);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
 	ls_vec_free(&t->chunks);

@@ -57,6 +57,13 @@ struct ls_dropped {
 	uint64_t time_ns;
 };
 
+/* A call from the wrong thread (WRONG_THREAD). */
+struct ls_wrong_thread {
+	uint32_t tid;        /* the calling thread */
+	uint32_t stack, api, loop_tid;
+	uint64_t loop, handle, time_ns;
+};
+
 /* Per (thread, site) aggregates of every finished callback. */
 struct ls_stat {
 	uint32_t tid, site;
@@ -92,7 +99,7 @@ struct ls_trace {
 	struct ls_vec modules, stacks, sites, threads;
 	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
 	 * (every slow one); ls_trace_each_callback() walks them all. */
-	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors;
+	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;
 	struct ls_vec chunks; /* private to the reader */

@@ -184,7 +184,7 @@ int ls_frame_is_user(const struct ls_frame *f)
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi)
 {
-	const struct ls_stack *st = fi->created_at;
+	const struct ls_stack *st = fi->called_at ? fi->called_at : fi->created_at;
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
 	const struct ls_frame *any = NULL;
 	if (!st || !s)
@@ -204,7 +204,7 @@ const struct ls_frame *ls_finding_location(const struct ls_report *r,
 /* ---- suppressions ---- */
 
 struct names {
-	const char *v[5 * 2 * 64 + 1]; /* 5 names a frame, 2 stacks of 64 */
+	const char *v[5 * 3 * 64 + 1]; /* 5 names a frame, 3 stacks of 64 */
 	size_t n;
 };
 
@@ -242,6 +242,7 @@ static struct ls_suppression *suppressed_by(const struct ls_report *r,
 	add_name(&nm, cb);
 	add_stack_names(&nm, fi->trace, s, fi->created_at);
 	add_stack_names(&nm, fi->trace, s, fi->registered_at);
+	add_stack_names(&nm, fi->trace, s, fi->called_at);
 	return ls_suppressions_match(r->suppressions, fi->kind, nm.v, nm.n);
 }
 
