@@ -36,30 +36,14 @@ void *ls_resolve(struct ls_lib *lib, const char *name);
 	r_; })
 
 /* Did the call come from inside the library itself (e.g. uv_timer_again
- * calling uv_timer_start)? Such calls are the library's business.
- *
- * The return address alone can mislead: a user callback that the library
- * calls directly and that ends in a tail call (`jmp uv_close@plt`) returns
- * into the library too. The library reaches its own exports with a direct
- * call (`call rel32` through the PLT, or `call *GOT(%rip)` without one); it
- * reaches callbacks through a function pointer. So on x86-64 the call
- * instruction just before the return address tells the two apart. */
+ * calling uv_timer_start, or fs-poll's internal timer)? Such calls are the
+ * library's business. Every callback of the user's runs under a trampoline
+ * of the shim, so a user callback that ends in a tail call (`jmp
+ * uv_close@plt`) returns into the shim, never into the library: the return
+ * address alone tells them apart. */
 static inline int ls_from_lib(const struct ls_lib *lib, const void *ret)
 {
-	uintptr_t r = (uintptr_t)ret;
-	if (r - lib->lo >= lib->hi - lib->lo)
-		return 0;
-#if defined(__x86_64__)
-	const uint8_t *p = (const uint8_t *)ret;
-	if (p[-5] == 0xe8) {
-		int32_t rel;
-		__builtin_memcpy(&rel, p - 4, sizeof(rel));
-		return r + (uintptr_t)(intptr_t)rel - lib->lo < lib->hi - lib->lo;
-	}
-	return p[-6] == 0xff && p[-5] == 0x15;
-#else
-	return 1;
-#endif
+	return (uintptr_t)ret - lib->lo < lib->hi - lib->lo;
 }
 
 /* Side table: what the shim knows of each handle, request and loop, keyed

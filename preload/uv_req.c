@@ -29,6 +29,7 @@ static inline int ls_req_begin(const void *ret, void *req, uv_loop_t *loop,
 {
 	if (cb == NULL || req == NULL || ls_uv_skip(ret))
 		return 0;
+	ls_uv_check_thread(api, loop, req);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	errno = saved;
@@ -196,6 +197,7 @@ LS_EXPORT int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_
 	if (process == NULL || options == NULL || options->exit_cb == ls_exit_tramp ||
 	    ls_uv_skip(ret))
 		return real(loop, process, options);
+	ls_uv_check_thread(LS_API_UV_SPAWN, loop, process);
 	/* The entry stays whatever uv_spawn returns: on failure the handle is
 	 * still initialized and must be closed, and when exec succeeded but a
 	 * stdio stream failed, libuv returns the error yet reaps the child and
@@ -234,6 +236,7 @@ LS_EXPORT void uv_walk(uv_loop_t *loop, uv_walk_cb walk_cb, void *arg)
 		real(loop, walk_cb, arg);
 		return;
 	}
+	ls_uv_check_thread(LS_API_UV_WALK, loop, NULL);
 	int saved = errno;
 	struct ls_walk w = { walk_cb, arg, ls_register_site(LS_API_UV_WALK, (ls_fn)walk_cb) };
 	errno = saved;

@@ -9,7 +9,9 @@ static json_t *report_of(const char *arg)
 {
 	const char *dir = ls_tmpdir();
 	char *bin = ls_fixture_bin("leftover");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	free(shim);
 	const char *env[] = {pre, NULL};
 	const char *argv[] = {bin, arg, NULL};
 	struct ls_run r;

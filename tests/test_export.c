@@ -10,7 +10,9 @@ static char *trace_of(const char *fixture, const char *arg, const char *options)
 {
 	const char *dir = ls_tmpdir();
 	char *bin = ls_fixture_bin(fixture);
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	free(shim);
 	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options ? options : "");
 	const char *env[] = {pre, opt, NULL};
 	const char *argv[] = {bin, arg, NULL};

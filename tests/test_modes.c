@@ -13,7 +13,9 @@ static char *count_to(long n, int kill_it, const char *options)
 {
 	const char *dir = ls_tmpdir();
 	char *bin = ls_fixture_bin("counter");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	free(shim);
 	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options ? options : "");
 	char *num = ls_fmt("%ld", n);
 	const char *env[] = {pre, opt, NULL};

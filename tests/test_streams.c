@@ -10,7 +10,9 @@ static json_t *report_of(const char *fixture, const char *arg, char **out)
 {
 	const char *dir = ls_tmpdir();
 	char *bin = ls_fixture_bin(fixture);
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	free(shim);
 	const char *env[] = {pre, NULL};
 	const char *argv[] = {bin, arg, NULL};
 	struct ls_run r;

@@ -9,7 +9,9 @@ static json_t *report_of(const char *arg, const char *options, struct ls_run *ke
 {
 	const char *dir = ls_tmpdir();
 	char *bin = ls_fixture_bin("wrong_thread");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	free(shim);
 	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options ? options : "");
 	const char *env[] = {pre, opt, NULL};
 	const char *argv[] = {bin, arg, NULL};
