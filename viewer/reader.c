@@ -401,6 +401,39 @@ static int take_wrong_thread(struct reader *r, const struct ls_rec *rec,
 	return 0;
 }
 
+static int take_lost_wakeup(struct reader *r, const struct ls_rec *rec,
+			    const uint8_t *p, size_t n)
+{
+	struct ls_rec_lost_wakeup lw;
+	if (n < sizeof(lw))
+		return fail(r, "corrupt trace (LOST_WAKEUP record too short)");
+	memcpy(&lw, p, sizeof(lw));
+	struct ls_lost *l = ls_vec_push(&r->t->lost_wakeups);
+	l->tid = r->cur_tid;
+	l->init_site = rec->arg;
+	l->lost = lw.lost;
+	l->when = lw.when;
+	l->send_stack = lw.send_stack;
+	l->handle = lw.handle;
+	return 0;
+}
+
+static int take_misuse(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
+{
+	struct ls_rec_misuse mu;
+	if (n < sizeof(mu))
+		return fail(r, "corrupt trace (MISUSE record too short)");
+	memcpy(&mu, p, sizeof(mu));
+	struct ls_misuse_rec *m = ls_vec_push(&r->t->misuses);
+	m->tid = r->cur_tid;
+	m->stack = rec->arg;
+	m->api = mu.api;
+	m->what = mu.what;
+	m->init_site = mu.init_site;
+	m->handle = mu.handle;
+	return 0;
+}
+
 static int take_record(struct reader *r, const struct ls_rec *rec,
 		       const uint8_t *p, size_t n)
 {
@@ -414,6 +447,8 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_SLOW: return take_slow(r, rec, p, n);
 	case LS_REC_DROPPED_ERROR: return take_dropped_error(r, rec, p, n);
 	case LS_REC_WRONG_THREAD: return take_wrong_thread(r, rec, p, n);
+	case LS_REC_LOST_WAKEUP: return take_lost_wakeup(r, rec, p, n);
+	case LS_REC_MISUSE: return take_misuse(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -497,7 +532,8 @@ static void note_progress(struct reader *r, size_t bytes)
 static int walk_chunks(struct reader *r)
 {
 	struct chunk_ref *cs = r->chunks.items;
-	qsort(cs, r->chunks.len, sizeof(*cs), chunk_order);
+	if (r->chunks.len > 1)
+		qsort(cs, r->chunks.len, sizeof(*cs), chunk_order);
 	for (size_t i = 0; i < r->chunks.len; i++) {
 		if (i == 0 || cs[i].tid != cs[i - 1].tid) {
 			r->cur_tid = cs[i].tid;
@@ -527,7 +563,8 @@ static int name_order(const void *a, const void *b)
 static void settle_names(struct reader *r)
 {
 	struct name_event *e = r->names.items;
-	qsort(e, r->names.len, sizeof(*e), name_order);
+	if (r->names.len > 1)
+		qsort(e, r->names.len, sizeof(*e), name_order);
 	for (size_t i = 0; i < r->names.len; i++) {
 		if (i + 1 < r->names.len && e[i + 1].tid == e[i].tid)
 			continue;
@@ -651,7 +688,9 @@ static void settle_keep(struct reader *r, const struct ls_file_header *h)
 	if (r->keep_ns == 0 || r->keep_ns > h->slow_callback_ms * 1e6)
 		r->keep_ns = h->slow_callback_ms * 1e6;
 	double hz = h->clock == LS_CLOCK_TSC && h->tick_hz > 0 ? (double)h->tick_hz : 1e9;
-	r->keep_ticks = (uint64_t)(r->keep_ns / 1e9 * hz * 0.5);
+	double ticks = r->keep_ns / 1e9 * hz * 0.5;
+	/* A rate no CPU has (a corrupt header): keep everything slow-marked. */
+	r->keep_ticks = ticks < 1.8e19 ? (uint64_t)ticks : UINT64_MAX;
 }
 
 static int parse(struct reader *r)
@@ -688,6 +727,8 @@ static struct ls_trace *trace_new(const char *path)
 	t->stats.item_size = sizeof(struct ls_stat);
 	t->dropped_errors.item_size = sizeof(struct ls_dropped);
 	t->wrong_threads.item_size = sizeof(struct ls_wrong_thread);
+	t->lost_wakeups.item_size = sizeof(struct ls_lost);
+	t->misuses.item_size = sizeof(struct ls_misuse_rec);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -732,6 +773,8 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->stats);
 	ls_vec_free(&t->dropped_errors);
 	ls_vec_free(&t->wrong_threads);
+	ls_vec_free(&t->lost_wakeups);
+	ls_vec_free(&t->misuses);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
 	ls_vec_free(&t->chunks);
