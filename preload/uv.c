@@ -112,6 +112,7 @@ static void ls_handle_tramp(uv_handle_t *h)
 static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb)
 {
 	ls_uv_check_thread(api, h->loop, h);
+	ls_uv_check_open(api, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	errno = saved;
@@ -208,11 +209,48 @@ LS_UV_INIT(uv_fs_event_init, LS_API_UV_FS_EVENT_INIT, (uv_loop_t *loop, uv_fs_ev
 LS_UV_INIT(uv_fs_poll_init, LS_API_UV_FS_POLL_INIT, (uv_loop_t *loop, uv_fs_poll_t *h), (loop, h))
 
 /* uv_async_init takes its callback at creation. */
+/* uv_async_send may be called from a signal handler: resolved ahead, and
+ * its interposer only counts, with atomics. */
+static int (*ls_real_async_send)(uv_async_t *);
+
+static void ls_async_tramp(uv_async_t *h)
+{
+	struct ls_entry *e = ls_table_find(h);
+	if (LS_UNLIKELY(e == NULL || e->cb[LS_CB_MAIN] == NULL))
+		ls_lost_callback("async handle", h);
+	/* Every send so far is answered by this run (libuv clears its
+	 * pending flag before calling back). */
+	__atomic_store_n(&e->seen, __atomic_load_n(&e->sent, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+	uv_async_cb cb = (uv_async_cb)e->cb[LS_CB_MAIN];
+	uint32_t site = e->site[LS_CB_MAIN];
+	LS_TIMED(site, 1, cb(h));
+}
+
+LS_EXPORT int uv_async_send(uv_async_t *h)
+{
+	const void *ret = __builtin_return_address(0);
+	int (*real)(uv_async_t *) = __atomic_load_n(&ls_real_async_send, __ATOMIC_RELAXED);
+	if (LS_UNLIKELY(real == NULL)) {
+		real = LS_UV(uv_async_send);
+		__atomic_store_n(&ls_real_async_send, real, __ATOMIC_RELAXED);
+	}
+	if (!ls_uv_skip(ret)) {
+		struct ls_entry *e = ls_table_find(h);
+		if (e != NULL && e->cb[LS_CB_MAIN] != NULL) {
+			__atomic_store_n(&e->send_pc, (uintptr_t)ret, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&e->sent, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return real(h);
+}
+
 LS_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *h, uv_async_cb cb)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_async_init) real = LS_UV(uv_async_init);
-	uv_async_cb tramp = (uv_async_cb)(void (*)(void))ls_handle_tramp;
+	uv_async_cb tramp = ls_async_tramp;
+	if (__atomic_load_n(&ls_real_async_send, __ATOMIC_RELAXED) == NULL)
+		__atomic_store_n(&ls_real_async_send, LS_UV(uv_async_send), __ATOMIC_RELAXED);
 	if (cb == NULL || cb == tramp || ls_uv_skip(ret))
 		return real(loop, h, cb);
 	int rc = real(loop, h, tramp);
@@ -223,6 +261,60 @@ LS_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *h, uv_async_cb cb)
 
 /* ---- closing ----------------------------------------------------------- */
 
+/* Sends to an async handle that no callback answered. */
+static void ls_check_lost_wakeup(const struct ls_entry *e, uint32_t when)
+{
+	uint32_t sent = __atomic_load_n(&e->sent, __ATOMIC_ACQUIRE);
+	uint32_t seen = __atomic_load_n(&e->seen, __ATOMIC_ACQUIRE);
+	if (e->htype != UV_ASYNC || sent == seen)
+		return;
+	int saved = errno;
+	uint32_t send_stack = 0;
+	if (e->send_pc != 0)
+		send_stack = ls_stack_intern_pcs(&e->send_pc, 1);
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_lost_wakeup);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_LOST_WAKEUP;
+		r->size = size;
+		r->arg = e->init_site;
+		struct ls_rec_lost_wakeup *l = (struct ls_rec_lost_wakeup *)(r + 1);
+		l->lost = sent - seen;
+		l->when = when;
+		l->handle = e->key;
+		l->send_stack = send_stack;
+		l->time_ns = ls_now();
+		ls_rec_commit(size);
+	}
+	ls_trace_note_lost_wakeup();
+	errno = saved;
+}
+
+void ls_uv_misuse(uint32_t api, uint32_t what, const void *handle)
+{
+	int saved = errno;
+	uint32_t stack = ls_stack_capture();
+	struct ls_entry *e = ls_table_find(handle);
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_misuse);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_MISUSE;
+		r->size = size;
+		r->arg = stack;
+		struct ls_rec_misuse *m = (struct ls_rec_misuse *)(r + 1);
+		m->api = api;
+		m->what = what;
+		m->handle = (uintptr_t)handle;
+		m->init_site = e != NULL ? e->init_site : 0;
+		m->time_ns = ls_now();
+		ls_rec_commit(size);
+	}
+	ls_trace_note_misuse();
+	errno = saved;
+}
+
 static void ls_close_tramp(uv_handle_t *h)
 {
 	struct ls_entry e;
@@ -230,6 +322,7 @@ static void ls_close_tramp(uv_handle_t *h)
 	 * and the memory may hold a new handle before we return. */
 	if (!ls_table_take(h, &e))
 		ls_lost_callback("closed handle", h);
+	ls_check_lost_wakeup(&e, LS_LOST_AT_CLOSE);
 	if (e.close_cb != NULL) {
 		uv_close_cb cb = (uv_close_cb)e.close_cb;
 		LS_TIMED(e.close_site, 1, cb(h));
@@ -245,6 +338,13 @@ LS_EXPORT void uv_close(uv_handle_t *h, uv_close_cb cb)
 		return;
 	}
 	ls_uv_check_thread(LS_API_UV_CLOSE, h->loop, h);
+	if (LS_UV(uv_is_closing)(h)) {
+		/* Closed twice: say so, and let libuv do what it does with it,
+		 * the first close callback kept. */
+		ls_uv_misuse(LS_API_UV_CLOSE, LS_MISUSE_CLOSE_CLOSING, h);
+		real(h, cb);
+		return;
+	}
 	int saved = errno;
 	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, (ls_fn)cb) : 0;
 	ls_table_lock();
@@ -565,6 +665,7 @@ static void ls_report_leftover(struct ls_entry *e, void *arg)
 	}
 	ls_write_open(&o);
 	ls_trace_note_unclosed();
+	ls_check_lost_wakeup(e, LS_LOST_AT_EXIT);
 }
 
 /* Runs before the trace is finished (its destructor has a lower number). */

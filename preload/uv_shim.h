@@ -77,6 +77,17 @@ static inline void ls_uv_check_thread(uint32_t api, const uv_loop_t *loop, const
 	ls_uv_wrong_thread(api, loop, handle, run);
 }
 
+/* A handle used against its life cycle (enum ls_misuse): recorded with the
+ * calling stack; libuv then does what it does. */
+void ls_uv_misuse(uint32_t api, uint32_t what, const void *handle);
+
+/* Starting a handle that is closing (or closed) is a misuse. */
+static inline void ls_uv_check_open(uint32_t api, uv_handle_t *h)
+{
+	if (LS_UNLIKELY(LS_UV(uv_is_closing)(h)))
+		ls_uv_misuse(api, LS_MISUSE_START_CLOSING, h);
+}
+
 /* A request finished with error `status` and no callback took it. */
 void ls_uv_dropped_error(const struct ls_entry *e, int status);
 

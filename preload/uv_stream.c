@@ -16,6 +16,7 @@
 static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb)
 {
 	ls_uv_check_thread(api, h->loop, h);
+	ls_uv_check_open(api, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb);
 	errno = saved;
@@ -64,6 +65,7 @@ LS_EXPORT int uv_read_start(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb rea
 	if (alloc_cb == NULL || read_cb == NULL || read_cb == ls_read_tramp || ls_uv_skip(ret))
 		return real(s, alloc_cb, read_cb);
 	ls_uv_check_thread(LS_API_UV_READ_START, s->loop, s);
+	ls_uv_check_open(LS_API_UV_READ_START, (uv_handle_t *)s);
 	int saved = errno;
 	uint32_t stack = ls_stack_capture();
 	uint32_t rsite = ls_site_intern(LS_API_UV_READ_START, stack, (uintptr_t)read_cb);
@@ -107,6 +109,7 @@ LS_EXPORT int uv_udp_recv_start(uv_udp_t *h, uv_alloc_cb alloc_cb, uv_udp_recv_c
 	if (alloc_cb == NULL || recv_cb == NULL || recv_cb == ls_recv_tramp || ls_uv_skip(ret))
 		return real(h, alloc_cb, recv_cb);
 	ls_uv_check_thread(LS_API_UV_UDP_RECV_START, h->loop, h);
+	ls_uv_check_open(LS_API_UV_UDP_RECV_START, (uv_handle_t *)h);
 	int saved = errno;
 	uint32_t stack = ls_stack_capture();
 	uint32_t rsite = ls_site_intern(LS_API_UV_UDP_RECV_START, stack, (uintptr_t)recv_cb);
@@ -116,6 +119,19 @@ LS_EXPORT int uv_udp_recv_start(uv_udp_t *h, uv_alloc_cb alloc_cb, uv_udp_recv_c
 	    ls_uv_set_cb((uv_handle_t *)h, LS_CB_ALLOC, (ls_fn)alloc_cb, asite) != 0)
 		return real(h, alloc_cb, recv_cb);
 	return real(h, ls_alloc_tramp, ls_recv_tramp);
+}
+
+/* A client of another loop than its server's is a misuse. */
+LS_EXPORT int uv_accept(uv_stream_t *server, uv_stream_t *client)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_accept) real = LS_UV(uv_accept);
+	if (!ls_uv_skip(ret)) {
+		ls_uv_check_thread(LS_API_UV_ACCEPT, server->loop, server);
+		if (client != NULL && client->loop != server->loop)
+			ls_uv_misuse(LS_API_UV_ACCEPT, LS_MISUSE_OTHER_LOOP, client);
+	}
+	return real(server, client);
 }
 
 /* ---- requests: write, shutdown, connect, udp send ---------------------- */

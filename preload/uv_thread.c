@@ -19,7 +19,6 @@
 	X(int, uv_signal_stop, (uv_signal_t *h), (h), h->loop, h)                           \
 	X(int, uv_fs_event_stop, (uv_fs_event_t *h), (h), h->loop, h)                       \
 	X(int, uv_fs_poll_stop, (uv_fs_poll_t *h), (h), h->loop, h)                         \
-	X(int, uv_accept, (uv_stream_t *h, uv_stream_t *client), (h, client), h->loop, h)   \
 	X(int, uv_try_write, (uv_stream_t *h, const uv_buf_t bufs[], unsigned int nbufs),   \
 	  (h, bufs, nbufs), h->loop, h)                                                     \
 	X(int, uv_udp_try_send, (uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,    \
@@ -66,7 +65,6 @@ enum {
 	ls_api_uv_signal_stop = LS_API_UV_SIGNAL_STOP,
 	ls_api_uv_fs_event_stop = LS_API_UV_FS_EVENT_STOP,
 	ls_api_uv_fs_poll_stop = LS_API_UV_FS_POLL_STOP,
-	ls_api_uv_accept = LS_API_UV_ACCEPT,
 	ls_api_uv_try_write = LS_API_UV_TRY_WRITE,
 	ls_api_uv_udp_try_send = LS_API_UV_UDP_TRY_SEND,
 	ls_api_uv_timer_set_repeat = LS_API_UV_TIMER_SET_REPEAT,

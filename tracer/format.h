@@ -146,6 +146,8 @@ enum ls_rec_type {
 	LS_REC_CALLBACK16 = 10,  /* arg: site id                 payload: ls_rec_callback16 */
 	LS_REC_DROPPED_ERROR = 11, /* arg: site id               payload: ls_rec_dropped_error */
 	LS_REC_WRONG_THREAD = 12, /* arg: stack id of the call   payload: ls_rec_wrong_thread */
+	LS_REC_LOST_WAKEUP = 13, /* arg: site of the async handle payload: ls_rec_lost_wakeup */
+	LS_REC_MISUSE = 14,      /* arg: stack id of the call    payload: ls_rec_misuse */
 };
 
 struct ls_rec_thread {
@@ -223,6 +225,38 @@ struct ls_rec_wrong_thread {
 	uint64_t loop;
 	uint64_t handle;     /* the handle or request, 0 for a call on the loop */
 	uint64_t time_ns;    /* CLOCK_MONOTONIC */
+};
+
+/* uv_async_send calls whose callback never ran: the handle was closed, or
+ * the process exited, first. arg: the handle's init site (its callback). */
+struct ls_rec_lost_wakeup {
+	uint32_t lost;       /* sends not followed by a callback */
+	uint32_t when;       /* enum ls_lost_when */
+	uint64_t handle;
+	uint32_t send_stack; /* one frame: the last lost send's caller */
+	uint32_t reserved;
+	uint64_t time_ns;
+};
+
+enum ls_lost_when {
+	LS_LOST_AT_CLOSE = 1,
+	LS_LOST_AT_EXIT = 2,
+};
+
+/* A handle used against its life cycle. arg: the stack of the call. */
+struct ls_rec_misuse {
+	uint32_t api;        /* the call */
+	uint32_t what;       /* enum ls_misuse */
+	uint64_t handle;
+	uint32_t init_site;  /* where the handle was created, 0 if unknown */
+	uint32_t reserved;
+	uint64_t time_ns;
+};
+
+enum ls_misuse {
+	LS_MISUSE_CLOSE_CLOSING = 1,  /* uv_close on a handle already closing */
+	LS_MISUSE_START_CLOSING = 2,  /* starting a handle that is closing */
+	LS_MISUSE_OTHER_LOOP = 3,     /* a handle of another loop than the call's */
 };
 
 /* A thread entered uv_run (or another loop's run) for a loop it had not run

@@ -168,6 +168,19 @@ uint32_t ls_stack_capture(void)
 	if (depth == 0)
 		return 0;
 
+	return ls_stack_intern_pcs((const uintptr_t *)pcs, depth);
+}
+
+/* A stack given as its pcs (innermost first), de-duplicated. */
+uint32_t ls_stack_intern_pcs(const uintptr_t *given, uint32_t depth)
+{
+	if (depth == 0 || ls_disabled || !ls_tables())
+		return 0;
+	if (depth > LS_MAX_STACK_DEPTH)
+		depth = LS_MAX_STACK_DEPTH;
+	uint64_t pcs[LS_MAX_STACK_DEPTH];
+	for (uint32_t k = 0; k < depth; k++)
+		pcs[k] = (uint64_t)given[k];
 	uint32_t fresh = 0;
 	struct ls_slot *slot = NULL;
 	uint32_t id = ls_intern(stack_slots, &stack_count, XXH3_64bits(pcs, depth * 8u) + depth,

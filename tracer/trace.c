@@ -43,7 +43,7 @@ static struct {
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
-	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread; /* finding counts for the exit line */
+	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost; /* finding counts for the exit line */
 	char path[600];
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
@@ -433,6 +433,16 @@ void ls_trace_note_wrong_thread(void)
 	__atomic_fetch_add(&tr.wrong_thread, 1, __ATOMIC_RELAXED);
 }
 
+void ls_trace_note_misuse(void)
+{
+	__atomic_fetch_add(&tr.misuse, 1, __ATOMIC_RELAXED);
+}
+
+void ls_trace_note_lost_wakeup(void)
+{
+	__atomic_fetch_add(&tr.lost, 1, __ATOMIC_RELAXED);
+}
+
 void ls_trace_note_dropped_error(void)
 {
 	__atomic_fetch_add(&tr.dropped_errors, 1, __ATOMIC_RELAXED);
@@ -449,7 +459,7 @@ static void ls_atfork_child(void)
 	tr.broken = 0;
 	tr.replay_pending = 1;
 	tr.hdr = NULL;
-	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = 0;
+	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = tr.misuse = tr.lost = 0;
 }
 
 __attribute__((constructor)) static void ls_trace_init(void)
@@ -478,21 +488,25 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 	if (tr.hdr == NULL)
 		return;
 	ls_trace_finish();
-	uint64_t n[5] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
+	uint64_t n[7] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.unclosed, __ATOMIC_RELAXED),
-			  __atomic_load_n(&tr.wrong_thread, __ATOMIC_RELAXED) };
-	static const char *const what[5][2] = {
+			  __atomic_load_n(&tr.wrong_thread, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.misuse, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.lost, __ATOMIC_RELAXED) };
+	static const char *const what[7][2] = {
 		{ "slow callback", "slow callbacks" },
 		{ "handle left open at loop close", "handles left open at loop close" },
 		{ "error nobody received", "errors nobody received" },
 		{ "handle or request left at exit", "handles or requests left at exit" },
 		{ "call from the wrong thread", "calls from the wrong thread" },
+		{ "handle misuse", "handle misuses" },
+		{ "lost wake-up", "lost wake-ups" },
 	};
 	char msg[1024];
 	size_t len = 0;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 7; i++) {
 		if (n[i] == 0)
 			continue;
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%llu %s",

@@ -38,6 +38,8 @@ void ls_trace_note_open_handle(void);
 void ls_trace_note_dropped_error(void);
 void ls_trace_note_unclosed(void);
 void ls_trace_note_wrong_thread(void);
+void ls_trace_note_misuse(void);
+void ls_trace_note_lost_wakeup(void);
 void ls_trace_finish(void);   /* mark the trace complete now (before abort) */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
@@ -132,6 +134,7 @@ static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t du
 
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */
 uint32_t ls_stack_capture(void);
+uint32_t ls_stack_intern_pcs(const uintptr_t *pcs, uint32_t n);
 uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
 void ls_stack_replay(void);   /* writes every known stack and site again (new trace after fork) */
 

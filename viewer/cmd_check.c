@@ -104,6 +104,11 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
+		fprintf(out, " %" PRIu64 " uv_async_send to %s never answered", fi->count,
+			cb[0] ? cb : "an async handle");
+	} else if (fi->kind == LS_FINDING_HANDLE_MISUSE) {
+		fprintf(out, " %s %s", ls_api_name(fi->api), fi->misuse);
 	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
 		fprintf(out, " %s from thread %" PRIu32 " (loop thread %" PRIu32 ")",
 			ls_api_name(fi->api), fi->tid, fi->loop_tid);

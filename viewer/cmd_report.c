@@ -156,6 +156,15 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_dropped(out, fi);
 	else if (fi->kind == LS_FINDING_WRONG_THREAD)
 		headline_wrong_thread(out, fi);
+	else if (fi->kind == LS_FINDING_LOST_WAKEUP)
+		fprintf(out, "%" PRIu64 " uv_async_send%s to %s%s%s never answered (the handle was "
+			"%s)", fi->count, fi->count == 1 ? "" : "s", ls_color_function(),
+			cb[0] ? cb : "an async handle", ls_color_reset(),
+			strcmp(fi->when, "exit") == 0 ? "still waiting at exit" : "closed first");
+	else if (fi->kind == LS_FINDING_HANDLE_MISUSE)
+		fprintf(out, "%s%s%s %s%s", ls_color_function(), ls_api_name(fi->api),
+			ls_color_reset(), fi->misuse,
+			fi->count > 1 ? " (more than once)" : "");
 	else
 		headline_pending(out, cb, fi);
 }
@@ -169,8 +178,9 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 	fputc('\n', out);
 	text_where(out, fi);
 	if (fi->called_at)
-		text_stack(out, "called at", s, fi->called_at);
-	else
+		text_stack(out, fi->kind == LS_FINDING_LOST_WAKEUP ? "last sent from" : "called at",
+			   s, fi->called_at);
+	if (!fi->called_at || fi->created_at)
 		text_stack(out, "created at", s, fi->created_at);
 	if (fi->registered_at)
 		text_stack(out, "callback registered at", s, fi->registered_at);
@@ -338,6 +348,12 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		if (th && th->name[0])
 			json_object_set_new(lt, "name", str(th->name));
 		json_object_set_new(o, "loop_thread", lt);
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+		json_object_set_new(o, "lost_at", str(fi->when));
+	} else if (fi->kind == LS_FINDING_HANDLE_MISUSE) {
+		json_object_set_new(o, "misuse", str(fi->misuse));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
 		json_object_set_new(o, "error", str(fi->error));

@@ -303,9 +303,67 @@ static void collect_wrong_thread(struct ls_findings *f, const struct ls_trace *t
 	}
 }
 
+static void collect_lost_wakeups(struct ls_findings *f, const struct ls_trace *t)
+{
+	for (size_t i = 0; i < t->lost_wakeups.len; i++) {
+		const struct ls_lost *l = LS_VEC_AT(&t->lost_wakeups, struct ls_lost, i);
+		const struct ls_site *s = ls_trace_site(t, l->init_site);
+		struct ls_finding *fi = add(f, LS_FINDING_LOST_WAKEUP, t, l->tid);
+		fi->has_api = 1;
+		fi->api = LS_API_UV_ASYNC_SEND;
+		if (s && s->callback) {
+			fi->has_callback = 1;
+			fi->callback = s->callback;
+		}
+		fi->count = l->lost;
+		fi->when = l->when == LS_LOST_AT_EXIT ? "exit" : "close";
+		fi->created_at = s ? ls_trace_stack(t, s->stack) : NULL;
+		fi->called_at = ls_trace_stack(t, l->send_stack);
+	}
+}
+
+static const char *misuse_name(uint32_t what)
+{
+	switch (what) {
+	case LS_MISUSE_CLOSE_CLOSING: return "closed a handle that is already closing";
+	case LS_MISUSE_START_CLOSING: return "started a handle that is closing or closed";
+	case LS_MISUSE_OTHER_LOOP: return "used a handle of another loop";
+	}
+	return "misused a handle";
+}
+
+static void collect_misuses(struct ls_findings *f, const struct ls_trace *t)
+{
+	size_t first = f->v.len;
+	for (size_t i = 0; i < t->misuses.len; i++) {
+		const struct ls_misuse_rec *m = LS_VEC_AT(&t->misuses, struct ls_misuse_rec, i);
+		const struct ls_stack *st = ls_trace_stack(t, m->stack);
+		struct ls_finding *fi = NULL;
+		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
+			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+			if (g->kind == LS_FINDING_HANDLE_MISUSE && g->tid == m->tid &&
+			    g->api == m->api && g->called_at == st &&
+			    g->misuse == misuse_name(m->what))
+				fi = g;
+		}
+		if (fi == NULL) {
+			const struct ls_site *init = ls_trace_site(t, m->init_site);
+			fi = add(f, LS_FINDING_HANDLE_MISUSE, t, m->tid);
+			fi->has_api = 1;
+			fi->api = m->api;
+			fi->misuse = misuse_name(m->what);
+			fi->called_at = st;
+			fi->created_at = init ? ls_trace_stack(t, init->stack) : NULL;
+		}
+		fi->count++;
+	}
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
+	collect_misuses(f, t);
+	collect_lost_wakeups(f, t);
 	collect_wrong_thread(f, t);
 	collect_slow(f, t, ls_findings_slow_ms(t, opt));
 	collect_pending(f, t);

@@ -46,6 +46,8 @@ struct ls_finding {
 	const struct ls_stack *registered_at;
 	const struct ls_stack *called_at;   /* where an offending call was made */
 	uint32_t loop_tid;                  /* wrong-thread: the loop's thread */
+	const char *misuse;                 /* handle-misuse: what was done */
+	const char *when;                   /* lost-wakeup: "close" or "exit" */
 	size_t ord;                         /* order of discovery */
 	/* slow-callback */
 	uint64_t count;

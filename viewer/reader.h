@@ -64,6 +64,18 @@ struct ls_wrong_thread {
 	uint64_t loop, handle, time_ns;
 };
 
+/* Sends no callback answered (LOST_WAKEUP). */
+struct ls_lost {
+	uint32_t tid, init_site, lost, when, send_stack;
+	uint64_t handle;
+};
+
+/* A handle used against its life cycle (MISUSE). */
+struct ls_misuse_rec {
+	uint32_t tid, stack, api, what, init_site;
+	uint64_t handle;
+};
+
 /* Per (thread, site) aggregates of every finished callback. */
 struct ls_stat {
 	uint32_t tid, site;
@@ -100,6 +112,7 @@ struct ls_trace {
 	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
 	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
+	struct ls_vec lost_wakeups, misuses;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;
 	struct ls_vec chunks; /* private to the reader */
