@@ -26,9 +26,13 @@ static inline uint32_t ls_register_site(uint32_t api, ls_fn cb)
  * pool's work callbacks, which do not block a loop. */
 #define LS_TIMED(site, on_loop, call)                                       \
 	do {                                                                \
+		uint32_t outer_ = ls_self.cur_site;                         \
+		ls_self.cur_site = (site);                                  \
 		uint64_t t0_ = ls_ticks();                                  \
 		call;                                                       \
-		ls_record_callback((site), t0_, ls_ticks() - t0_, (on_loop)); \
+		uint64_t d_ = ls_ticks() - t0_;                             \
+		ls_self.cur_site = outer_;                                  \
+		ls_record_callback((site), t0_, d_, (on_loop));             \
 	} while (0)
 
 /* Slots of ls_entry.cb[] */

@@ -148,6 +148,7 @@ enum ls_rec_type {
 	LS_REC_WRONG_THREAD = 12, /* arg: stack id of the call   payload: ls_rec_wrong_thread */
 	LS_REC_LOST_WAKEUP = 13, /* arg: site of the async handle payload: ls_rec_lost_wakeup */
 	LS_REC_MISUSE = 14,      /* arg: stack id of the call    payload: ls_rec_misuse */
+	LS_REC_CRASH = 15,       /* arg: site of the callback    payload: ls_rec_crash */
 };
 
 struct ls_rec_thread {
@@ -241,6 +242,14 @@ struct ls_rec_lost_wakeup {
 enum ls_lost_when {
 	LS_LOST_AT_CLOSE = 1,
 	LS_LOST_AT_EXIT = 2,
+};
+
+/* A fatal signal raised while a callback of site `arg` ran. */
+struct ls_rec_crash {
+	int32_t signo;       /* SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT */
+	int32_t code;        /* si_code */
+	uint64_t addr;       /* si_addr */
+	uint64_t time_ns;
 };
 
 /* A handle used against its life cycle. arg: the stack of the call. */

@@ -156,6 +156,7 @@ static int ls_trace_open_locked(void)
 		goto fail;
 	tr.hdr = h;
 	ls_fill_header(tr.hdr);
+	ls_crash_arm();
 	__atomic_store_n(&ls_slow_ticks, (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 *
 						     (double)tr.hdr->tick_hz), __ATOMIC_RELAXED);
 	tr.next_chunk = 0;

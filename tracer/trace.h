@@ -40,7 +40,8 @@ void ls_trace_note_unclosed(void);
 void ls_trace_note_wrong_thread(void);
 void ls_trace_note_misuse(void);
 void ls_trace_note_lost_wakeup(void);
-void ls_trace_finish(void);   /* mark the trace complete now (before abort) */
+void ls_trace_finish(void);
+void ls_crash_arm(void);      /* preload/crash.c: fatal-signal handlers, once per process */   /* mark the trace complete now (before abort) */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
 
@@ -52,6 +53,7 @@ struct ls_thread {
 	uint32_t cap;            /* record bytes the chunk holds */
 	struct ls_chunk_header *chunk;
 	uint64_t base;           /* time base of CALLBACK16 records */
+	uint32_t cur_site;       /* the callback running now, 0 outside callbacks */
 	struct ls_site_stats **stats_of; /* site id -> this thread's slot */
 	struct ls_chunk_header *stats_chunk;
 };

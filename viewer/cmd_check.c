@@ -104,6 +104,8 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK) {
+		fprintf(out, " %s in %s", fi->signal, cb[0] ? cb : "a callback");
 	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
 		fprintf(out, " %" PRIu64 " uv_async_send to %s never answered", fi->count,
 			cb[0] ? cb : "an async handle");

@@ -359,9 +359,43 @@ static void collect_misuses(struct ls_findings *f, const struct ls_trace *t)
 	}
 }
 
+static const char *signal_name(int32_t signo)
+{
+	switch (signo) {
+	case 4: return "SIGILL";
+	case 6: return "SIGABRT";
+	case 7: return "SIGBUS";
+	case 8: return "SIGFPE";
+	case 11: return "SIGSEGV";
+	}
+	return "signal";
+}
+
+static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
+{
+	for (size_t i = 0; i < t->crashes.len; i++) {
+		const struct ls_crash *c = LS_VEC_AT(&t->crashes, struct ls_crash, i);
+		const struct ls_site *s = ls_trace_site(t, c->site);
+		struct ls_finding *fi = add(f, LS_FINDING_CRASH_IN_CALLBACK, t, c->tid);
+		fi->signal = signal_name(c->signo);
+		fi->fault_addr = c->addr;
+		fi->count = 1;
+		if (s) {
+			fi->has_api = 1;
+			fi->api = s->api;
+			if (s->callback) {
+				fi->has_callback = 1;
+				fi->callback = s->callback;
+			}
+			fi->created_at = ls_trace_stack(t, s->stack);
+		}
+	}
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
+	collect_crashes(f, t);
 	collect_misuses(f, t);
 	collect_lost_wakeups(f, t);
 	collect_wrong_thread(f, t);

@@ -48,6 +48,8 @@ struct ls_finding {
 	uint32_t loop_tid;                  /* wrong-thread: the loop's thread */
 	const char *misuse;                 /* handle-misuse: what was done */
 	const char *when;                   /* lost-wakeup: "close" or "exit" */
+	const char *signal;                 /* crash-in-callback: "SIGSEGV", ... */
+	uint64_t fault_addr;
 	size_t ord;                         /* order of discovery */
 	/* slow-callback */
 	uint64_t count;

@@ -434,6 +434,21 @@ static int take_misuse(struct reader *r, const struct ls_rec *rec, const uint8_t
 	return 0;
 }
 
+static int take_crash(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
+{
+	struct ls_rec_crash cr;
+	if (n < sizeof(cr))
+		return fail(r, "corrupt trace (CRASH record too short)");
+	memcpy(&cr, p, sizeof(cr));
+	struct ls_crash *c = ls_vec_push(&r->t->crashes);
+	c->tid = r->cur_tid;
+	c->site = rec->arg;
+	c->signo = cr.signo;
+	c->code = cr.code;
+	c->addr = cr.addr;
+	return 0;
+}
+
 static int take_record(struct reader *r, const struct ls_rec *rec,
 		       const uint8_t *p, size_t n)
 {
@@ -449,6 +464,7 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_WRONG_THREAD: return take_wrong_thread(r, rec, p, n);
 	case LS_REC_LOST_WAKEUP: return take_lost_wakeup(r, rec, p, n);
 	case LS_REC_MISUSE: return take_misuse(r, rec, p, n);
+	case LS_REC_CRASH: return take_crash(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -729,6 +745,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->wrong_threads.item_size = sizeof(struct ls_wrong_thread);
 	t->lost_wakeups.item_size = sizeof(struct ls_lost);
 	t->misuses.item_size = sizeof(struct ls_misuse_rec);
+	t->crashes.item_size = sizeof(struct ls_crash);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -775,6 +792,7 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->wrong_threads);
 	ls_vec_free(&t->lost_wakeups);
 	ls_vec_free(&t->misuses);
+	ls_vec_free(&t->crashes);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
 	ls_vec_free(&t->chunks);

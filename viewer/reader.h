@@ -76,6 +76,13 @@ struct ls_misuse_rec {
 	uint64_t handle;
 };
 
+/* A fatal signal inside a callback (CRASH). */
+struct ls_crash {
+	uint32_t tid, site;
+	int32_t signo, code;
+	uint64_t addr;
+};
+
 /* Per (thread, site) aggregates of every finished callback. */
 struct ls_stat {
 	uint32_t tid, site;
@@ -112,7 +119,7 @@ struct ls_trace {
 	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
 	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
-	struct ls_vec lost_wakeups, misuses;
+	struct ls_vec lost_wakeups, misuses, crashes;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;
 	struct ls_vec chunks; /* private to the reader */
