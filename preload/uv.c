@@ -16,6 +16,28 @@
 
 /* ---- shared with uv_stream.c and uv_req.c ------------------------------ */
 
+#define LS_SITE_CACHE 32
+
+struct ls_site_cache {
+	uintptr_t ret, cb;
+	uint32_t api, site;
+};
+
+static __thread struct ls_site_cache ls_sites_seen[LS_SITE_CACHE];
+
+uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret)
+{
+	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb;
+	struct ls_site_cache *slot =
+		&ls_sites_seen[((r >> 2) ^ (r >> 9) ^ (c >> 4) ^ api) % LS_SITE_CACHE];
+	if (ls_opt.stack_cache && slot->ret == r && slot->cb == c && slot->api == api &&
+	    slot->site != 0)
+		return slot->site;
+	uint32_t site = ls_site_intern(api, ls_stack_capture(), c);
+	*slot = (struct ls_site_cache){ .ret = r, .cb = c, .api = api, .site = site };
+	return site;
+}
+
 int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site)
 {
 	int saved = errno;
@@ -109,12 +131,12 @@ static void ls_handle_tramp(uv_handle_t *h)
 
 /* Records that `h` now calls `cb`, registered by `api`. Returns 0 when the
  * trampoline may be installed. */
-static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb)
+static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb, const void *ret)
 {
 	ls_uv_check_thread(api, h->loop, h);
 	ls_uv_check_open(api, h);
 	int saved = errno;
-	uint32_t site = ls_register_site(api, cb);
+	uint32_t site = ls_register_site(api, cb, ret);
 	errno = saved;
 	return ls_uv_set_cb(h, LS_CB_MAIN, cb, site);
 }
@@ -126,7 +148,7 @@ static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb)
 		__typeof__(&uv_##type##_start) real = LS_UV(uv_##type##_start);  \
 		uv_##type##_cb tramp = (uv_##type##_cb)(void (*)(void))ls_handle_tramp; \
 		if (cb == NULL || cb == tramp || ls_uv_skip(ret) ||              \
-		    ls_set_handle_cb((uv_handle_t *)h, api, (ls_fn)cb) != 0)     \
+		    ls_set_handle_cb((uv_handle_t *)h, api, (ls_fn)cb, ret) != 0)     \
 			return real(h, cb);                                      \
 		return real(h, tramp);                                           \
 	}
@@ -143,7 +165,7 @@ LS_EXPORT int uv_timer_start(uv_timer_t *h, uv_timer_cb cb, uint64_t timeout, ui
 	/* uv_timer_again restarts with the callback already in the handle:
 	 * the trampoline. That is one registration, not two. */
 	if (cb == NULL || cb == tramp || ls_uv_skip(ret) ||
-	    ls_set_handle_cb((uv_handle_t *)h, LS_API_UV_TIMER_START, (ls_fn)cb) != 0)
+	    ls_set_handle_cb((uv_handle_t *)h, LS_API_UV_TIMER_START, (ls_fn)cb, ret) != 0)
 		return real(h, cb, timeout, repeat);
 	return real(h, tramp, timeout, repeat);
 }
@@ -158,7 +180,7 @@ static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
 		return;
 	ls_uv_check_thread(api, loop, h);
 	int saved = errno;
-	uint32_t site = ls_register_site(api, cb);
+	uint32_t site = ls_register_site(api, cb, ret);
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(h);
 	if (e != NULL) {
@@ -346,7 +368,7 @@ LS_EXPORT void uv_close(uv_handle_t *h, uv_close_cb cb)
 		return;
 	}
 	int saved = errno;
-	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, (ls_fn)cb) : 0;
+	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, (ls_fn)cb, ret) : 0;
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(h);
 	if (e != NULL) {
@@ -396,10 +418,9 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 		return real(loop, req, work_cb, after_work_cb);
 	ls_uv_check_thread(LS_API_UV_QUEUE_WORK, loop, req);
 	int saved = errno;
-	uint32_t stack = ls_stack_capture();
-	uint32_t work_site = ls_site_intern(LS_API_UV_QUEUE_WORK, stack, (uintptr_t)work_cb);
+	uint32_t work_site = ls_register_site(LS_API_UV_QUEUE_WORK, (ls_fn)work_cb, ret);
 	uint32_t after_site = after_work_cb == NULL ? 0 :
-		ls_site_intern(LS_API_UV_QUEUE_WORK_AFTER, stack, (uintptr_t)after_work_cb);
+		ls_register_site(LS_API_UV_QUEUE_WORK_AFTER, (ls_fn)after_work_cb, ret);
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(req);
 	if (e != NULL) {

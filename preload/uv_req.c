@@ -31,7 +31,7 @@ static inline int ls_req_begin(const void *ret, void *req, uv_loop_t *loop,
 		return 0;
 	ls_uv_check_thread(api, loop, req);
 	int saved = errno;
-	uint32_t site = ls_register_site(api, cb);
+	uint32_t site = ls_register_site(api, cb, ret);
 	errno = saved;
 	return ls_uv_req_start(req, loop, cb, site, api) == 0;
 }
@@ -166,10 +166,11 @@ static void ls_exit_tramp(uv_process_t *p, int64_t exit_status, int term_signal)
 /* uv_spawn initializes the handle itself: a new handle at `p` (perhaps
  * where a closed one was), created at this call, calling exit_cb. Returns
  * 0 when the trampoline may be installed. */
-static int ls_process_born(uv_loop_t *loop, uv_process_t *p, uv_exit_cb exit_cb)
+static int ls_process_born(uv_loop_t *loop, uv_process_t *p, uv_exit_cb exit_cb,
+			   const void *ret)
 {
 	int saved = errno;
-	uint32_t site = ls_register_site(LS_API_UV_SPAWN, (ls_fn)exit_cb);
+	uint32_t site = ls_register_site(LS_API_UV_SPAWN, (ls_fn)exit_cb, ret);
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(p);
 	if (e != NULL) {
@@ -202,7 +203,7 @@ LS_EXPORT int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_
 	 * still initialized and must be closed, and when exec succeeded but a
 	 * stdio stream failed, libuv returns the error yet reaps the child and
 	 * calls exit_cb. */
-	if (ls_process_born(loop, process, options->exit_cb) != 0 || options->exit_cb == NULL)
+	if (ls_process_born(loop, process, options->exit_cb, ret) != 0 || options->exit_cb == NULL)
 		return real(loop, process, options);
 	/* The caller's options are const and may be shared: change a copy. */
 	uv_process_options_t copy = *options;
@@ -238,7 +239,7 @@ LS_EXPORT void uv_walk(uv_loop_t *loop, uv_walk_cb walk_cb, void *arg)
 	}
 	ls_uv_check_thread(LS_API_UV_WALK, loop, NULL);
 	int saved = errno;
-	struct ls_walk w = { walk_cb, arg, ls_register_site(LS_API_UV_WALK, (ls_fn)walk_cb) };
+	struct ls_walk w = { walk_cb, arg, ls_register_site(LS_API_UV_WALK, (ls_fn)walk_cb, ret) };
 	errno = saved;
 	real(loop, ls_walk_tramp, &w);
 }

@@ -17,10 +17,11 @@ static inline int ls_uv_skip(const void *ret)
 	return ls_disabled || ls_from_lib(&ls_libuv, ret);
 }
 
-static inline uint32_t ls_register_site(uint32_t api, ls_fn cb)
-{
-	return ls_site_intern(api, ls_stack_capture(), (uintptr_t)cb);
-}
+/* The site of a registration by api of cb, made by the call instruction
+ * that returns to ret. The stack is captured the first time a thread
+ * registers from that instruction with that callback; later registrations
+ * from there reuse it (stack_cache=0 captures every time). */
+uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret);
 
 /* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
  * pool's work callbacks, which do not block a loop. */

@@ -13,23 +13,23 @@
 
 /* Records cb of handle h in slot, registered by api. 0: install the
  * trampoline. */
-static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb)
+static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb, const void *ret)
 {
 	ls_uv_check_thread(api, h->loop, h);
 	ls_uv_check_open(api, h);
 	int saved = errno;
-	uint32_t site = ls_register_site(api, cb);
+	uint32_t site = ls_register_site(api, cb, ret);
 	errno = saved;
 	return ls_uv_set_cb(h, slot, cb, site);
 }
 
 /* Records request req of api on loop, its callback cb possibly NULL. 0:
  * install the trampoline. */
-static int ls_req(void *req, uv_loop_t *loop, uint32_t api, ls_fn cb)
+static int ls_req(void *req, uv_loop_t *loop, uint32_t api, ls_fn cb, const void *ret)
 {
 	ls_uv_check_thread(api, loop, req);
 	int saved = errno;
-	uint32_t site = ls_register_site(api, cb);
+	uint32_t site = ls_register_site(api, cb, ret);
 	errno = saved;
 	return ls_uv_req_start(req, loop, cb, site, api);
 }
@@ -67,9 +67,8 @@ LS_EXPORT int uv_read_start(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb rea
 	ls_uv_check_thread(LS_API_UV_READ_START, s->loop, s);
 	ls_uv_check_open(LS_API_UV_READ_START, (uv_handle_t *)s);
 	int saved = errno;
-	uint32_t stack = ls_stack_capture();
-	uint32_t rsite = ls_site_intern(LS_API_UV_READ_START, stack, (uintptr_t)read_cb);
-	uint32_t asite = ls_site_intern(LS_API_UV_READ_START_ALLOC, stack, (uintptr_t)alloc_cb);
+	uint32_t rsite = ls_register_site(LS_API_UV_READ_START, (ls_fn)read_cb, ret);
+	uint32_t asite = ls_register_site(LS_API_UV_READ_START_ALLOC, (ls_fn)alloc_cb, ret);
 	errno = saved;
 	if (ls_uv_set_cb((uv_handle_t *)s, LS_CB_MAIN, (ls_fn)read_cb, rsite) != 0 ||
 	    ls_uv_set_cb((uv_handle_t *)s, LS_CB_ALLOC, (ls_fn)alloc_cb, asite) != 0)
@@ -89,7 +88,7 @@ LS_EXPORT int uv_listen(uv_stream_t *s, int backlog, uv_connection_cb cb)
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_listen) real = LS_UV(uv_listen);
 	if (cb == NULL || cb == ls_connection_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)s, LS_CB_LISTEN, LS_API_UV_LISTEN, (ls_fn)cb) != 0)
+	    ls_on((uv_handle_t *)s, LS_CB_LISTEN, LS_API_UV_LISTEN, (ls_fn)cb, ret) != 0)
 		return real(s, backlog, cb);
 	return real(s, backlog, ls_connection_tramp);
 }
@@ -111,9 +110,8 @@ LS_EXPORT int uv_udp_recv_start(uv_udp_t *h, uv_alloc_cb alloc_cb, uv_udp_recv_c
 	ls_uv_check_thread(LS_API_UV_UDP_RECV_START, h->loop, h);
 	ls_uv_check_open(LS_API_UV_UDP_RECV_START, (uv_handle_t *)h);
 	int saved = errno;
-	uint32_t stack = ls_stack_capture();
-	uint32_t rsite = ls_site_intern(LS_API_UV_UDP_RECV_START, stack, (uintptr_t)recv_cb);
-	uint32_t asite = ls_site_intern(LS_API_UV_UDP_RECV_START_ALLOC, stack, (uintptr_t)alloc_cb);
+	uint32_t rsite = ls_register_site(LS_API_UV_UDP_RECV_START, (ls_fn)recv_cb, ret);
+	uint32_t asite = ls_register_site(LS_API_UV_UDP_RECV_START_ALLOC, (ls_fn)alloc_cb, ret);
 	errno = saved;
 	if (ls_uv_set_cb((uv_handle_t *)h, LS_CB_MAIN, (ls_fn)recv_cb, rsite) != 0 ||
 	    ls_uv_set_cb((uv_handle_t *)h, LS_CB_ALLOC, (ls_fn)alloc_cb, asite) != 0)
@@ -161,7 +159,7 @@ LS_EXPORT int uv_write(uv_write_t *req, uv_stream_t *s, const uv_buf_t bufs[],
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_write) real = LS_UV(uv_write);
 	if (cb == ls_write_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, s->loop, LS_API_UV_WRITE, (ls_fn)cb) != 0)
+	    ls_req(req, s->loop, LS_API_UV_WRITE, (ls_fn)cb, ret) != 0)
 		return real(req, s, bufs, nbufs, cb);
 	return ls_req_done(req, real(req, s, bufs, nbufs, ls_write_tramp));
 }
@@ -172,7 +170,7 @@ LS_EXPORT int uv_write2(uv_write_t *req, uv_stream_t *s, const uv_buf_t bufs[],
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_write2) real = LS_UV(uv_write2);
 	if (cb == ls_write_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, s->loop, LS_API_UV_WRITE2, (ls_fn)cb) != 0)
+	    ls_req(req, s->loop, LS_API_UV_WRITE2, (ls_fn)cb, ret) != 0)
 		return real(req, s, bufs, nbufs, send_handle, cb);
 	return ls_req_done(req, real(req, s, bufs, nbufs, send_handle, ls_write_tramp));
 }
@@ -182,7 +180,7 @@ LS_EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *s, uv_shutdown_cb cb)
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_shutdown) real = LS_UV(uv_shutdown);
 	if (cb == ls_shutdown_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, s->loop, LS_API_UV_SHUTDOWN, (ls_fn)cb) != 0)
+	    ls_req(req, s->loop, LS_API_UV_SHUTDOWN, (ls_fn)cb, ret) != 0)
 		return real(req, s, cb);
 	return ls_req_done(req, real(req, s, ls_shutdown_tramp));
 }
@@ -193,7 +191,7 @@ LS_EXPORT int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *h, const struct sockad
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_tcp_connect) real = LS_UV(uv_tcp_connect);
 	if (cb == ls_connect_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, h->loop, LS_API_UV_TCP_CONNECT, (ls_fn)cb) != 0)
+	    ls_req(req, h->loop, LS_API_UV_TCP_CONNECT, (ls_fn)cb, ret) != 0)
 		return real(req, h, addr, cb);
 	return ls_req_done(req, real(req, h, addr, ls_connect_tramp));
 }
@@ -205,7 +203,7 @@ LS_EXPORT void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *h, const char *name
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_pipe_connect) real = LS_UV(uv_pipe_connect);
 	if (cb == ls_connect_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, h->loop, LS_API_UV_PIPE_CONNECT, (ls_fn)cb) != 0) {
+	    ls_req(req, h->loop, LS_API_UV_PIPE_CONNECT, (ls_fn)cb, ret) != 0) {
 		real(req, h, name, cb);
 		return;
 	}
@@ -218,7 +216,7 @@ LS_EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *h, const uv_buf_t bufs[]
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_udp_send) real = LS_UV(uv_udp_send);
 	if (cb == ls_udp_send_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, h->loop, LS_API_UV_UDP_SEND, (ls_fn)cb) != 0)
+	    ls_req(req, h->loop, LS_API_UV_UDP_SEND, (ls_fn)cb, ret) != 0)
 		return real(req, h, bufs, nbufs, addr, cb);
 	return ls_req_done(req, real(req, h, bufs, nbufs, addr, ls_udp_send_tramp));
 }
@@ -237,7 +235,7 @@ LS_EXPORT int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_poll_start) real = LS_UV(uv_poll_start);
 	if (cb == NULL || cb == ls_poll_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_POLL_START, (ls_fn)cb) != 0)
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_POLL_START, (ls_fn)cb, ret) != 0)
 		return real(h, events, cb);
 	return real(h, events, ls_poll_tramp);
 }
@@ -254,7 +252,7 @@ LS_EXPORT int uv_signal_start(uv_signal_t *h, uv_signal_cb cb, int signum)
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_signal_start) real = LS_UV(uv_signal_start);
 	if (cb == NULL || cb == ls_signal_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START, (ls_fn)cb) != 0)
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START, (ls_fn)cb, ret) != 0)
 		return real(h, cb, signum);
 	return real(h, ls_signal_tramp, signum);
 }
@@ -264,7 +262,7 @@ LS_EXPORT int uv_signal_start_oneshot(uv_signal_t *h, uv_signal_cb cb, int signu
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_signal_start_oneshot) real = LS_UV(uv_signal_start_oneshot);
 	if (cb == NULL || cb == ls_signal_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START_ONESHOT, (ls_fn)cb) != 0)
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START_ONESHOT, (ls_fn)cb, ret) != 0)
 		return real(h, cb, signum);
 	return real(h, ls_signal_tramp, signum);
 }
@@ -282,7 +280,7 @@ LS_EXPORT int uv_fs_event_start(uv_fs_event_t *h, uv_fs_event_cb cb, const char 
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_fs_event_start) real = LS_UV(uv_fs_event_start);
 	if (cb == NULL || cb == ls_fs_event_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_EVENT_START, (ls_fn)cb) != 0)
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_EVENT_START, (ls_fn)cb, ret) != 0)
 		return real(h, cb, path, flags);
 	return real(h, ls_fs_event_tramp, path, flags);
 }
@@ -301,7 +299,7 @@ LS_EXPORT int uv_fs_poll_start(uv_fs_poll_t *h, uv_fs_poll_cb cb, const char *pa
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_fs_poll_start) real = LS_UV(uv_fs_poll_start);
 	if (cb == NULL || cb == ls_fs_poll_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_POLL_START, (ls_fn)cb) != 0)
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_POLL_START, (ls_fn)cb, ret) != 0)
 		return real(h, cb, path, interval);
 	return real(h, ls_fs_poll_tramp, path, interval);
 }

@@ -90,3 +90,26 @@ Test(options, dir_option_puts_the_trace_there_not_in_the_working_directory)
 	free(trace);
 	free(opt);
 }
+
+Test(options, stack_cache_off_gives_the_same_creation_sites)
+{
+	const char *modes[] = {"stack_cache=1", "stack_cache=0"};
+	int lines[2];
+
+	for (int m = 0; m < 2; m++) {
+		struct ls_run r;
+		const char *dir = ls_tmpdir();
+		ls_run_fixture(&r, "slow_timer", dir, modes[m]);
+		cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+		cr_assert_null(strstr(r.err, "LOOPSAN_OPTIONS"), "%s accepted:\n%s", modes[m], r.err);
+		ls_run_free(&r);
+		char *trace = ls_single_trace(dir);
+		json_t *rep = ls_report_json(trace);
+		json_t *f = ls_only_finding(rep, "slow-callback", "on_tick");
+		json_t *frame = json_array_get(json_object_get(f, "created_at"), 0);
+		lines[m] = (int)ls_int(frame, "line");
+		cr_assert_eq(lines[m], ls_marker_line("slow_timer", "tick_start"), "%s", modes[m]);
+		json_decref(rep);
+		free(trace);
+	}
+}

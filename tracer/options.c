@@ -63,6 +63,8 @@ static void ls_opt_pair(const char *key, size_t klen, const char *v, size_t vlen
 		bad = ls_opt_uint(v, vlen, 1, 3600000, &o->slow_callback_ms);
 	} else if (KEY("halt_on_wrong_thread")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->halt_on_wrong_thread);
+	} else if (KEY("stack_cache")) {
+		bad = ls_opt_uint(v, vlen, 0, 1, &o->stack_cache);
 	} else if (KEY("stacks")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->stacks);
 	} else if (KEY("stack_depth")) {

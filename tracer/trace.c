@@ -30,6 +30,7 @@ struct ls_options ls_opt = {
 	.stacks = 1,
 	.stack_depth = 16,
 	.mode = LS_MODE_SUMMARY,
+	.stack_cache = 1,
 };
 int ls_disabled;
 uint64_t ls_slow_ticks = UINT64_MAX;

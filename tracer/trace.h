@@ -20,6 +20,7 @@ struct ls_options {
 	uint32_t stack_depth;   /* 1 .. LS_MAX_STACK_DEPTH */
 	uint32_t mode;          /* enum ls_mode */
 	uint32_t halt_on_wrong_thread; /* 0 or 1: abort at a wrong-thread call */
+	uint32_t stack_cache;   /* 1: one stack per registering call instruction and callback */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
 };
