@@ -114,3 +114,25 @@ Test(pending_at_close, loop_closed_cleanly_reports_nothing_pending)
 	json_decref(rep);
 	free(trace);
 }
+
+Test(pending_at_close, handles_left_open_alike_are_one_finding_with_a_count)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture(&r, "many_open", dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "loop close: EBUSY"), "%s", r.out);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "pending-at-close", NULL);
+	cr_assert_eq(ls_int(f, "count"), 5);
+	cr_assert_str_eq(ls_str(f, "handle"), "tcp");
+	cr_assert_str_eq(ls_str(f, "api"), "uv_tcp_init");
+	ls_assert_frame(f, "created_at", 0, "open_clients", "many_open.c",
+			ls_marker_line("many_open", "client_init"));
+	cr_assert_eq(ls_count(rep, "unclosed-handle", NULL), 0, "reported once, at the close");
+	json_decref(rep);
+	free(trace);
+}

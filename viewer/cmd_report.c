@@ -108,6 +108,8 @@ static void headline_pending(FILE *out, const char *cb, const struct ls_finding 
 		fprintf(out, "%s handle never closed (still open at exit)", type);
 	else
 		fprintf(out, "%s handle still open at uv_loop_close", type);
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " of them", fi->count);
 	if (fi->closing || fi->has_callback)
 		fprintf(out, " (%s%s%s%s%s%s)", fi->closing ? "closing" : "",
 			fi->closing && fi->has_callback ? ", " : "",
@@ -369,6 +371,7 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	} else {
 		json_object_set_new(o, "closing", json_boolean(fi->closing));
 		json_object_set_new(o, "at_exit", json_boolean(fi->at_exit));
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	}
 	if (fi->created_at)
 		json_object_set_new(o, "created_at", json_stack(s, fi->created_at));

@@ -210,14 +210,42 @@ static const struct ls_stack *site_stack(const struct ls_trace *t,
 	return site && site->stack ? ls_trace_stack(t, site->stack) : NULL;
 }
 
-static void collect_pending_one(struct ls_findings *f, const struct ls_trace *t,
+/* Handles left open alike (same kind, thread, type, creation and callback
+ * sites, state, loop close) make one finding with a count. */
+static struct ls_finding *same_pending(struct ls_findings *f, size_t first,
+				       enum ls_finding_kind kind, const struct ls_trace *t,
+				       const struct ls_open_handle *h)
+{
+	for (size_t k = first; k < f->v.len; k++) {
+		struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+		if (g->kind == kind && g->tid == h->tid && g->pending_init_site == h->init_site &&
+		    g->site == h->site && g->closing == ((h->flags & LS_HANDLE_CLOSING) != 0) &&
+		    g->at_exit == ((h->flags & LS_HANDLE_AT_EXIT) != 0) &&
+		    g->close_index == h->close_index && strcmp(g->handle, h->type_name) == 0) {
+			(void)t;
+			return g;
+		}
+	}
+	return NULL;
+}
+
+static void collect_pending_one(struct ls_findings *f, size_t first, const struct ls_trace *t,
 				const struct ls_open_handle *h)
 {
 	/* At exit, a handle never closed is unclosed-handle; a request still
 	 * pending, like one at a loop's close, is pending-at-close. */
 	enum ls_finding_kind kind = (h->flags & LS_HANDLE_AT_EXIT) && !(h->flags & LS_HANDLE_REQUEST)
 		? LS_FINDING_UNCLOSED_HANDLE : LS_FINDING_PENDING_AT_CLOSE;
+	struct ls_finding *same = same_pending(f, first, kind, t, h);
+	if (same != NULL) {
+		same->count++;
+		return;
+	}
 	struct ls_finding *fi = add(f, kind, t, h->tid);
+	fi->count = 1;
+	fi->pending_init_site = h->init_site;
+	fi->site = h->site;
+	fi->close_index = h->close_index;
 	fi->at_exit = (h->flags & LS_HANDLE_AT_EXIT) != 0;
 	const struct ls_site *init = h->init_site ? ls_trace_site(t, h->init_site) : NULL;
 	const struct ls_site *cb = h->site ? ls_trace_site(t, h->site) : NULL;
@@ -245,9 +273,10 @@ static void collect_pending_one(struct ls_findings *f, const struct ls_trace *t,
 
 static void collect_pending(struct ls_findings *f, const struct ls_trace *t)
 {
+	size_t first = f->v.len;
 	for (size_t i = 0; i < t->open_handles.len; i++)
-		collect_pending_one(f, t, LS_VEC_AT(&t->open_handles,
-						    struct ls_open_handle, i));
+		collect_pending_one(f, first, t, LS_VEC_AT(&t->open_handles,
+							   struct ls_open_handle, i));
 }
 
 /* One finding per (thread, request site, error), with how many times. */

@@ -63,7 +63,9 @@ struct ls_finding {
 	/* dropped-error (count is how many times) */
 	const char *error;                  /* "EPIPE", ... */
 	int32_t error_code;
-	uint32_t site;                      /* the request's site */
+	uint32_t site;                      /* the request's site; pending: the callback's */
+	uint32_t pending_init_site;         /* pending-at-close, unclosed-handle */
+	size_t close_index;                 /* pending-at-close: which loop close */
 };
 
 struct ls_findings {
