@@ -1,0 +1,77 @@
+/* Hundreds of thousands of short-lived handles and requests: every callback
+ * still runs, none is lost, and the shim's memory does not grow with their
+ * number (the side table shrinks back as handles close). */
+#include "harness.h"
+
+LS_SUITE(churn);
+
+/* Runs `churn n` with or without the shim; returns its peak RSS in KiB and
+ * checks its callback count. */
+static long churn(long n, bool preload, const char *dir)
+{
+	char *bin = ls_fixture_bin("churn");
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	char *num = ls_fmt("%ld", n);
+	const char *env[] = {preload ? pre : "LOOPSAN_UNUSED=1", NULL};
+	const char *argv[] = {bin, num, NULL};
+	struct ls_run r;
+	long callbacks = -1, rss = -1;
+
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(sscanf(r.out, "callbacks=%ld maxrss_kb=%ld", &callbacks, &rss), 2, "%s", r.out);
+	cr_assert_eq(callbacks, n * 2 + n / 10 * 2, "every callback ran (n=%ld)", n);
+	ls_run_free(&r);
+	free(bin);
+	free(shim);
+	free(pre);
+	free(num);
+	return rss;
+}
+
+Test(churn, shim_memory_does_not_grow_with_the_number_of_short_lived_handles)
+{
+	long small = churn(1000, true, ls_tmpdir());
+	long big = churn(300000, true, ls_tmpdir());
+
+	/* 300 000 entries that were never released would take 30 MB or more. */
+	cr_assert_lt(big - small, 8 * 1024, "peak RSS %ld KiB for 1000 rounds, %ld KiB for 300000",
+		     small, big);
+}
+
+Test(churn, every_short_lived_callback_is_counted)
+{
+	const char *dir = ls_tmpdir();
+	churn(100000, true, dir);
+	char *trace = ls_single_trace(dir);
+	struct ls_run r;
+	const char *args[] = {"stats", "--format", "json", trace, NULL};
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	json_error_t err;
+	json_t *doc = json_loads(r.out, 0, &err);
+	cr_assert(doc, "%s", err.text);
+	json_t *s;
+	size_t i;
+	long timers = 0, closes = 0, works = 0, stats = 0;
+	json_array_foreach(json_object_get(doc, "sites"), i, s) {
+		const char *cb = ls_str(s, "callback");
+		long count = (long)ls_int(s, "count");
+		if (strcmp(cb, "on_timer") == 0)
+			timers += count;
+		else if (strcmp(cb, "on_closed") == 0)
+			closes += count;
+		else if (strcmp(cb, "after") == 0)
+			works += count;
+		else if (strcmp(cb, "on_stat") == 0)
+			stats += count;
+	}
+	cr_assert_eq(timers, 100000);
+	cr_assert_eq(closes, 100000);
+	cr_assert_eq(works, 10000);
+	cr_assert_eq(stats, 10000);
+	json_decref(doc);
+	ls_run_free(&r);
+	free(trace);
+}
