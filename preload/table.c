@@ -38,7 +38,7 @@ static inline uint32_t ls_hash(uintptr_t key, uint32_t bits)
 struct ls_entry *ls_table_find(const void *key)
 {
 	struct ls_table *t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
-	if (t == NULL)
+	if (t == NULL || (uintptr_t)key <= LS_TOMB)
 		return NULL;
 	uint32_t mask = (1u << t->bits) - 1;
 	uintptr_t k = (uintptr_t)key;
@@ -97,6 +97,8 @@ static struct ls_table *ls_rebuild(struct ls_table *old)
 struct ls_entry *ls_table_get_locked(const void *key)
 {
 	uintptr_t k = (uintptr_t)key;
+	if (k <= LS_TOMB)
+		return NULL; /* a NULL handle or request: libuv's to refuse */
 	struct ls_table *t = cur;
 	if (t == NULL || 2 * (t->used + 1) > (1u << t->bits))
 		t = ls_rebuild(t);
@@ -125,7 +127,7 @@ struct ls_entry *ls_table_get_locked(const void *key)
 static struct ls_entry *ls_find_locked(uintptr_t k)
 {
 	struct ls_table *t = cur;
-	if (t == NULL)
+	if (t == NULL || k <= LS_TOMB)
 		return NULL;
 	uint32_t mask = (1u << t->bits) - 1;
 	for (uint32_t i = ls_hash(k, t->bits), n = 0; n <= mask; i = (i + 1) & mask, n++) {

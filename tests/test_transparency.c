@@ -74,3 +74,19 @@ Test(transparency, trace_is_named_after_the_pid_in_the_working_directory)
 	json_decref(rep);
 	free(trace);
 }
+
+Test(transparency, refused_calls_return_and_set_errno_as_without_the_shim)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run plain, traced;
+
+	ls_run_fixture_ex(&plain, "bad_input", dir, false, NULL);
+	ls_run_fixture_ex(&traced, "bad_input", dir, true, NULL);
+	cr_assert_eq(ls_exit_code(&plain), 0, "%s", plain.err);
+	cr_assert_eq(ls_exit_code(&traced), 0, "%s", traced.err);
+	cr_assert_str_eq(traced.out, plain.out);
+	cr_assert(strstr(plain.out, "timer_start: ok errno=1234"), "%s", plain.out);
+	cr_assert(strstr(plain.out, "fs_stat NULL req: EINVAL errno=1234"), "%s", plain.out);
+	ls_run_free(&plain);
+	ls_run_free(&traced);
+}
