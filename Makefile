@@ -81,7 +81,7 @@ test: deps
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 OPT=-O1 \
 		all $(FIXTURES:$(BUILD)/%=build-san/%) build-san/tests/loopsan-tests
-	LOOPSAN_BUILD=$(abspath build-san) build-san/tests/loopsan-tests --jobs 2
+	LOOPSAN_BUILD=$(abspath build-san) LOOPSAN_SANITIZED=1 build-san/tests/loopsan-tests --jobs 2
 
 clean:
 	rm -rf build build-san build-fuzz
