@@ -38,7 +38,7 @@ uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret)
 	return site;
 }
 
-int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site)
+int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site, struct ls_cb_was *was)
 {
 	int saved = errno;
 	ls_table_lock();
@@ -46,12 +46,30 @@ int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site)
 	if (e != NULL) {
 		if (e->loop == NULL)
 			e->loop = h->loop;
+		was->cb = e->cb[slot];
+		was->site = e->site[slot];
 		e->cb[slot] = cb;
 		e->site[slot] = site;
 	}
 	ls_table_unlock();
 	errno = saved;
 	return e == NULL ? -1 : 0;
+}
+
+int ls_uv_undo_cb(uv_handle_t *h, int slot, const struct ls_cb_was *was, int rc)
+{
+	if (rc == 0)
+		return rc;
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(h);
+	if (e != NULL) {
+		e->cb[slot] = was->cb;
+		e->site[slot] = was->site;
+	}
+	ls_table_unlock();
+	errno = saved;
+	return rc;
 }
 
 ls_fn ls_uv_cb_of(const void *h, int slot, uint32_t *site)
@@ -131,26 +149,31 @@ static void ls_handle_tramp(uv_handle_t *h)
 
 /* Records that `h` now calls `cb`, registered by `api`. Returns 0 when the
  * trampoline may be installed. */
-static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb, const void *ret)
+static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb, const void *ret,
+			    struct ls_cb_was *was)
 {
 	ls_uv_check_thread(api, h->loop, h);
 	ls_uv_check_open(api, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
 	errno = saved;
-	return ls_uv_set_cb(h, LS_CB_MAIN, cb, site);
+	return ls_uv_set_cb(h, LS_CB_MAIN, cb, site, was);
 }
 
+/* idle, prepare, check: libuv ignores a start of an active handle (its
+ * callback stays), so the shim does too. */
 #define LS_UV_START(type, api)                                                   \
 	LS_EXPORT int uv_##type##_start(uv_##type##_t *h, uv_##type##_cb cb)     \
 	{                                                                        \
 		const void *ret = __builtin_return_address(0);                   \
 		__typeof__(&uv_##type##_start) real = LS_UV(uv_##type##_start);  \
 		uv_##type##_cb tramp = (uv_##type##_cb)(void (*)(void))ls_handle_tramp; \
-		if (cb == NULL || cb == tramp || ls_uv_skip(ret) ||              \
-		    ls_set_handle_cb((uv_handle_t *)h, api, (ls_fn)cb, ret) != 0)     \
+		struct ls_cb_was was;                                            \
+		if (h == NULL || cb == NULL || cb == tramp || ls_uv_skip(ret) || \
+		    LS_UV(uv_is_active)((uv_handle_t *)h) ||                     \
+		    ls_set_handle_cb((uv_handle_t *)h, api, (ls_fn)cb, ret, &was) != 0) \
 			return real(h, cb);                                      \
-		return real(h, tramp);                                           \
+		return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, tramp)); \
 	}
 
 LS_UV_START(idle, LS_API_UV_IDLE_START)
@@ -164,10 +187,11 @@ LS_EXPORT int uv_timer_start(uv_timer_t *h, uv_timer_cb cb, uint64_t timeout, ui
 	uv_timer_cb tramp = (uv_timer_cb)(void (*)(void))ls_handle_tramp;
 	/* uv_timer_again restarts with the callback already in the handle:
 	 * the trampoline. That is one registration, not two. */
-	if (cb == NULL || cb == tramp || ls_uv_skip(ret) ||
-	    ls_set_handle_cb((uv_handle_t *)h, LS_API_UV_TIMER_START, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (h == NULL || cb == NULL || cb == tramp || ls_uv_skip(ret) ||
+	    ls_set_handle_cb((uv_handle_t *)h, LS_API_UV_TIMER_START, (ls_fn)cb, ret, &was) != 0)
 		return real(h, cb, timeout, repeat);
-	return real(h, tramp, timeout, repeat);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, tramp, timeout, repeat));
 }
 
 /* ---- handle creation --------------------------------------------------- */
@@ -337,7 +361,7 @@ void ls_uv_misuse(uint32_t api, uint32_t what, const void *handle)
 	errno = saved;
 }
 
-static void ls_close_tramp(uv_handle_t *h)
+void ls_uv_close_tramp(uv_handle_t *h)
 {
 	struct ls_entry e;
 	/* Take the entry before the callback: it usually frees the handle,
@@ -351,38 +375,57 @@ static void ls_close_tramp(uv_handle_t *h)
 	}
 }
 
-LS_EXPORT void uv_close(uv_handle_t *h, uv_close_cb cb)
+int ls_uv_close_begin(uv_handle_t *h, ls_fn cb, const void *ret)
 {
-	const void *ret = __builtin_return_address(0);
-	__typeof__(&uv_close) real = LS_UV(uv_close);
-	if (cb == ls_close_tramp || ls_uv_skip(ret)) {
-		real(h, cb);
-		return;
-	}
 	ls_uv_check_thread(LS_API_UV_CLOSE, h->loop, h);
 	if (LS_UV(uv_is_closing)(h)) {
 		/* Closed twice: say so, and let libuv do what it does with it,
 		 * the first close callback kept. */
 		ls_uv_misuse(LS_API_UV_CLOSE, LS_MISUSE_CLOSE_CLOSING, h);
-		real(h, cb);
-		return;
+		return -1;
 	}
 	int saved = errno;
-	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, (ls_fn)cb, ret) : 0;
+	uint32_t site = cb ? ls_register_site(LS_API_UV_CLOSE, cb, ret) : 0;
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(h);
 	if (e != NULL) {
 		if (e->loop == NULL)
 			e->loop = h->loop;
-		e->close_cb = (ls_fn)cb;
+		e->close_cb = cb;
 		e->close_site = site;
 		e->flags |= LS_ENT_CLOSING;
 	}
 	ls_table_unlock();
 	errno = saved;
+	return e == NULL ? -1 : 0;
+}
+
+void ls_uv_close_undo(uv_handle_t *h)
+{
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(h);
+	if (e != NULL) {
+		e->close_cb = NULL;
+		e->close_site = 0;
+		e->flags &= ~LS_ENT_CLOSING;
+	}
+	ls_table_unlock();
+	errno = saved;
+}
+
+LS_EXPORT void uv_close(uv_handle_t *h, uv_close_cb cb)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_close) real = LS_UV(uv_close);
 	/* Even a NULL close callback gets the trampoline: it is how the
 	 * shim learns that the handle is gone. */
-	real(h, e != NULL ? ls_close_tramp : cb);
+	if (h == NULL || cb == ls_uv_close_tramp || ls_uv_skip(ret) ||
+	    ls_uv_close_begin(h, (ls_fn)cb, ret) != 0) {
+		real(h, cb);
+		return;
+	}
+	real(h, ls_uv_close_tramp);
 }
 
 /* ---- thread pool ------------------------------------------------------- */

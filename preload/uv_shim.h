@@ -45,7 +45,15 @@ enum {
 
 /* Records that handle h now calls cb in `slot`, registered by api (site
  * already interned). Returns 0 when the trampoline may be installed. */
-int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site);
+struct ls_cb_was {
+	ls_fn cb;
+	uint32_t site;
+};
+int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site, struct ls_cb_was *was);
+
+/* libuv refused the start (it returns before taking the callback): the
+ * handle keeps calling what it called before. Returns rc. */
+int ls_uv_undo_cb(uv_handle_t *h, int slot, const struct ls_cb_was *was, int rc);
 
 /* The callback of handle h in slot, and its site; aborts when the shim has
  * none (never call a wrong function). */
@@ -92,6 +100,13 @@ static inline void ls_uv_check_open(uint32_t api, uv_handle_t *h)
 	if (LS_UNLIKELY(LS_UV(uv_is_closing)(h)))
 		ls_uv_misuse(api, LS_MISUSE_START_CLOSING, h);
 }
+
+/* Closing: the bookkeeping of uv_close (thread rule, double close, the
+ * close callback's site), shared with uv_tcp_close_reset. Returns 0 when
+ * the caller may hand libuv ls_uv_close_tramp. */
+int ls_uv_close_begin(uv_handle_t *h, ls_fn cb, const void *ret);
+void ls_uv_close_undo(uv_handle_t *h);
+void ls_uv_close_tramp(uv_handle_t *h);
 
 /* A request finished with error `status` and no callback took it. */
 void ls_uv_dropped_error(const struct ls_entry *e, int status);

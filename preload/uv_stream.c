@@ -13,14 +13,15 @@
 
 /* Records cb of handle h in slot, registered by api. 0: install the
  * trampoline. */
-static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb, const void *ret)
+static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb, const void *ret,
+		 struct ls_cb_was *was)
 {
 	ls_uv_check_thread(api, h->loop, h);
 	ls_uv_check_open(api, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
 	errno = saved;
-	return ls_uv_set_cb(h, slot, cb, site);
+	return ls_uv_set_cb(h, slot, cb, site, was);
 }
 
 /* Records request req of api on loop, its callback cb possibly NULL. 0:
@@ -62,7 +63,7 @@ LS_EXPORT int uv_read_start(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb rea
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_read_start) real = LS_UV(uv_read_start);
-	if (alloc_cb == NULL || read_cb == NULL || read_cb == ls_read_tramp || ls_uv_skip(ret))
+	if (s == NULL || alloc_cb == NULL || read_cb == NULL || read_cb == ls_read_tramp || ls_uv_skip(ret))
 		return real(s, alloc_cb, read_cb);
 	ls_uv_check_thread(LS_API_UV_READ_START, s->loop, s);
 	ls_uv_check_open(LS_API_UV_READ_START, (uv_handle_t *)s);
@@ -70,10 +71,16 @@ LS_EXPORT int uv_read_start(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb rea
 	uint32_t rsite = ls_register_site(LS_API_UV_READ_START, (ls_fn)read_cb, ret);
 	uint32_t asite = ls_register_site(LS_API_UV_READ_START_ALLOC, (ls_fn)alloc_cb, ret);
 	errno = saved;
-	if (ls_uv_set_cb((uv_handle_t *)s, LS_CB_MAIN, (ls_fn)read_cb, rsite) != 0 ||
-	    ls_uv_set_cb((uv_handle_t *)s, LS_CB_ALLOC, (ls_fn)alloc_cb, asite) != 0)
+	struct ls_cb_was was_main, was_alloc;
+	if (ls_uv_set_cb((uv_handle_t *)s, LS_CB_MAIN, (ls_fn)read_cb, rsite, &was_main) != 0)
 		return real(s, alloc_cb, read_cb);
-	return real(s, ls_alloc_tramp, ls_read_tramp);
+	if (ls_uv_set_cb((uv_handle_t *)s, LS_CB_ALLOC, (ls_fn)alloc_cb, asite, &was_alloc) != 0) {
+		ls_uv_undo_cb((uv_handle_t *)s, LS_CB_MAIN, &was_main, -1);
+		return real(s, alloc_cb, read_cb);
+	}
+	int rc = real(s, ls_alloc_tramp, ls_read_tramp);
+	ls_uv_undo_cb((uv_handle_t *)s, LS_CB_ALLOC, &was_alloc, rc);
+	return ls_uv_undo_cb((uv_handle_t *)s, LS_CB_MAIN, &was_main, rc);
 }
 
 static void ls_connection_tramp(uv_stream_t *server, int status)
@@ -87,10 +94,11 @@ LS_EXPORT int uv_listen(uv_stream_t *s, int backlog, uv_connection_cb cb)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_listen) real = LS_UV(uv_listen);
-	if (cb == NULL || cb == ls_connection_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)s, LS_CB_LISTEN, LS_API_UV_LISTEN, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (s == NULL || cb == NULL || cb == ls_connection_tramp || ls_uv_skip(ret) ||
+	    ls_on((uv_handle_t *)s, LS_CB_LISTEN, LS_API_UV_LISTEN, (ls_fn)cb, ret, &was) != 0)
 		return real(s, backlog, cb);
-	return real(s, backlog, ls_connection_tramp);
+	return ls_uv_undo_cb((uv_handle_t *)s, LS_CB_LISTEN, &was, real(s, backlog, ls_connection_tramp));
 }
 
 static void ls_recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
@@ -105,7 +113,7 @@ LS_EXPORT int uv_udp_recv_start(uv_udp_t *h, uv_alloc_cb alloc_cb, uv_udp_recv_c
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_udp_recv_start) real = LS_UV(uv_udp_recv_start);
-	if (alloc_cb == NULL || recv_cb == NULL || recv_cb == ls_recv_tramp || ls_uv_skip(ret))
+	if (h == NULL || alloc_cb == NULL || recv_cb == NULL || recv_cb == ls_recv_tramp || ls_uv_skip(ret))
 		return real(h, alloc_cb, recv_cb);
 	ls_uv_check_thread(LS_API_UV_UDP_RECV_START, h->loop, h);
 	ls_uv_check_open(LS_API_UV_UDP_RECV_START, (uv_handle_t *)h);
@@ -113,10 +121,16 @@ LS_EXPORT int uv_udp_recv_start(uv_udp_t *h, uv_alloc_cb alloc_cb, uv_udp_recv_c
 	uint32_t rsite = ls_register_site(LS_API_UV_UDP_RECV_START, (ls_fn)recv_cb, ret);
 	uint32_t asite = ls_register_site(LS_API_UV_UDP_RECV_START_ALLOC, (ls_fn)alloc_cb, ret);
 	errno = saved;
-	if (ls_uv_set_cb((uv_handle_t *)h, LS_CB_MAIN, (ls_fn)recv_cb, rsite) != 0 ||
-	    ls_uv_set_cb((uv_handle_t *)h, LS_CB_ALLOC, (ls_fn)alloc_cb, asite) != 0)
+	struct ls_cb_was was_main, was_alloc;
+	if (ls_uv_set_cb((uv_handle_t *)h, LS_CB_MAIN, (ls_fn)recv_cb, rsite, &was_main) != 0)
 		return real(h, alloc_cb, recv_cb);
-	return real(h, ls_alloc_tramp, ls_recv_tramp);
+	if (ls_uv_set_cb((uv_handle_t *)h, LS_CB_ALLOC, (ls_fn)alloc_cb, asite, &was_alloc) != 0) {
+		ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was_main, -1);
+		return real(h, alloc_cb, recv_cb);
+	}
+	int rc = real(h, ls_alloc_tramp, ls_recv_tramp);
+	ls_uv_undo_cb((uv_handle_t *)h, LS_CB_ALLOC, &was_alloc, rc);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was_main, rc);
 }
 
 /* A client of another loop than its server's is a misuse. */
@@ -124,7 +138,7 @@ LS_EXPORT int uv_accept(uv_stream_t *server, uv_stream_t *client)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_accept) real = LS_UV(uv_accept);
-	if (!ls_uv_skip(ret)) {
+	if (server != NULL && !ls_uv_skip(ret)) {
 		ls_uv_check_thread(LS_API_UV_ACCEPT, server->loop, server);
 		if (client != NULL && client->loop != server->loop)
 			ls_uv_misuse(LS_API_UV_ACCEPT, LS_MISUSE_OTHER_LOOP, client);
@@ -158,7 +172,7 @@ LS_EXPORT int uv_write(uv_write_t *req, uv_stream_t *s, const uv_buf_t bufs[],
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_write) real = LS_UV(uv_write);
-	if (cb == ls_write_tramp || ls_uv_skip(ret) ||
+	if (req == NULL || s == NULL || cb == ls_write_tramp || ls_uv_skip(ret) ||
 	    ls_req(req, s->loop, LS_API_UV_WRITE, (ls_fn)cb, ret) != 0)
 		return real(req, s, bufs, nbufs, cb);
 	return ls_req_done(req, real(req, s, bufs, nbufs, ls_write_tramp));
@@ -169,7 +183,7 @@ LS_EXPORT int uv_write2(uv_write_t *req, uv_stream_t *s, const uv_buf_t bufs[],
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_write2) real = LS_UV(uv_write2);
-	if (cb == ls_write_tramp || ls_uv_skip(ret) ||
+	if (req == NULL || s == NULL || cb == ls_write_tramp || ls_uv_skip(ret) ||
 	    ls_req(req, s->loop, LS_API_UV_WRITE2, (ls_fn)cb, ret) != 0)
 		return real(req, s, bufs, nbufs, send_handle, cb);
 	return ls_req_done(req, real(req, s, bufs, nbufs, send_handle, ls_write_tramp));
@@ -179,7 +193,7 @@ LS_EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *s, uv_shutdown_cb cb)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_shutdown) real = LS_UV(uv_shutdown);
-	if (cb == ls_shutdown_tramp || ls_uv_skip(ret) ||
+	if (req == NULL || s == NULL || cb == ls_shutdown_tramp || ls_uv_skip(ret) ||
 	    ls_req(req, s->loop, LS_API_UV_SHUTDOWN, (ls_fn)cb, ret) != 0)
 		return real(req, s, cb);
 	return ls_req_done(req, real(req, s, ls_shutdown_tramp));
@@ -190,7 +204,7 @@ LS_EXPORT int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *h, const struct sockad
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_tcp_connect) real = LS_UV(uv_tcp_connect);
-	if (cb == ls_connect_tramp || ls_uv_skip(ret) ||
+	if (req == NULL || h == NULL || cb == ls_connect_tramp || ls_uv_skip(ret) ||
 	    ls_req(req, h->loop, LS_API_UV_TCP_CONNECT, (ls_fn)cb, ret) != 0)
 		return real(req, h, addr, cb);
 	return ls_req_done(req, real(req, h, addr, ls_connect_tramp));
@@ -202,7 +216,7 @@ LS_EXPORT void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *h, const char *name
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_pipe_connect) real = LS_UV(uv_pipe_connect);
-	if (cb == ls_connect_tramp || ls_uv_skip(ret) ||
+	if (req == NULL || h == NULL || cb == ls_connect_tramp || ls_uv_skip(ret) ||
 	    ls_req(req, h->loop, LS_API_UV_PIPE_CONNECT, (ls_fn)cb, ret) != 0) {
 		real(req, h, name, cb);
 		return;
@@ -215,7 +229,7 @@ LS_EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *h, const uv_buf_t bufs[]
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_udp_send) real = LS_UV(uv_udp_send);
-	if (cb == ls_udp_send_tramp || ls_uv_skip(ret) ||
+	if (req == NULL || h == NULL || cb == ls_udp_send_tramp || ls_uv_skip(ret) ||
 	    ls_req(req, h->loop, LS_API_UV_UDP_SEND, (ls_fn)cb, ret) != 0)
 		return real(req, h, bufs, nbufs, addr, cb);
 	return ls_req_done(req, real(req, h, bufs, nbufs, addr, ls_udp_send_tramp));
@@ -234,10 +248,11 @@ LS_EXPORT int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_poll_start) real = LS_UV(uv_poll_start);
-	if (cb == NULL || cb == ls_poll_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_POLL_START, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (h == NULL || cb == NULL || cb == ls_poll_tramp || ls_uv_skip(ret) ||
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_POLL_START, (ls_fn)cb, ret, &was) != 0)
 		return real(h, events, cb);
-	return real(h, events, ls_poll_tramp);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, events, ls_poll_tramp));
 }
 
 static void ls_signal_tramp(uv_signal_t *h, int signum)
@@ -251,20 +266,22 @@ LS_EXPORT int uv_signal_start(uv_signal_t *h, uv_signal_cb cb, int signum)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_signal_start) real = LS_UV(uv_signal_start);
-	if (cb == NULL || cb == ls_signal_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (h == NULL || cb == NULL || cb == ls_signal_tramp || ls_uv_skip(ret) ||
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START, (ls_fn)cb, ret, &was) != 0)
 		return real(h, cb, signum);
-	return real(h, ls_signal_tramp, signum);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, ls_signal_tramp, signum));
 }
 
 LS_EXPORT int uv_signal_start_oneshot(uv_signal_t *h, uv_signal_cb cb, int signum)
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_signal_start_oneshot) real = LS_UV(uv_signal_start_oneshot);
-	if (cb == NULL || cb == ls_signal_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START_ONESHOT, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (h == NULL || cb == NULL || cb == ls_signal_tramp || ls_uv_skip(ret) ||
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_SIGNAL_START_ONESHOT, (ls_fn)cb, ret, &was) != 0)
 		return real(h, cb, signum);
-	return real(h, ls_signal_tramp, signum);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, ls_signal_tramp, signum));
 }
 
 static void ls_fs_event_tramp(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -279,10 +296,11 @@ LS_EXPORT int uv_fs_event_start(uv_fs_event_t *h, uv_fs_event_cb cb, const char 
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_fs_event_start) real = LS_UV(uv_fs_event_start);
-	if (cb == NULL || cb == ls_fs_event_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_EVENT_START, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (h == NULL || cb == NULL || cb == ls_fs_event_tramp || ls_uv_skip(ret) ||
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_EVENT_START, (ls_fn)cb, ret, &was) != 0)
 		return real(h, cb, path, flags);
-	return real(h, ls_fs_event_tramp, path, flags);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, ls_fs_event_tramp, path, flags));
 }
 
 static void ls_fs_poll_tramp(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
@@ -298,8 +316,26 @@ LS_EXPORT int uv_fs_poll_start(uv_fs_poll_t *h, uv_fs_poll_cb cb, const char *pa
 {
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&uv_fs_poll_start) real = LS_UV(uv_fs_poll_start);
-	if (cb == NULL || cb == ls_fs_poll_tramp || ls_uv_skip(ret) ||
-	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_POLL_START, (ls_fn)cb, ret) != 0)
+	struct ls_cb_was was;
+	if (h == NULL || cb == NULL || cb == ls_fs_poll_tramp || ls_uv_skip(ret) ||
+	    LS_UV(uv_is_active)((uv_handle_t *)h) ||
+	    ls_on((uv_handle_t *)h, LS_CB_MAIN, LS_API_UV_FS_POLL_START, (ls_fn)cb, ret, &was) != 0)
 		return real(h, cb, path, interval);
-	return real(h, ls_fs_poll_tramp, path, interval);
+	return ls_uv_undo_cb((uv_handle_t *)h, LS_CB_MAIN, &was, real(h, ls_fs_poll_tramp, path, interval));
+}
+
+/* uv_tcp_close_reset closes the handle itself (its uv_close is libuv's own
+ * call): the same bookkeeping as uv_close, undone when it refuses. */
+LS_EXPORT int uv_tcp_close_reset(uv_tcp_t *h, uv_close_cb cb)
+{
+	const void *ret = __builtin_return_address(0);
+	__typeof__(&uv_tcp_close_reset) real = LS_UV(uv_tcp_close_reset);
+	if (h == NULL || ls_uv_skip(ret))
+		return real(h, cb);
+	if (ls_uv_close_begin((uv_handle_t *)h, (ls_fn)cb, ret) != 0)
+		return real(h, cb);
+	int rc = real(h, ls_uv_close_tramp);
+	if (rc != 0)
+		ls_uv_close_undo((uv_handle_t *)h);
+	return rc;
 }

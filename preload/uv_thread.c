@@ -32,12 +32,17 @@
 	X(uv_update_time, (uv_loop_t *l), (l), l, NULL)
 
 
+/* The handle or loop every checked function takes first: NULL is libuv's
+ * to refuse (or crash on), never the shim's. */
+#define LS_FIRST(a, ...) (a)
+#define LS_FIRST_ARG LS_FIRST
+
 #define LS_CHECKED(ret_t, name, PARAMS, ARGS, LOOP, HANDLE)                    \
 	LS_EXPORT ret_t name PARAMS                                            \
 	{                                                                      \
 		const void *ret = __builtin_return_address(0);                 \
 		__typeof__(&name) real = LS_UV(name);                          \
-		if (!ls_uv_skip(ret))                                          \
+		if (LS_FIRST_ARG ARGS != NULL && !ls_uv_skip(ret))             \
 			ls_uv_check_thread(ls_api_##name, LOOP, HANDLE);       \
 		return real ARGS;                                              \
 	}
@@ -47,7 +52,7 @@
 	{                                                                      \
 		const void *ret = __builtin_return_address(0);                 \
 		__typeof__(&name) real = LS_UV(name);                          \
-		if (!ls_uv_skip(ret))                                          \
+		if (LS_FIRST_ARG ARGS != NULL && !ls_uv_skip(ret))             \
 			ls_uv_check_thread(ls_api_##name, LOOP, HANDLE);       \
 		real ARGS;                                                     \
 	}

@@ -87,6 +87,28 @@ Test(transparency, refused_calls_return_and_set_errno_as_without_the_shim)
 	cr_assert_str_eq(traced.out, plain.out);
 	cr_assert(strstr(plain.out, "timer_start: ok errno=1234"), "%s", plain.out);
 	cr_assert(strstr(plain.out, "fs_stat NULL req: EINVAL errno=1234"), "%s", plain.out);
+	cr_assert(strstr(plain.out, "read_start NULL stream: EINVAL"), "%s", plain.out);
+	cr_assert(strstr(plain.out, "idle1 ran"), "libuv keeps an active idle's callback:\n%s", plain.out);
+	cr_assert(strstr(plain.out, "sig1 ran"), "a refused start keeps the callback:\n%s", plain.out);
 	ls_run_free(&plain);
 	ls_run_free(&traced);
+}
+
+Test(transparency, tcp_close_reset_closes_through_the_shim)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run plain, traced;
+
+	ls_run_fixture_ex(&plain, "close_reset", dir, false, NULL);
+	ls_run_fixture_ex(&traced, "close_reset", dir, true, NULL);
+	cr_assert_eq(ls_exit_code(&traced), ls_exit_code(&plain));
+	cr_assert_str_eq(traced.out, plain.out);
+	cr_assert(strstr(plain.out, "closed\nloop close: 0"), "%s", plain.out);
+	ls_run_free(&plain);
+	ls_run_free(&traced);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	cr_assert_eq(ls_count(rep, NULL, NULL), 0, "the handle was closed: nothing left at exit");
+	json_decref(rep);
+	free(trace);
 }
