@@ -158,9 +158,12 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_dropped(out, fi);
 	else if (fi->kind == LS_FINDING_WRONG_THREAD)
 		headline_wrong_thread(out, fi);
-	else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK)
-		fprintf(out, "%s in %s%s%s (address 0x%" PRIx64 ")", fi->signal, ls_color_function(),
-			cb[0] ? cb : "a callback", ls_color_reset(), fi->fault_addr);
+	else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK) {
+		fprintf(out, "%s in %s%s%s", fi->signal, ls_color_function(),
+			cb[0] ? cb : "a callback", ls_color_reset());
+		if (fi->has_fault_addr)
+			fprintf(out, " (address 0x%" PRIx64 ")", fi->fault_addr);
+	}
 	else if (fi->kind == LS_FINDING_LOST_WAKEUP)
 		fprintf(out, "%" PRIu64 " uv_async_send%s to %s%s%s never answered (the handle was "
 			"%s)", fi->count, fi->count == 1 ? "" : "s", ls_color_function(),
@@ -358,7 +361,8 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		char addr[32];
 		snprintf(addr, sizeof(addr), "0x%" PRIx64, fi->fault_addr);
 		json_object_set_new(o, "signal", str(fi->signal));
-		json_object_set_new(o, "address", str(addr));
+		if (fi->has_fault_addr)
+			json_object_set_new(o, "address", str(addr));
 	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 		json_object_set_new(o, "lost_at", str(fi->when));

@@ -408,6 +408,7 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 		struct ls_finding *fi = add(f, LS_FINDING_CRASH_IN_CALLBACK, t, c->tid);
 		fi->signal = signal_name(c->signo);
 		fi->fault_addr = c->addr;
+		fi->has_fault_addr = c->code > 0;
 		fi->count = 1;
 		if (s) {
 			fi->has_api = 1;

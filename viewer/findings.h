@@ -50,6 +50,7 @@ struct ls_finding {
 	const char *when;                   /* lost-wakeup: "close" or "exit" */
 	const char *signal;                 /* crash-in-callback: "SIGSEGV", ... */
 	uint64_t fault_addr;
+	int has_fault_addr;                 /* a fault (si_code > 0), not a sent signal */
 	size_t ord;                         /* order of discovery */
 	/* slow-callback */
 	uint64_t count;
