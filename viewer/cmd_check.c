@@ -171,8 +171,9 @@ static void print_result(FILE *out, const struct ls_report *r, unsigned fail_on)
 
 /* ---- command ---- */
 
-static int parse_option(int argc, char **argv, int *i, struct check_args *a)
+static int parse_option(int argc, char **argv, int *i, void *opaque)
 {
+	struct check_args *a = opaque;
 	const char *arg = argv[*i], *v;
 	int bad = 0;
 	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
@@ -196,24 +197,7 @@ static int parse_option(int argc, char **argv, int *i, struct check_args *a)
 
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
-	int only_paths = 0;
-	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
-	for (int i = 1; i < argc; i++) {
-		if (!only_paths && strcmp(argv[i], "--") == 0) {
-			only_paths = 1;
-		} else if (!only_paths && argv[i][0] == '-' && argv[i][1]) {
-			int rc = parse_option(argc, argv, &i, a);
-			if (rc)
-				return rc;
-		} else {
-			a->paths[a->npaths++] = argv[i];
-		}
-	}
-	if (a->npaths == 0) {
-		ls_error("check: no trace given (see loopsan check --help)");
-		return -1;
-	}
-	return 0;
+	return ls_parse_command_line("check", argc, argv, parse_option, a, &a->paths, &a->npaths);
 }
 
 int ls_cmd_check(int argc, char **argv)

@@ -12,6 +12,7 @@
 
 struct export_args {
 	const char *out;
+	int have_format;
 	char **paths;
 	size_t npaths;
 };
@@ -209,56 +210,43 @@ static void emit_findings(struct emitter *e, const struct ls_report *r)
 	}
 }
 
+static int parse_option(int argc, char **argv, int *i, void *arg)
+{
+	struct export_args *a = arg;
+	const char *arg0 = argv[*i], *v;
+	int bad = 0;
+	if (strcmp(arg0, "-h") == 0 || strcmp(arg0, "--help") == 0)
+		return 1;
+	if ((v = ls_option_value("export", argc, argv, i, "--format", &bad))) {
+		if (strcmp(v, "chrome") == 0) {
+			a->have_format = 1;
+			return 0;
+		}
+		ls_error("export: unknown format '%s' (chrome)", v);
+		return -1;
+	}
+	if (!bad && ((v = ls_option_value("export", argc, argv, i, "--output", &bad)) ||
+		     (!bad && (v = ls_option_value("export", argc, argv, i, "-o", &bad))))) {
+		a->out = v;
+		return 0;
+	}
+	if (!bad)
+		ls_error("export: unknown option '%s' (see loopsan export --help)", arg0);
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct export_args *a)
 {
-	int only_paths = 0, have_format = 0;
-	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = NULL;
-		if (only_paths || arg[0] != '-' || arg[1] == '\0') {
-			a->paths[a->npaths++] = argv[i];
-			continue;
-		}
-		if (strcmp(arg, "--") == 0) {
-			only_paths = 1;
-			continue;
-		}
-		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
-			return 1;
-		int is_format = strcmp(arg, "--format") == 0 || strncmp(arg, "--format=", 9) == 0;
-		int is_out = strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0 ||
-			     strncmp(arg, "--output=", 9) == 0;
-		if (!is_format && !is_out) {
-			ls_error("export: unknown option '%s' (see loopsan export --help)", arg);
-			return -1;
-		}
-		if (strchr(arg, '=')) {
-			val = strchr(arg, '=') + 1;
-		} else if (i + 1 < argc) {
-			val = argv[++i];
-		} else {
-			ls_error("export: %s needs a value", arg);
-			return -1;
-		}
-		if (is_out) {
-			a->out = val;
-		} else if (strcmp(val, "chrome") == 0) {
-			have_format = 1;
-		} else {
-			ls_error("export: unknown format '%s' (chrome)", val);
-			return -1;
-		}
-	}
-	if (!have_format) {
+	int rc = ls_parse_command_line("export", argc, argv, parse_option, a, &a->paths,
+				       &a->npaths);
+	if (rc != 0)
+		return rc;
+	if (!a->have_format) {
 		ls_error("export: --format chrome is required (see loopsan export --help)");
 		return -1;
 	}
 	if (a->out == NULL || a->out[0] == '\0') {
 		ls_error("export: -o FILE is required (see loopsan export --help)");
-		return -1;
-	}
-	if (a->npaths == 0) {
-		ls_error("export: no trace given (see loopsan export --help)");
 		return -1;
 	}
 	return 0;

@@ -462,8 +462,9 @@ static int parse_color(const char *s, enum ls_color_mode *mode)
 
 /* Handles the option at argv[*i]; returns -1 on a usage error, 1 for
  * --help, 0 otherwise. */
-static int parse_option(int argc, char **argv, int *i, struct report_args *a)
+static int parse_option(int argc, char **argv, int *i, void *opaque)
 {
+	struct report_args *a = opaque;
 	const char *arg = argv[*i], *v;
 	int bad = 0;
 	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
@@ -485,24 +486,7 @@ static int parse_option(int argc, char **argv, int *i, struct report_args *a)
  * trace. Returns -1 on a usage error, 1 for --help, 0 otherwise. */
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
-	int only_paths = 0;
-	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
-	for (int i = 1; i < argc; i++) {
-		if (!only_paths && strcmp(argv[i], "--") == 0) {
-			only_paths = 1;
-		} else if (!only_paths && argv[i][0] == '-' && argv[i][1]) {
-			int rc = parse_option(argc, argv, &i, a);
-			if (rc)
-				return rc;
-		} else {
-			a->paths[a->npaths++] = argv[i];
-		}
-	}
-	if (a->npaths == 0) {
-		ls_error("report: no trace given (see loopsan report --help)");
-		return -1;
-	}
-	return 0;
+	return ls_parse_command_line("report", argc, argv, parse_option, a, &a->paths, &a->npaths);
 }
 
 static void print(const struct report_args *a, const struct ls_report *r)

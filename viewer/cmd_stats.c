@@ -233,47 +233,29 @@ static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 	return rc;
 }
 
-static int parse_args(int argc, char **argv, struct stats_args *a)
+static int parse_option(int argc, char **argv, int *i, void *arg)
 {
-	int only_paths = 0;
-	a->paths = ls_xcalloc((size_t)argc, sizeof(char *));
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *fmt = NULL;
-		if (only_paths || arg[0] != '-' || arg[1] == '\0') {
-			a->paths[a->npaths++] = argv[i];
-			continue;
+	struct stats_args *a = arg;
+	const char *arg0 = argv[*i], *fmt;
+	int bad = 0;
+	if (strcmp(arg0, "-h") == 0 || strcmp(arg0, "--help") == 0)
+		return 1;
+	if ((fmt = ls_option_value("stats", argc, argv, i, "--format", &bad))) {
+		if (strcmp(fmt, "json") == 0 || strcmp(fmt, "text") == 0) {
+			a->json = strcmp(fmt, "json") == 0;
+			return 0;
 		}
-		if (strcmp(arg, "--") == 0) {
-			only_paths = 1;
-		} else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-			return 1;
-		} else if (strncmp(arg, "--format=", 9) == 0) {
-			fmt = arg + 9;
-		} else if (strcmp(arg, "--format") == 0) {
-			if (i + 1 == argc) {
-				ls_error("stats: --format needs a value (text or json)");
-				return -1;
-			}
-			fmt = argv[++i];
-		} else {
-			ls_error("stats: unknown option '%s' (see loopsan stats --help)", arg);
-			return -1;
-		}
-		if (fmt && strcmp(fmt, "json") == 0) {
-			a->json = 1;
-		} else if (fmt && strcmp(fmt, "text") == 0) {
-			a->json = 0;
-		} else if (fmt) {
-			ls_error("stats: unknown format '%s' (text or json)", fmt);
-			return -1;
-		}
-	}
-	if (a->npaths == 0) {
-		ls_error("stats: no trace given (see loopsan stats --help)");
+		ls_error("stats: unknown format '%s' (text or json)", fmt);
 		return -1;
 	}
-	return 0;
+	if (!bad)
+		ls_error("stats: unknown option '%s' (see loopsan stats --help)", arg0);
+	return -1;
+}
+
+static int parse_args(int argc, char **argv, struct stats_args *a)
+{
+	return ls_parse_command_line("stats", argc, argv, parse_option, a, &a->paths, &a->npaths);
 }
 
 int ls_cmd_stats(int argc, char **argv)

@@ -111,6 +111,14 @@ int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms);
 /* The value of option name (e.g. "--format") at argv[*i], given as
  * "--name=value" or "--name value"; NULL when argv[*i] is another option,
  * or (with *bad set, after naming the problem) when the value is missing. */
+/* The shape every trace-reading command shares: options anywhere, "--"
+ * ends them, everything else is a TRACE|DIR. option(argc, argv, &i, arg)
+ * handles argv[i] (it may consume a value) and returns -1 on a usage
+ * error, 1 for --help, 0 otherwise. Fills *paths (free it) and *npaths;
+ * returns like option, or -1 with a message when no trace is given. */
+int ls_parse_command_line(const char *cmd, int argc, char **argv,
+			  int (*option)(int argc, char **argv, int *i, void *arg), void *arg,
+			  char ***paths, size_t *npaths);
 const char *ls_option_value(const char *cmd, int argc, char **argv, int *i,
 			    const char *name, int *bad);
 

@@ -41,6 +41,31 @@ const char *ls_option_value(const char *cmd, int argc, char **argv, int *i,
 	return argv[++*i];
 }
 
+int ls_parse_command_line(const char *cmd, int argc, char **argv,
+			  int (*option)(int argc, char **argv, int *i, void *arg), void *arg,
+			  char ***paths, size_t *npaths)
+{
+	int only_paths = 0;
+	*paths = ls_xcalloc((size_t)argc, sizeof(char *));
+	*npaths = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!only_paths && strcmp(argv[i], "--") == 0) {
+			only_paths = 1;
+		} else if (!only_paths && argv[i][0] == '-' && argv[i][1]) {
+			int rc = option(argc, argv, &i, arg);
+			if (rc)
+				return rc;
+		} else {
+			(*paths)[(*npaths)++] = argv[i];
+		}
+	}
+	if (*npaths == 0) {
+		ls_error("%s: no trace given (see loopsan %s --help)", cmd, cmd);
+		return -1;
+	}
+	return 0;
+}
+
 static int has_trace_suffix(const char *name)
 {
 	size_t n = strlen(name);
