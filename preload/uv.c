@@ -196,13 +196,9 @@ LS_EXPORT int uv_timer_start(uv_timer_t *h, uv_timer_cb cb, uint64_t timeout, ui
 
 /* ---- handle creation --------------------------------------------------- */
 
-/* A new handle at `h` (perhaps where a closed one was): forget the old. */
-static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
-			   uint32_t api, ls_fn cb)
+int ls_uv_handle_born(uv_loop_t *loop, uv_handle_t *h, uint32_t htype, uint32_t api,
+		      ls_fn cb, const void *ret)
 {
-	if (ls_uv_skip(ret))
-		return;
-	ls_uv_check_thread(api, loop, h);
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
 	ls_table_lock();
@@ -214,14 +210,24 @@ static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
 		e->loop = loop;
 		e->init_site = site;
 		e->flags = LS_ENT_HANDLE;
-		e->htype = (uint32_t)h->type;
+		e->htype = htype;
 		if (cb != NULL) {
-			e->cb[0] = cb;
-			e->site[0] = site;
+			e->cb[LS_CB_MAIN] = cb;
+			e->site[LS_CB_MAIN] = site;
 		}
 	}
 	ls_table_unlock();
 	errno = saved;
+	return e == NULL ? -1 : 0;
+}
+
+static void ls_handle_born(const void *ret, uv_loop_t *loop, uv_handle_t *h,
+			   uint32_t api, ls_fn cb)
+{
+	if (ls_uv_skip(ret))
+		return;
+	ls_uv_check_thread(api, loop, h);
+	ls_uv_handle_born(loop, h, (uint32_t)h->type, api, cb, ret);
 }
 
 #define LS_UV_INIT(fn, api, PARAMS, ARGS)                                        \

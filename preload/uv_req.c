@@ -163,32 +163,13 @@ static void ls_exit_tramp(uv_process_t *p, int64_t exit_status, int term_signal)
 	LS_TIMED(site, 1, cb(p, exit_status, term_signal));
 }
 
-/* uv_spawn initializes the handle itself: a new handle at `p` (perhaps
- * where a closed one was), created at this call, calling exit_cb. Returns
- * 0 when the trampoline may be installed. */
+/* uv_spawn initializes the handle itself: a new handle at `p`, created at
+ * this call, calling exit_cb. Returns 0 when the trampoline may go in. */
 static int ls_process_born(uv_loop_t *loop, uv_process_t *p, uv_exit_cb exit_cb,
 			   const void *ret)
 {
-	int saved = errno;
-	uint32_t site = ls_register_site(LS_API_UV_SPAWN, (ls_fn)exit_cb, ret);
-	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(p);
-	if (e != NULL) {
-		uintptr_t key = e->key;
-		memset(e, 0, sizeof(*e));
-		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
-		e->loop = loop;
-		e->init_site = site;
-		e->flags = LS_ENT_HANDLE;
-		e->htype = UV_PROCESS;
-		if (exit_cb != NULL) {
-			e->cb[LS_CB_MAIN] = (ls_fn)exit_cb;
-			e->site[LS_CB_MAIN] = site;
-		}
-	}
-	ls_table_unlock();
-	errno = saved;
-	return e == NULL ? -1 : 0;
+	return ls_uv_handle_born(loop, (uv_handle_t *)p, UV_PROCESS, LS_API_UV_SPAWN,
+				 (ls_fn)exit_cb, ret);
 }
 
 LS_EXPORT int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t *options)

@@ -59,6 +59,11 @@ int ls_uv_undo_cb(uv_handle_t *h, int slot, const struct ls_cb_was *was, int rc)
  * none (never call a wrong function). */
 ls_fn ls_uv_cb_of(const void *h, int slot, uint32_t *site);
 
+/* A new handle at h (perhaps where a closed one was: the old entry goes),
+ * created by api, calling cb (may be NULL). Returns 0 when recorded. */
+int ls_uv_handle_born(uv_loop_t *loop, uv_handle_t *h, uint32_t htype, uint32_t api,
+		      ls_fn cb, const void *ret);
+
 /* One-shot requests (write, connect, fs, ...): the site of the request is
  * interned by the caller; ls_uv_req_start records it before the real call,
  * ls_uv_req_forget undoes it when the real call fails, ls_uv_req_take
