@@ -183,3 +183,65 @@ fuzz-smoke:
 		echo "make fuzz-smoke: FAILED (exit $$rc); full log in $(FUZZ_BUILD)/smoke.log, input in $(FUZZ_BUILD)/artifacts/" >&2; \
 		exit 1; \
 	fi
+
+# ---- ThreadSanitizer: `make tsan-stress` ------------------------------------
+# The shim built with -fsanitize=thread (in build-tsan/), preloaded into the
+# stress fixture (built with it too): TSAN_THREADS threads, each running a
+# loop of its own for TSAN_CALLS idle callbacks, twice:
+# - mode=timeline with stacks: every callback a record, chunks handed out to
+#   all threads at once, registration stacks captured and de-duplicated
+#   across threads. The threads stay alive to the end ("park"): at thread
+#   exit the TSan runtime tears the thread down in the same last round of
+#   thread-specific-data destructors in which libunwind's per-thread trace
+#   cache (unw_backtrace's) frees itself under a mutex, which crashes the
+#   runtime; that is between libtsan and libunwind, not the shim.
+# - summary mode, stacks=0 (no libunwind): the threads exit and are joined,
+#   so the shim's thread-exit path runs under TSan.
+# Any TSan report stops the run (exit 66) and fails; then the (normal)
+# viewer must count exactly TSAN_THREADS x TSAN_CALLS on_idle callbacks on
+# TSAN_THREADS threads. Logs and traces stay in build-tsan/run-*/.
+TSAN_BUILD   := build-tsan
+TSAN_FLAGS   := -fsanitize=thread
+TSAN_THREADS ?= 64
+TSAN_CALLS   ?= 100000
+TSAN_ENV     := TSAN_OPTIONS='halt_on_error=1 exitcode=66 second_deadlock_stack=1'
+
+$(TSAN_BUILD)/fixtures/stress: tests/fixtures/stress.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O1 -g -fno-omit-frame-pointer $(TSAN_FLAGS) $(WARN) -o $@ $< -luv -lpthread
+
+.PHONY: tsan-stress
+tsan-stress: deps
+	@$(MAKE) --no-print-directory all $(TSAN_BUILD)/fixtures/stress
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CFLAGS='-O1 -g $(TSAN_FLAGS)' \
+		LDFLAGS='$(TSAN_FLAGS)' $(TSAN_BUILD)/libloopsan.so
+	@n=$(TSAN_THREADS); m=$(TSAN_CALLS); want=$$((n * m)); \
+	for pass in mode=timeline:park stacks=0:join; do \
+		opts=$${pass%:*}; how=$${pass#*:}; dir=$(TSAN_BUILD)/run-$$how; \
+		rm -rf $$dir && mkdir -p $$dir || exit 1; \
+		echo "tsan-stress: $$n threads x $$m callbacks, LOOPSAN_OPTIONS=$$opts, threads $$how"; \
+		t0=$$(date +%s.%N); \
+		(cd $$dir && $(TSAN_ENV) LOOPSAN_OPTIONS=$$opts \
+			LD_PRELOAD=$(abspath $(TSAN_BUILD))/libloopsan.so \
+			../fixtures/stress $$n $$m $$how >stdout 2>stderr); rc=$$?; \
+		t1=$$(date +%s.%N); \
+		if [ $$rc -ne 0 ] || grep -q ThreadSanitizer $$dir/stderr; then \
+			cat $$dir/stderr >&2; \
+			echo "make tsan-stress: FAILED: exit $$rc$$( [ $$rc -eq 66 ] && echo ', a ThreadSanitizer report' ) (log: $$dir/stderr)" >&2; \
+			exit 1; \
+		fi; \
+		grep -qx "total $$want" $$dir/stdout || { \
+			echo "make tsan-stress: FAILED: stress ran $$(tail -n 1 $$dir/stdout), not $$want" >&2; exit 1; }; \
+		set -- $$dir/loopsan.*.trace; \
+		[ $$# -eq 1 ] && [ -f "$$1" ] || { echo "make tsan-stress: FAILED: expected one trace in $$dir" >&2; exit 1; }; \
+		$(BUILD)/loopsan stats --format json "$$1" >$$dir/stats.json || exit 1; \
+		sites=$$(grep -c '"callback":' $$dir/stats.json); \
+		if [ "$$sites" -ne 1 ] || ! grep -q "\"callback\": \"on_idle\"" $$dir/stats.json || \
+		   ! grep -q "\"count\": $$want," $$dir/stats.json || \
+		   ! grep -q "\"threads\": $$n," $$dir/stats.json; then \
+			cat $$dir/stats.json >&2; \
+			echo "make tsan-stress: FAILED: loopsan stats does not count $$want on_idle callbacks on $$n threads" >&2; \
+			exit 1; \
+		fi; \
+		echo "tsan-stress: ok, no ThreadSanitizer report, $$want callbacks counted on $$n threads ($$(echo "$$t1 - $$t0" | bc) s)"; \
+	done
