@@ -84,7 +84,7 @@ sanitize: deps
 	LOOPSAN_BUILD=$(abspath build-san) LOOPSAN_SANITIZED=1 build-san/tests/loopsan-tests --jobs 2
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-tsan
 
 # ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
 # Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's
