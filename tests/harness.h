@@ -273,10 +273,11 @@ static inline int ls_exit_code(const struct ls_run *r)
 	return WEXITSTATUS(r->status);
 }
 
-/* Runs build/fixtures/NAME in dir under the shim (preload=false: without),
- * with LOOPSAN_OPTIONS=options when options is not NULL. */
-static inline void ls_run_fixture_ex(struct ls_run *r, const char *name, const char *dir,
-				     bool preload, const char *options)
+/* Runs build/fixtures/NAME [ARG] in dir under the shim (preload=false:
+ * without), with LOOPSAN_OPTIONS=options when options is not NULL; arg may
+ * be NULL. */
+static inline void ls_run_fixture_arg(struct ls_run *r, const char *name, const char *dir,
+				      bool preload, const char *options, const char *arg)
 {
 	char *bin = ls_fixture_bin(name);
 	char *shim = ls_shim();
@@ -292,12 +293,18 @@ static inline void ls_run_fixture_ex(struct ls_run *r, const char *name, const c
 	}
 	if (opt)
 		env[e++] = opt;
-	const char *argv[] = {bin, NULL};
+	const char *argv[] = {bin, arg, NULL};
 	ls_run(r, dir, env, argv);
 	free(bin);
 	free(shim);
 	free(pre);
 	free(opt);
+}
+
+static inline void ls_run_fixture_ex(struct ls_run *r, const char *name, const char *dir,
+				     bool preload, const char *options)
+{
+	ls_run_fixture_arg(r, name, dir, preload, options, NULL);
 }
 
 static inline void ls_run_fixture(struct ls_run *r, const char *name, const char *dir,
@@ -431,6 +438,28 @@ static inline json_t *ls_report_json(const char *trace)
 	json_t *root = ls_parse_report(&r);
 	ls_run_free(&r);
 	return root;
+}
+
+/* Runs fixture [arg] under the shim (options may be NULL) in a new dir and
+ * returns the JSON report of its one trace. The wait status goes to
+ * *status when status is not NULL; otherwise the fixture must exit 0. */
+static inline json_t *ls_fixture_report(const char *fixture, const char *arg,
+					const char *options, int *status)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture_arg(&r, fixture, dir, true, options, arg);
+	if (status)
+		*status = r.status;
+	else
+		cr_assert_eq(ls_exit_code(&r), 0, "%s %s exited %d\n%s", fixture, arg ? arg : "",
+			     ls_exit_code(&r), r.err);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	free(trace);
+	return rep;
 }
 
 static inline const char *ls_str(json_t *obj, const char *key)

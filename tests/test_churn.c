@@ -9,23 +9,15 @@ LS_SUITE(churn);
  * checks its callback count. */
 static long churn(long n, bool preload, const char *dir)
 {
-	char *bin = ls_fixture_bin("churn");
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
 	char *num = ls_fmt("%ld", n);
-	const char *env[] = {preload ? pre : "LOOPSAN_UNUSED=1", NULL};
-	const char *argv[] = {bin, num, NULL};
 	struct ls_run r;
 	long callbacks = -1, rss = -1;
 
-	ls_run(&r, dir, env, argv);
+	ls_run_fixture_arg(&r, "churn", dir, preload, NULL, num);
 	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
 	cr_assert_eq(sscanf(r.out, "callbacks=%ld maxrss_kb=%ld", &callbacks, &rss), 2, "%s", r.out);
 	cr_assert_eq(callbacks, n * 2 + n / 10 * 2, "every callback ran (n=%ld)", n);
 	ls_run_free(&r);
-	free(bin);
-	free(shim);
-	free(pre);
 	free(num);
 	return rss;
 }

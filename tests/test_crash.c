@@ -8,16 +8,7 @@ LS_SUITE(crash);
 /* Runs `crash arg` with or without the shim in dir; its run. */
 static void run_crash(struct ls_run *r, const char *dir, const char *arg, bool preload)
 {
-	char *bin = ls_fixture_bin("crash");
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	const char *env[] = {preload ? pre : "LOOPSAN_UNUSED=1", NULL};
-	const char *argv[] = {bin, arg, NULL};
-
-	ls_run(r, dir, env, argv);
-	free(bin);
-	free(shim);
-	free(pre);
+	ls_run_fixture_arg(r, "crash", dir, preload, NULL, arg);
 }
 
 Test(crash, segfault_in_a_callback_is_reported_and_the_process_dies_the_same)

@@ -5,31 +5,9 @@
 
 LS_SUITE(exit);
 
-static json_t *report_of(const char *arg)
-{
-	const char *dir = ls_tmpdir();
-	char *bin = ls_fixture_bin("leftover");
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	free(shim);
-	const char *env[] = {pre, NULL};
-	const char *argv[] = {bin, arg, NULL};
-	struct ls_run r;
-
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
-	ls_run_free(&r);
-	free(bin);
-	free(pre);
-	char *trace = ls_single_trace(dir);
-	json_t *rep = ls_report_json(trace);
-	free(trace);
-	return rep;
-}
-
 Test(exit, handle_never_closed_is_an_unclosed_handle_with_its_init_site)
 {
-	json_t *rep = report_of(NULL);
+	json_t *rep = ls_fixture_report("leftover", NULL, NULL, NULL);
 	json_t *f = ls_only_finding(rep, "unclosed-handle", "on_retry");
 
 	cr_assert_str_eq(ls_str(f, "api"), "uv_timer_init");
@@ -42,7 +20,7 @@ Test(exit, handle_never_closed_is_an_unclosed_handle_with_its_init_site)
 
 Test(exit, request_still_running_at_exit_is_pending_at_close)
 {
-	json_t *rep = report_of(NULL);
+	json_t *rep = ls_fixture_report("leftover", NULL, NULL, NULL);
 	json_t *f = ls_only_finding(rep, "pending-at-close", "do_flush");
 
 	cr_assert_str_eq(ls_str(f, "api"), "uv_queue_work");
@@ -56,7 +34,7 @@ Test(exit, request_still_running_at_exit_is_pending_at_close)
 
 Test(exit, tidy_program_leaves_nothing_at_exit)
 {
-	json_t *rep = report_of("tidy");
+	json_t *rep = ls_fixture_report("leftover", "tidy", NULL, NULL);
 	cr_assert_eq(ls_count(rep, NULL, NULL), 0);
 	json_decref(rep);
 }

@@ -9,21 +9,11 @@ LS_SUITE(export);
 static char *trace_of(const char *fixture, const char *arg, const char *options)
 {
 	const char *dir = ls_tmpdir();
-	char *bin = ls_fixture_bin(fixture);
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	free(shim);
-	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options ? options : "");
-	const char *env[] = {pre, opt, NULL};
-	const char *argv[] = {bin, arg, NULL};
 	struct ls_run r;
 
-	ls_run(&r, dir, env, argv);
+	ls_run_fixture_arg(&r, fixture, dir, true, options ? options : "", arg);
 	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
 	ls_run_free(&r);
-	free(bin);
-	free(pre);
-	free(opt);
 	return ls_single_trace(dir);
 }
 

@@ -4,36 +4,9 @@
 
 LS_SUITE(misuse);
 
-/* Runs fixture [arg] under the shim; its report. *status gets the wait
- * status when not NULL (else the fixture must exit 0). */
-static json_t *report_of(const char *fixture, const char *arg, int *status)
-{
-	const char *dir = ls_tmpdir();
-	char *bin = ls_fixture_bin(fixture);
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	const char *env[] = {pre, NULL};
-	const char *argv[] = {bin, arg, NULL};
-	struct ls_run r;
-
-	ls_run(&r, dir, env, argv);
-	if (status)
-		*status = r.status;
-	else
-		cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
-	ls_run_free(&r);
-	free(bin);
-	free(shim);
-	free(pre);
-	char *trace = ls_single_trace(dir);
-	json_t *rep = ls_report_json(trace);
-	free(trace);
-	return rep;
-}
-
 Test(misuse, async_send_answered_by_no_callback_is_a_lost_wakeup)
 {
-	json_t *rep = report_of("lost_wakeup", NULL, NULL);
+	json_t *rep = ls_fixture_report("lost_wakeup", NULL, NULL, NULL);
 	json_t *f = ls_only_finding(rep, "lost-wakeup", "on_done");
 
 	cr_assert_str_eq(ls_str(f, "api"), "uv_async_send");
@@ -49,14 +22,14 @@ Test(misuse, async_send_answered_by_no_callback_is_a_lost_wakeup)
 
 Test(misuse, async_send_answered_by_its_callback_is_fine)
 {
-	json_t *rep = report_of("lost_wakeup", "fixed", NULL);
+	json_t *rep = ls_fixture_report("lost_wakeup", "fixed", NULL, NULL);
 	cr_assert_eq(ls_count(rep, NULL, NULL), 0);
 	json_decref(rep);
 }
 
 Test(misuse, restarting_a_closing_timer_is_a_handle_misuse)
 {
-	json_t *rep = report_of("misuse", NULL, NULL);
+	json_t *rep = ls_fixture_report("misuse", NULL, NULL, NULL);
 	json_t *f = ls_only_finding(rep, "handle-misuse", NULL);
 
 	cr_assert_str_eq(ls_str(f, "api"), "uv_timer_start");
@@ -71,7 +44,7 @@ Test(misuse, restarting_a_closing_timer_is_a_handle_misuse)
 Test(misuse, closing_twice_is_recorded_before_libuv_aborts)
 {
 	int status;
-	json_t *rep = report_of("misuse", "double", &status);
+	json_t *rep = ls_fixture_report("misuse", "double", NULL, &status);
 
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
 		  "libuv asserts on a double close, as without the shim (status %d)", status);
@@ -86,7 +59,7 @@ Test(misuse, closing_twice_is_recorded_before_libuv_aborts)
 
 Test(misuse, a_tidy_life_cycle_is_fine)
 {
-	json_t *rep = report_of("misuse", "fixed", NULL);
+	json_t *rep = ls_fixture_report("misuse", "fixed", NULL, NULL);
 	cr_assert_eq(ls_count(rep, NULL, NULL), 0);
 	json_decref(rep);
 }

@@ -9,21 +9,13 @@ LS_SUITE(streams);
 static json_t *report_of(const char *fixture, const char *arg, char **out)
 {
 	const char *dir = ls_tmpdir();
-	char *bin = ls_fixture_bin(fixture);
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	free(shim);
-	const char *env[] = {pre, NULL};
-	const char *argv[] = {bin, arg, NULL};
 	struct ls_run r;
 
-	ls_run(&r, dir, env, argv);
+	ls_run_fixture_arg(&r, fixture, dir, true, NULL, arg);
 	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
 	if (out)
 		*out = strdup(r.out);
 	ls_run_free(&r);
-	free(bin);
-	free(pre);
 	char *trace = ls_single_trace(dir);
 	json_t *rep = ls_report_json(trace);
 	free(trace);

@@ -8,25 +8,15 @@ LS_SUITE(wrong_thread);
 static json_t *report_of(const char *arg, const char *options, struct ls_run *keep)
 {
 	const char *dir = ls_tmpdir();
-	char *bin = ls_fixture_bin("wrong_thread");
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	free(shim);
-	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options ? options : "");
-	const char *env[] = {pre, opt, NULL};
-	const char *argv[] = {bin, arg, NULL};
 	struct ls_run r;
 
-	ls_run(&r, dir, env, argv);
+	ls_run_fixture_arg(&r, "wrong_thread", dir, true, options ? options : "", arg);
 	if (keep)
 		*keep = r;
 	else {
 		cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
 		ls_run_free(&r);
 	}
-	free(bin);
-	free(pre);
-	free(opt);
 	char *trace = ls_single_trace(dir);
 	json_t *rep = ls_report_json(trace);
 	free(trace);
