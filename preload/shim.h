@@ -22,6 +22,7 @@ struct ls_lib {
 };
 
 extern struct ls_lib ls_libuv;
+extern struct ls_lib ls_libc;
 
 void *ls_resolve(struct ls_lib *lib, const char *name);
 

@@ -88,6 +88,7 @@ Test(transparency, refused_calls_return_and_set_errno_as_without_the_shim)
 	cr_assert(strstr(plain.out, "timer_start: ok errno=1234"), "%s", plain.out);
 	cr_assert(strstr(plain.out, "fs_stat NULL req: EINVAL errno=1234"), "%s", plain.out);
 	cr_assert(strstr(plain.out, "read_start NULL stream: EINVAL"), "%s", plain.out);
+	cr_assert(strstr(plain.out, "failed execv: -1 errno=2"), "%s", plain.out);
 	cr_assert(strstr(plain.out, "idle1 ran"), "libuv keeps an active idle's callback:\n%s", plain.out);
 	cr_assert(strstr(plain.out, "sig1 ran"), "a refused start keeps the callback:\n%s", plain.out);
 	ls_run_free(&plain);

@@ -485,6 +485,27 @@ void ls_trace_finish(void)
 	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
 }
 
+int ls_trace_exec_begin(void)
+{
+	/* A vfork child shares the parent's memory, trace header included:
+	 * its exec is none of the parent's trace's business. */
+	if (tr.hdr == NULL || tr.hdr->pid != (uint64_t)getpid())
+		return 0;
+	int saved = errno;
+	ls_trace_finish();
+	errno = saved;
+	return 1;
+}
+
+void ls_trace_exec_failed(void)
+{
+	if (tr.hdr == NULL)
+		return;
+	tr.hdr->end_mono_ns = 0;
+	tr.hdr->end_ticks = 0;
+	__atomic_store_n(&tr.hdr->state, LS_STATE_RUNNING, __ATOMIC_RELEASE);
+}
+
 __attribute__((destructor(101))) static void ls_trace_fini(void)
 {
 	if (tr.hdr == NULL)

@@ -42,6 +42,8 @@ void ls_trace_note_wrong_thread(void);
 void ls_trace_note_misuse(void);
 void ls_trace_note_lost_wakeup(void);
 void ls_trace_finish(void);
+int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
+void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
 void ls_crash_arm(void);      /* preload/crash.c: fatal-signal handlers, once per process */   /* mark the trace complete now (before abort) */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
