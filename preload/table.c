@@ -173,12 +173,31 @@ void ls_table_unlock(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* fork copies the handles of every loop, but only the forking thread goes
+ * on in the child: the loops other threads ran are frozen there, and their
+ * handles are the parent's to close, not the child's to leave open. */
+static uint32_t fork_tid;
+
+static void ls_table_atfork_prepare(void)
+{
+	fork_tid = ls_trace_tid();
+}
+
 static void ls_table_atfork_child(void)
 {
 	pthread_mutex_init(&lock, NULL);
+	struct ls_table *t = cur;
+	for (uint32_t i = 0; t != NULL && i < (1u << t->bits); i++) {
+		struct ls_entry *e = &t->slot[i];
+		if (e->key <= LS_TOMB || (e->flags & LS_ENT_LOOP) || e->loop == NULL)
+			continue;
+		struct ls_entry *l = ls_find_locked((uintptr_t)e->loop);
+		if (l != NULL && l->tid != 0 && l->tid != fork_tid)
+			e->flags |= LS_ENT_REPORTED;
+	}
 }
 
 __attribute__((constructor)) static void ls_table_init(void)
 {
-	pthread_atfork(NULL, NULL, ls_table_atfork_child);
+	pthread_atfork(ls_table_atfork_prepare, NULL, ls_table_atfork_child);
 }

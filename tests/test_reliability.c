@@ -276,6 +276,10 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 			ls_marker_line("forker", "child_start"));
 	ls_assert_thread(f, child, "forker");
 	cr_assert_eq(ls_count(rep, "slow-callback", NULL), 1, "no slow callback but its own");
+	/* The helper thread's loop does not go on in the child: its handles
+	 * are the parent's, not handles the child left open. */
+	cr_assert_eq(ls_count(rep, "unclosed-handle", "on_helper_tick"), 0);
+	cr_assert_eq(ls_count(rep, "unclosed-handle", "on_helper_stop"), 0);
 	json_decref(rep);
 	st = stats_json(ct);
 	cr_assert_eq(stats_count(st, "on_child_slow", NULL, NULL), 1);
