@@ -498,6 +498,41 @@ static inline bool ls_bool(json_t *obj, const char *key)
 	return json_is_true(v);
 }
 
+/* `loopsan stats --format json TRACE`, which must succeed and be a stats
+ * document with a sites[] array. */
+static inline json_t *ls_stats_json(const char *trace)
+{
+	struct ls_run r;
+	const char *args[] = {"stats", "--format", "json", trace, NULL};
+	json_error_t err;
+
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), 0, "loopsan stats %s:\n%s", trace, r.err);
+	json_t *doc = json_loadb(r.out, r.out_len, 0, &err);
+	cr_assert(doc, "stats JSON does not parse: %s (line %d)\n%s", err.text, err.line, r.out);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "loopsan_stats")), 1);
+	cr_assert(json_is_array(json_object_get(doc, "sites")), "no sites[]");
+	ls_run_free(&r);
+	return doc;
+}
+
+/* The one stats site of callback; fails the test otherwise. Borrowed. */
+static inline json_t *ls_stats_site(json_t *stats, const char *callback)
+{
+	json_t *sites = json_object_get(stats, "sites"), *found = NULL, *s;
+	size_t i;
+
+	json_array_foreach(sites, i, s) {
+		if (strcmp(ls_str(s, "callback"), callback) == 0) {
+			cr_assert_null(found, "two sites for %s:\n%s", callback,
+				       json_dumps(sites, JSON_INDENT(1)));
+			found = s;
+		}
+	}
+	cr_assert(found, "no site for %s:\n%s", callback, json_dumps(sites, JSON_INDENT(1)));
+	return found;
+}
+
 /* Findings of kind (NULL: any) whose callback is callback (NULL: any), as a
  * new array. */
 static inline json_t *ls_findings(json_t *report, const char *kind, const char *callback)

@@ -43,37 +43,6 @@ static off_t size_of(const char *path)
 	return st.st_size;
 }
 
-static json_t *stats_json(const char *trace)
-{
-	struct ls_run r;
-	const char *args[] = {"stats", "--format", "json", trace, NULL};
-
-	ls_run_viewer(&r, NULL, args);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
-	json_error_t err;
-	json_t *doc = json_loads(r.out, 0, &err);
-	cr_assert(doc, "stats JSON does not parse: %s\n%s", err.text, r.out);
-	ls_run_free(&r);
-	return doc;
-}
-
-/* The site whose callback is `callback`; exactly one. */
-static json_t *site_of(json_t *stats, const char *callback)
-{
-	json_t *sites = json_object_get(stats, "sites"), *found = NULL, *s;
-	size_t i;
-
-	cr_assert(json_is_array(sites), "no sites[]");
-	json_array_foreach(sites, i, s) {
-		if (strcmp(ls_str(s, "callback"), callback) == 0) {
-			cr_assert_null(found, "two sites for %s", callback);
-			found = s;
-		}
-	}
-	cr_assert(found, "no site for %s", callback);
-	return found;
-}
-
 Test(modes, summary_trace_does_not_grow_with_callbacks)
 {
 	char *small = count_to(1000, 0, NULL);
@@ -89,8 +58,8 @@ Test(modes, summary_trace_does_not_grow_with_callbacks)
 Test(modes, stats_count_every_callback_of_a_site)
 {
 	char *trace = count_to(300000, 0, NULL);
-	json_t *doc = stats_json(trace);
-	json_t *s = site_of(doc, "on_idle");
+	json_t *doc = ls_stats_json(trace);
+	json_t *s = ls_stats_site(doc, "on_idle");
 
 	cr_assert_eq(ls_int(s, "count"), 300000);
 	cr_assert_str_eq(ls_str(s, "api"), "uv_idle_start");
@@ -108,9 +77,9 @@ Test(modes, stats_count_every_callback_of_a_site)
 Test(modes, stats_after_sigkill_count_every_finished_callback)
 {
 	char *trace = count_to(50000, 1, NULL);
-	json_t *doc = stats_json(trace);
+	json_t *doc = ls_stats_json(trace);
 
-	cr_assert_eq(ls_int(site_of(doc, "on_idle"), "count"), 50000,
+	cr_assert_eq(ls_int(ls_stats_site(doc, "on_idle"), "count"), 50000,
 		     "the 50001st run was killed; 50000 finished");
 	json_t *proc = json_array_get(json_object_get(doc, "processes"), 0);
 	cr_assert_not(ls_bool(proc, "complete"), "a killed process leaves an incomplete trace");
@@ -125,8 +94,8 @@ Test(modes, timeline_records_each_callback_in_16_bytes)
 	double per = (double)(size_of(big) - size_of(small)) / 280000.0;
 
 	cr_assert(per >= 15.5 && per <= 17.0, "%.2f bytes per callback", per);
-	json_t *doc = stats_json(big);
-	cr_assert_eq(ls_int(site_of(doc, "on_idle"), "count"), 300000);
+	json_t *doc = ls_stats_json(big);
+	cr_assert_eq(ls_int(ls_stats_site(doc, "on_idle"), "count"), 300000);
 	json_decref(doc);
 	free(small);
 	free(big);

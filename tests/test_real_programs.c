@@ -90,23 +90,6 @@ static void assert_same_output(const char *what, struct ls_run *plain, struct ls
 	free(te);
 }
 
-/* `loopsan stats --format json TRACE`, which must succeed. */
-static json_t *stats_json(const char *trace)
-{
-	struct ls_run r;
-	const char *args[] = {"stats", "--format", "json", trace, NULL};
-	json_error_t jerr;
-
-	ls_run_viewer(&r, NULL, args);
-	cr_assert_eq(ls_exit_code(&r), 0, "loopsan stats %s failed:\n%s", trace, r.err);
-	json_t *root = json_loadb(r.out, r.out_len, 0, &jerr);
-	cr_assert(root, "stats is not JSON (%s, line %d):\n%s", jerr.text, jerr.line, r.out);
-	cr_assert_eq(json_integer_value(json_object_get(root, "loopsan_stats")), 1);
-	cr_assert(json_is_array(json_object_get(root, "sites")), "no sites array");
-	ls_run_free(&r);
-	return root;
-}
-
 /* The sites of api in stats, and the largest count among them. */
 static size_t stats_sites(json_t *stats, const char *api, json_int_t *max_count)
 {
@@ -234,7 +217,7 @@ Test(real_programs, uvloop_echo_reads_go_through_the_shim)
 	need_uvloop();
 	char *trace = uvloop_trace();
 	long pid = ls_trace_pid(trace);
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	json_int_t max_count;
 
 	json_t *procs = json_object_get(st, "processes");
@@ -312,7 +295,7 @@ Test(real_programs, nvim_trace_names_its_loop_thread_and_timer_callbacks)
 	 * libuv and so writes none. */
 	char *trace = ls_single_trace(dir);
 	long pid = ls_trace_pid(trace);
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	json_t *procs = json_object_get(st, "processes"), *s;
 	size_t i;
 

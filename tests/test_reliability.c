@@ -40,22 +40,6 @@ static void run_in(struct ls_run *r, const char *dir, const char *name, const ch
 	free(opt);
 }
 
-static json_t *stats_json(const char *trace)
-{
-	struct ls_run r;
-	const char *args[] = {"stats", "--format", "json", trace, NULL};
-
-	ls_run_viewer(&r, NULL, args);
-	cr_assert_eq(ls_exit_code(&r), 0, "loopsan stats %s:\n%s", trace, r.err);
-	json_error_t err;
-	json_t *doc = json_loadb(r.out, r.out_len, 0, &err);
-	cr_assert(doc, "stats JSON does not parse: %s\n%s", err.text, r.out);
-	cr_assert_eq(ls_int(doc, "loopsan_stats"), 1);
-	cr_assert(json_is_array(json_object_get(doc, "sites")), "no sites[]");
-	ls_run_free(&r);
-	return doc;
-}
-
 /* Sum of count (and of threads, when threads is not NULL) over the sites
  * of callback; *nsites gets how many sites that is. */
 static long long stats_count(json_t *stats, const char *callback, long long *threads,
@@ -150,7 +134,7 @@ Test(reliability, threads_each_loop_every_callback_counted)
 	ls_run_free(&r);
 
 	char *trace = ls_single_trace(dir);
-	json_t *doc = stats_json(trace);
+	json_t *doc = ls_stats_json(trace);
 	json_t *proc = json_array_get(json_object_get(doc, "processes"), 0);
 	cr_assert(ls_bool(proc, "complete"));
 	long long threads;
@@ -220,7 +204,7 @@ Test(reliability, threads_each_callback_on_the_thread_that_ran_it)
 	cr_assert_eq(slices, STRESS_THREADS * m);
 	json_decref(doc);
 
-	json_t *stats = stats_json(trace);
+	json_t *stats = ls_stats_json(trace);
 	cr_assert_eq(stats_count(stats, "on_idle", NULL, NULL), STRESS_THREADS * m);
 	json_decref(stats);
 	free(trace);
@@ -258,7 +242,7 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 	cr_assert_eq(ls_count(rep, "slow-callback", NULL), 1, "no slow callback but its own");
 	cr_assert_eq(ls_count(rep, NULL, "on_child_slow"), 0);
 	json_decref(rep);
-	json_t *st = stats_json(pt);
+	json_t *st = ls_stats_json(pt);
 	cr_assert_eq(stats_count(st, "on_parent_slow", NULL, NULL), 3);
 	cr_assert_gt(stats_count(st, "on_helper_tick", NULL, NULL), 0, "the helper thread's loop ran");
 	cr_assert_eq(stats_count(st, "on_child_slow", NULL, NULL), 0);
@@ -281,7 +265,7 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 	cr_assert_eq(ls_count(rep, "unclosed-handle", "on_helper_tick"), 0);
 	cr_assert_eq(ls_count(rep, "unclosed-handle", "on_helper_stop"), 0);
 	json_decref(rep);
-	st = stats_json(ct);
+	st = ls_stats_json(ct);
 	cr_assert_eq(stats_count(st, "on_child_slow", NULL, NULL), 1);
 	cr_assert_eq(stats_count(st, "on_parent_slow", NULL, NULL), 0,
 		     "the parent's callbacks are not counted in the child");
@@ -442,7 +426,7 @@ static json_t *killed_trace(char mark, long ms)
 	json_t *rep = ls_report_json(trace);
 	cr_assert_not(ls_bool(ls_process(rep), "complete"),
 		      "killed %ld ms after '%c': the trace must be incomplete", ms + jitter, mark);
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	cr_assert_not(ls_bool(json_array_get(json_object_get(st, "processes"), 0), "complete"));
 	long long spins = stats_count(st, "on_spin", NULL, NULL);
 	cr_assert_gt(spins, 0, "killed %ld ms after '%c': no on_spin counted", ms + jitter, mark);

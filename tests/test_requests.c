@@ -28,43 +28,11 @@ static char *traced_run(const char *fixture, struct ls_run *traced)
 	return ls_single_trace(d2);
 }
 
-static json_t *stats_json(const char *trace)
-{
-	struct ls_run r;
-	const char *args[] = {"stats", "--format", "json", trace, NULL};
-
-	ls_run_viewer(&r, NULL, args);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
-	json_error_t err;
-	json_t *doc = json_loads(r.out, 0, &err);
-	cr_assert(doc, "stats JSON does not parse: %s\n%s", err.text, r.out);
-	ls_run_free(&r);
-	return doc;
-}
-
-/* The one stats site of callback; fails the test otherwise. Borrowed. */
-static json_t *site_of(json_t *stats, const char *callback)
-{
-	json_t *sites = json_object_get(stats, "sites"), *found = NULL, *s;
-	size_t i;
-
-	cr_assert(json_is_array(sites), "no sites[]");
-	json_array_foreach(sites, i, s) {
-		if (strcmp(ls_str(s, "callback"), callback) == 0) {
-			cr_assert_null(found, "two sites for %s:\n%s", callback,
-				       json_dumps(sites, JSON_INDENT(1)));
-			found = s;
-		}
-	}
-	cr_assert(found, "no site for %s:\n%s", callback, json_dumps(sites, JSON_INDENT(1)));
-	return found;
-}
-
 /* Site of callback: registered by api, count runs, at function:marker of fixture. */
 static void assert_site(json_t *stats, const char *callback, const char *api, long count,
 			const char *fixture, const char *function, const char *marker)
 {
-	json_t *s = site_of(stats, callback);
+	json_t *s = ls_stats_site(stats, callback);
 	json_t *at = json_object_get(s, "registered_at");
 
 	cr_assert_str_eq(ls_str(s, "api"), api, "%s: api", callback);
@@ -130,7 +98,7 @@ Test(requests, fast_fs_callbacks_are_counted_not_reported)
 
 	/* One request reused along open -> read -> close: each call is its own
 	 * site, timed once. */
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	assert_site(st, "on_open", "uv_fs_open", 1, "fs_requests", "on_stat_slow", "fs_open");
 	assert_site(st, "on_read", "uv_fs_read", 1, "fs_requests", "on_open", "fs_read");
 	assert_site(st, "on_close", "uv_fs_close", 1, "fs_requests", "on_read", "fs_close");
@@ -154,8 +122,8 @@ Test(requests, synchronous_and_refused_fs_calls_return_what_libuv_returns)
 	cr_assert(strstr(r.out, "async open missing: ENOENT\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "loop close: 0\n"), "%s", r.out);
 	/* The refused read never calls back: on_read ran once, for the chain. */
-	json_t *st = stats_json(trace);
-	cr_assert_eq(ls_int(site_of(st, "on_read"), "count"), 1);
+	json_t *st = ls_stats_json(trace);
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_read"), "count"), 1);
 	json_decref(st);
 	ls_run_free(&r);
 	free(trace);
@@ -175,7 +143,7 @@ Test(requests, slow_getaddrinfo_callback_is_reported)
 	cr_assert_eq(ls_count(rep, NULL, "on_random"), 0);
 	json_decref(rep);
 
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	assert_site(st, "on_named", "uv_getnameinfo", 1, "dns_requests", "on_resolved",
 		    "getnameinfo");
 	assert_site(st, "on_random", "uv_random", 1, "dns_requests", "on_named", "random");
@@ -205,7 +173,7 @@ Test(requests, slow_exit_callback_is_reported_and_sees_the_real_status)
 	cr_assert(strstr(r.out, "spawn missing: ENOENT, options unchanged 1\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "closed 4, loop close: 0\n"), "%s", r.out);
 
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	assert_site(st, "on_false_exit", "uv_spawn", 1, "spawn", "on_true_exit", "spawn_false");
 	json_decref(st);
 	ls_run_free(&r);
@@ -253,7 +221,7 @@ Test(requests, walk_callbacks_closing_every_handle_are_the_users_calls)
 		     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
 	json_decref(rep);
 
-	json_t *st = stats_json(trace);
+	json_t *st = ls_stats_json(trace);
 	/* Walk callbacks are timed, one site per uv_walk call. */
 	assert_site(st, "close_timers", "uv_walk", 4, "walk_close", "close_all", "walk_timers");
 	assert_site(st, "close_each", "uv_walk", 4, "walk_close", "close_all", "walk");
@@ -265,7 +233,7 @@ Test(requests, walk_callbacks_closing_every_handle_are_the_users_calls)
 	 * closes ran through the shim. close_each's frame no longer exists when
 	 * uv_close runs (the jmp replaced it), so the innermost frame of the
 	 * registration is libuv's uv_walk, which called it. */
-	json_t *s = site_of(st, "on_closed");
+	json_t *s = ls_stats_site(st, "on_closed");
 	cr_assert_str_eq(ls_str(s, "api"), "uv_close");
 	cr_assert_eq(ls_int(s, "count"), 3);
 	cr_assert_str_eq(ls_str(json_object_get(s, "registered_at"), "function"), "uv_walk");
