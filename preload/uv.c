@@ -539,6 +539,7 @@ static void ls_loop_enter(uv_loop_t *loop)
 		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
 	if (moved)
 		ls_write_loop_run(loop, tid);
+	ls_loop_thread_seen();
 	errno = saved;
 }
 

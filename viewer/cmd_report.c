@@ -90,8 +90,10 @@ static void text_where(FILE *out, const struct ls_finding *fi)
 
 static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi)
 {
-	fprintf(out, "%s%s%s took %.1f ms ", ls_color_function(),
-		cb[0] ? cb : "unknown callback", ls_color_reset(), fi->max_ms);
+	const char *what = cb[0] ? cb : fi->called_at && !fi->created_at
+		? "a loop iteration" : "unknown callback";
+	fprintf(out, "%s%s%s took %.1f ms ", ls_color_function(), what, ls_color_reset(),
+		fi->max_ms);
 	if (fi->count == 1)
 		fprintf(out, "(over %g ms)", fi->threshold_ms);
 	else
@@ -137,6 +139,29 @@ static void headline_wrong_thread(FILE *out, const struct ls_finding *fi)
 		fprintf(out, ", %" PRIu64 " times", fi->count);
 }
 
+static void headline_selector(FILE *out, const struct ls_finding *fi)
+{
+	fprintf(out, "%s%s%s came back %.1f ms late", ls_color_function(),
+		ls_api_name(fi->api), ls_color_reset(), fi->late_ms);
+	if (fi->timeout_ms > 0)
+		fprintf(out, " (timeout %g ms, took %.1f ms)", fi->timeout_ms, fi->max_ms);
+	else
+		fprintf(out, " (a zero timeout, took %.1f ms)", fi->max_ms);
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " times", fi->count);
+}
+
+static void headline_blocking(FILE *out, const char *cb, const struct ls_finding *fi)
+{
+	fprintf(out, "%s%s%s blocked the loop thread %.1f ms", ls_color_function(),
+		ls_api_name(fi->api), ls_color_reset(), fi->max_ms);
+	if (fi->count > 1)
+		fprintf(out, " at most (%" PRIu64 " calls, %.1f ms in all)", fi->count,
+			fi->total_ms);
+	if (cb[0])
+		fprintf(out, " in %s%s%s", ls_color_function(), cb, ls_color_reset());
+}
+
 static void headline_dropped(FILE *out, const struct ls_finding *fi)
 {
 	fprintf(out, "%s of %s went to nobody (no callback)", fi->error,
@@ -154,6 +179,10 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		ls_finding_kind_name(fi->kind), ls_color_reset());
 	if (fi->kind == LS_FINDING_SLOW_CALLBACK)
 		headline_slow(out, cb, fi);
+	else if (fi->kind == LS_FINDING_SLOW_SELECTOR)
+		headline_selector(out, fi);
+	else if (fi->kind == LS_FINDING_BLOCKING_CALL)
+		headline_blocking(out, cb, fi);
 	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
 		headline_dropped(out, fi);
 	else if (fi->kind == LS_FINDING_WRONG_THREAD)
@@ -185,11 +214,19 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
+	if (fi->stuck_at) {
+		char title[64];
+		snprintf(title, sizeof(title), "stuck at (%s)", fi->stuck_how);
+		text_stack(out, title, s, fi->stuck_at);
+	}
 	if (fi->called_at)
-		text_stack(out, fi->kind == LS_FINDING_LOST_WAKEUP ? "last sent from" : "called at",
+		text_stack(out, fi->kind == LS_FINDING_LOST_WAKEUP ? "last sent from"
+			   : fi->kind == LS_FINDING_SLOW_CALLBACK || fi->kind == LS_FINDING_SLOW_SELECTOR
+			   ? "loop polls at" : "called at",
 			   s, fi->called_at);
 	if (!fi->called_at || fi->created_at)
-		text_stack(out, "created at", s, fi->created_at);
+		text_stack(out, fi->kind == LS_FINDING_BLOCKING_CALL ? "in the callback created at"
+			   : "created at", s, fi->created_at);
 	if (fi->registered_at)
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
@@ -349,6 +386,17 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "max_ms", ms(fi->max_ms));
 		json_object_set_new(o, "total_ms", ms(fi->total_ms));
 		json_object_set_new(o, "threshold_ms", ms(fi->threshold_ms));
+	} else if (fi->kind == LS_FINDING_SLOW_SELECTOR) {
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+		json_object_set_new(o, "late_ms", ms(fi->late_ms));
+		json_object_set_new(o, "max_ms", ms(fi->max_ms));
+		if (fi->timeout_ms >= 0)
+			json_object_set_new(o, "timeout_ms", ms(fi->timeout_ms));
+		json_object_set_new(o, "threshold_ms", ms(fi->threshold_ms));
+	} else if (fi->kind == LS_FINDING_BLOCKING_CALL) {
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+		json_object_set_new(o, "max_ms", ms(fi->max_ms));
+		json_object_set_new(o, "total_ms", ms(fi->total_ms));
 	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
 		const struct ls_thread *th = ls_trace_thread(fi->trace, fi->loop_tid);
 		json_t *lt = json_object();
@@ -384,6 +432,10 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	if (fi->registered_at)
 		json_object_set_new(o, "registered_at",
 				    json_stack(s, fi->registered_at));
+	if (fi->stuck_at) {
+		json_object_set_new(o, "stuck_at", json_stack(s, fi->stuck_at));
+		json_object_set_new(o, "stuck_how", str(fi->stuck_how));
+	}
 	return o;
 }
 
