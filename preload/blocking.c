@@ -88,7 +88,8 @@ static inline int ls_block_watched(const void *ret)
 	const struct ls_loop_thread *l = &ls_lt;
 	if (LS_LIKELY(l->loop_cb == 0 && l->in_iter == 0))
 		return 0;
-	return !ls_disabled && l->in_shim == 0 && !ls_from_lib(&ls_libuv, ret) &&
+	return !ls_disabled && l->in_shim == 0 && l->fork_quiet == 0 &&
+	       !ls_from_lib(&ls_libuv, ret) &&
 	       !ls_module_is_self((uintptr_t)ret);
 }
 
@@ -368,8 +369,21 @@ LS_EXPORT int pthread_join(pthread_t thread, void **retval)
 	LS_BLOCKING(LS_API_PTHREAD_JOIN, 1, LS_LIBC(pthread_join)(thread, retval));
 }
 
+/* Only a sem_wait that has to wait blocks: an uncontended one (Python's
+ * locks, taken all the time) is the same as sem_trywait succeeding. */
+static int ls_sem_busy(sem_t *sem)
+{
+	int saved = errno;
+	int busy = LS_LIBC(sem_trywait)(sem) != 0;
+	errno = saved;
+	return busy;
+}
+
 LS_EXPORT int sem_wait(sem_t *sem)
 {
+	const void *ret = __builtin_return_address(0);
+	if (LS_UNLIKELY(ls_block_watched(ret)) && !ls_sem_busy(sem))
+		return 0;  /* the trywait took it */
 	LS_BLOCKING(LS_API_SEM_WAIT, 1, LS_LIBC(sem_wait)(sem));
 }
 

@@ -94,15 +94,26 @@ static void ls_sel_late(const struct ls_sel *s, int rc, uint64_t dur)
 	ls_rec_commit(size);
 }
 
-/* The iteration that ends now, at a call of the loop's selector site. */
-static void ls_iteration_end(struct ls_loop_thread *l, uint32_t site, uint64_t now)
+/* The iteration that ends now, at a call of the loop's selector site.
+ * Under a library's loop (uv_run) the library times the callbacks: an
+ * iteration is only looked at when it was slow and no slow callback
+ * explains it. Elsewhere iterations are the loop's callbacks. */
+static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void *ret,
+			     uint64_t now)
 {
 	uint64_t dur = now - l->iter_begin;
 	ls_blocking_commit_pending();
-	if (l->lib_slow != l->iter_lib_slow)
-		ls_stats_add(site, dur);  /* its slow callback is the finding */
-	else
+	if (l->lib_loop > 0 && dur < ls_slow_ticks)
+		return;
+	uint32_t site = ls_register_site(api, NULL, ret);
+	if (l->lib_slow != l->iter_lib_slow) {
+		if (l->lib_loop == 0)
+			ls_stats_add(site, dur);  /* its slow callback is the finding */
+	} else if (l->lib_loop > 0) {
+		ls_record_slow(site, l->iter_begin, dur, 1);
+	} else {
 		ls_record_callback(site, l->iter_begin, dur, 1);
+	}
 }
 
 static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_t timeout_ns)
@@ -126,6 +137,7 @@ static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_
 	uint64_t now = ls_ticks();
 	int saved = errno;
 	l->in_shim++;
+	l->fork_quiet = 0;
 	if (r == l->sel_ret) {
 		if (l->sel_calls < UINT32_MAX)
 			l->sel_calls++;
@@ -133,9 +145,8 @@ static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_
 		l->sel_ret = r;
 		l->sel_calls = 1;
 	}
-	s->site = ls_register_site(api, NULL, ret);
 	if (l->in_iter)
-		ls_iteration_end(l, s->site, now);
+		ls_iteration_end(l, api, ret, now);
 	l->in_iter = 0;
 	if (l->watch != NULL)
 		__atomic_store_n(&l->watch->iter_since, 0, __ATOMIC_RELEASE);
@@ -148,7 +159,7 @@ static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_
 	s->begin = ls_ticks();
 }
 
-static void ls_sel_leave(const struct ls_sel *s, const void *ret, int rc)
+static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
 {
 	if (s->skip)
 		return;
@@ -168,13 +179,17 @@ static void ls_sel_leave(const struct ls_sel *s, const void *ret, int rc)
 		double want = (double)s->timeout_ns / 1e9 * (double)ls_tick_hz;
 		late = (double)dur > want ? (uint64_t)((double)dur - want) : 0;
 	}
-	if (late >= ls_sel_late_ticks())
+	if (late >= ls_sel_late_ticks()) {
+		s->site = ls_register_site(s->api, NULL, ret);
 		ls_sel_late(s, rc, dur);
+	}
 	if (l->sel_calls >= 2) {
 		l->in_iter = 1;
 		l->iter_begin = now;
 		l->iter_lib_slow = l->lib_slow;
 		if (l->watch != NULL) {
+			if (s->site == 0 && l->lib_loop == 0)
+				s->site = ls_register_site(s->api, NULL, ret);
 			__atomic_store_n(&l->watch->iter_site, s->site, __ATOMIC_RELAXED);
 			__atomic_store_n(&l->watch->iter_since, now, __ATOMIC_RELEASE);
 		}

@@ -561,7 +561,10 @@ LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 	if (ls_disabled)
 		return real(loop, mode);
 	ls_loop_enter(loop);
+	ls_lt.lib_loop++;
+	ls_lt.fork_quiet = 0;
 	int rc = real(loop, mode);
+	ls_lt.lib_loop--;
 	ls_loop_leave(loop);
 	return rc;
 }

@@ -323,6 +323,8 @@ static void ls_watch_atfork_child(void)
 	memset(ls_watches, 0, sizeof(ls_watches));
 	ls_lt.watch = NULL;
 	ls_lt.watch_tried = 0;
+	ls_lt.fork_quiet = 1;
+	ls_lt.npending = 0;
 	ls_wd_state = 0;
 }
 

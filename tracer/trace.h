@@ -101,6 +101,8 @@ struct ls_loop_thread {
 	uint32_t iter_lib_slow;  /* lib_slow when the iteration began */
 	uint32_t npending;
 	uint32_t watch_tried;    /* ls_watch_attach was called */
+	uint32_t lib_loop;       /* a library's loop runs on this thread (uv_run depth) */
+	uint32_t fork_quiet;     /* a forked child, not yet seen running a loop of its own */
 	struct ls_pending_block {
 		uint32_t site, api;
 		uint64_t begin, dur;
