@@ -104,6 +104,22 @@ Test(selector, watchdog_off_leaves_out_stuck_at)
 	json_decref(rep);
 }
 
+Test(selector, a_program_handling_the_sampling_signal_keeps_it_to_itself)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+	ls_run_fixture_arg(&r, "epoll_loop", dir, true, NULL, "ownsig");
+	cr_assert_eq(ls_exit_code(&r), 0);
+	cr_assert_null(strstr(r.out, "own handler ran"), "the program's handler ran: %s", r.out);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "slow-callback", NULL);
+	cr_assert_null(json_object_get(f, "stuck_at"), "sampled by a signal the program owns");
+	json_decref(rep);
+	free(trace);
+}
+
 /* ---- blocking calls ----------------------------------------------------------- */
 
 Test(selector, usleep_in_an_iteration_is_a_blocking_call_and_the_stuck_place)
