@@ -71,6 +71,7 @@ struct ls_entry {
 	uint32_t htype;       /* handles: uv_handle_type */
 	uint32_t run_tid;     /* loops: the thread inside uv_run now, 0 when none */
 	uint32_t run_depth;   /* loops: nested uv_run calls of run_tid */
+	uintptr_t run_frame;  /* loops: the stack frame of run_tid's outermost uv_run */
 	uint32_t sent, seen;  /* async: uv_async_send calls, and how many a callback had seen */
 	uintptr_t send_pc;    /* async: the caller of the last uv_async_send */
 };

@@ -7,6 +7,7 @@
  * uv_loop_init -> uv_async_init for its thread-pool wake-up): those calls
  * pass straight through, so nothing is wrapped or counted twice.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,9 +515,10 @@ static void ls_write_loop_run(uv_loop_t *loop, uint32_t tid)
 	ls_rec_commit(size);
 }
 
-/* The calling thread runs loop from now on (until ls_loop_leave). Changes
- * take the table lock: a rebuild must not lose them. */
-static void ls_loop_enter(uv_loop_t *loop)
+/* The calling thread runs loop from now on (until ls_loop_leave); frame
+ * is the interposer's. Changes take the table lock: a rebuild must not
+ * lose them. */
+static void ls_loop_enter(uv_loop_t *loop, uintptr_t frame)
 {
 	uint32_t tid = ls_trace_tid(), other = 0;
 	int moved = 0;
@@ -525,9 +527,14 @@ static void ls_loop_enter(uv_loop_t *loop)
 	struct ls_entry *e = ls_table_get_locked(loop);
 	if (e != NULL) {
 		e->flags |= LS_ENT_LOOP;
+		/* This thread in uv_run again, but not from inside that run:
+		 * it left it by longjmp. */
+		if (e->run_depth != 0 && e->run_tid == tid && frame >= e->run_frame)
+			e->run_depth = 0;
 		if (e->run_depth == 0 || e->run_tid == tid) {
 			__atomic_store_n(&e->run_tid, tid, __ATOMIC_RELAXED);
-			e->run_depth++;
+			if (e->run_depth++ == 0)
+				e->run_frame = frame;
 		} else {
 			other = e->run_tid;  /* uv_run while another thread runs it */
 		}
@@ -554,13 +561,29 @@ static void ls_loop_leave(uv_loop_t *loop)
 	errno = saved;
 }
 
+/* The thread was cancelled (or called pthread_exit) inside uv_run. */
+static void ls_loop_unwound(void *loop)
+{
+	ls_loop_leave(loop);
+}
+
+static int ls_run_guarded(int (*real)(uv_loop_t *, uv_run_mode), uv_loop_t *loop,
+			  uv_run_mode mode)
+{
+	int rc;
+	pthread_cleanup_push(ls_loop_unwound, loop);
+	rc = real(loop, mode);
+	pthread_cleanup_pop(0);
+	return rc;
+}
+
 LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
 	__typeof__(&uv_run) real = LS_UV(uv_run);
 	if (ls_disabled)
 		return real(loop, mode);
-	ls_loop_enter(loop);
-	int rc = real(loop, mode);
+	ls_loop_enter(loop, (uintptr_t)__builtin_frame_address(0));
+	int rc = ls_run_guarded(real, loop, mode);
 	ls_loop_leave(loop);
 	return rc;
 }
