@@ -7,6 +7,7 @@
  * the viewer must read every trace.
  */
 #include <poll.h>
+#include <sys/inotify.h>
 
 #include "harness.h"
 
@@ -246,4 +247,55 @@ Test(violent_end, sigkill_at_random_points_timeline_mode_every_registration_stac
 {
 	int n = kill_many("mode=timeline:stack_cache=0:slow_callback_ms=1", 10);
 	cr_assert_gt(n, 0, "no run lived long enough to count a callback");
+}
+
+/* The moment the trace's name appears, the process is killed: the file
+ * under that name is already a trace the viewer reads (its header was
+ * complete before it got the name), not an empty or half-made file. */
+Test(violent_end, sigkill_the_moment_the_trace_appears_leaves_a_readable_trace)
+{
+	char *bin = ls_fixture_bin("rel_writer");
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+
+	for (int i = 0; i < 5; i++) {
+		const char *dir = ls_tmpdir();
+		char *opt = ls_fmt("LOOPSAN_OPTIONS=dir=%s", dir);
+		int in = inotify_init1(IN_CLOEXEC);
+		cr_assert(in >= 0 && inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO) >= 0);
+
+		fflush(NULL);
+		pid_t pid = fork();
+		cr_assert(pid >= 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+			    chdir(dir) != 0 || putenv(pre) != 0 || putenv(opt) != 0)
+				_exit(126);
+			char *argv[] = {bin, NULL};
+			execv(bin, argv);
+			_exit(127);
+		}
+		struct pollfd p = {.fd = in, .events = POLLIN};
+		int ready = poll(&p, 1, 10000);
+		kill(pid, SIGKILL);
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		close(in);
+		free(opt);
+		cr_assert_eq(ready, 1, "run %d: no trace appeared in 10 s", i);
+		if (!WIFSIGNALED(status))
+			continue; /* it finished first: nothing to see */
+		char *trace = ls_single_trace(dir);
+		char *what = ls_fmt("run %d, killed as %s appeared", i, trace);
+		report_reads(trace, what);
+		json_decref(ls_stats_json(trace));
+		free(what);
+		free(trace);
+		ls_cleanup();
+	}
+	free(bin);
+	free(shim);
+	free(pre);
 }
