@@ -160,20 +160,35 @@ Test(disk, unwritable_trace_dir_program_unchanged_said_once)
 	free(opt);
 }
 
-Test(disk, file_size_limit_program_unchanged_no_sigxfsz_trace_readable)
+/* Runs rel_writer under a soft RLIMIT_FSIZE of limit bytes, inherited by
+ * the children of this test only (Criterion runs each test in a process of
+ * its own). */
+static void run_limited(const char *dir, rlim_t limit)
 {
-	const char *dir = ls_tmpdir();
 	char *opt = ls_fmt("dir=%s:mode=timeline", dir);
 	struct rlimit old, lim;
 
-	/* Inherited by the children of this test only (Criterion runs each
-	 * test in a process of its own); room for the header and two chunks. */
 	cr_assert(getrlimit(RLIMIT_FSIZE, &old) == 0);
 	lim = old;
-	lim.rlim_cur = 160 << 10;
+	lim.rlim_cur = limit;
 	cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
 	traced_run(opt, "File too large");
 	cr_assert(setrlimit(RLIMIT_FSIZE, &old) == 0);
-	readable_and_counted(dir);
 	free(opt);
+}
+
+Test(disk, file_size_limit_program_unchanged_no_sigxfsz_trace_readable)
+{
+	const char *dir = ls_tmpdir();
+
+	run_limited(dir, 160 << 10); /* room for the header and two chunks */
+	readable_and_counted(dir);
+}
+
+Test(disk, file_size_limit_below_the_header_program_unchanged_no_trace)
+{
+	const char *dir = ls_tmpdir();
+
+	run_limited(dir, 1024);
+	cr_assert_eq(ls_count_traces(dir), 0);
 }

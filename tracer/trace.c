@@ -186,7 +186,10 @@ static int ls_trace_open_locked(void)
 		ls_cannot("create", errno);
 		return -1;
 	}
-	int rc = posix_fallocate(fd, 0, LS_HEADER_SIZE);
+	/* Past RLIMIT_FSIZE, the program would get SIGXFSZ. */
+	struct rlimit lim;
+	int rc = getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur < LS_HEADER_SIZE
+			 ? EFBIG : posix_fallocate(fd, 0, LS_HEADER_SIZE);
 	if (rc != 0) {
 		errno = rc;
 		goto fail;
