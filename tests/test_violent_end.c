@@ -132,6 +132,32 @@ Test(violent_end, exit_from_another_thread_while_the_loop_is_in_a_callback)
 	json_decref(rep);
 }
 
+/* exit() while the loop thread runs on: it may finish callbacks while the
+ * exit handlers and the shim's destructor run, and they count. */
+Test(violent_end, exit_from_another_thread_while_the_loop_runs_on)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+	long said;
+
+	ls_run_fixture_arg(&r, "rel_violent", dir, true, NULL, "exit-thread-spin");
+	cr_assert_eq(ls_exit_code(&r), 5, "%s", r.err);
+	cr_assert_eq(sscanf(r.out, "finished %ld", &said), 1, "%s", r.out);
+	struct counts c = read_counts(dir);
+	char *trace = ls_single_trace(dir);
+	report_reads(trace, "exit-thread-spin");
+	json_t *stats = ls_stats_json(trace);
+	long long n = tick_count(stats);
+	cr_assert_geq(n, said - 1, "%lld on_tick counted, %ld had finished at exit()", n, said);
+	cr_assert_leq(n, c.finished, "%lld on_tick counted, only %ld finished", n, c.finished);
+	json_decref(stats);
+	json_t *rep = ls_report_json(trace);
+	cr_assert(ls_bool(ls_process(rep), "complete"), "exit() ran the shim's destructor");
+	json_decref(rep);
+	free(trace);
+	ls_run_free(&r);
+}
+
 /* ---- SIGKILL at random points ------------------------------------------------ */
 
 static void sleep_us(long us)
