@@ -125,16 +125,17 @@ Test(nonlocal, longjmp_out_of_a_callback_later_callbacks_counted_nothing_misattr
 	free(trace);
 }
 
-/* A thread blocked in read() inside on_work_tick is cancelled; main then
- * closes that thread's loop and runs one of its own. */
-Test(nonlocal, pthread_cancel_inside_a_callback_no_deadlock_nothing_made_up)
+/* A thread blocked in read() inside on_work_tick is cancelled (or calls
+ * pthread_exit there); main then closes that thread's loop and runs one of
+ * its own. */
+static void thread_dies_in_a_callback(const char *mode, const char *out)
 {
 	struct ls_run r;
 	char *trace;
 
-	run_both("cancel", &r, &trace);
+	run_both(mode, &r, &trace);
 	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
-	cr_assert_str_eq(r.out, "cancelled 1 work ticks 19 main ticks 10 close 0\n");
+	cr_assert_str_eq(r.out, out);
 	cr_assert_eq(r.err_len, 0, "nothing on stderr:\n%s", r.err);
 	json_t *st = ls_stats_json(trace);
 	cr_assert_eq(count_of(st, "on_work_tick"), 19, "the cancelled run is not counted");
@@ -148,4 +149,14 @@ Test(nonlocal, pthread_cancel_inside_a_callback_no_deadlock_nothing_made_up)
 	json_decref(rep);
 	ls_run_free(&r);
 	free(trace);
+}
+
+Test(nonlocal, pthread_cancel_inside_a_callback_no_deadlock_nothing_made_up)
+{
+	thread_dies_in_a_callback("cancel", "cancelled 1 work ticks 19 main ticks 10 close 0\n");
+}
+
+Test(nonlocal, pthread_exit_inside_a_callback_no_deadlock_nothing_made_up)
+{
+	thread_dies_in_a_callback("thread-exit", "cancelled 0 work ticks 19 main ticks 10 close 0\n");
 }
