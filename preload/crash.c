@@ -8,8 +8,8 @@
  * replaces them: it then sees its signals first, and no crash is recorded.
  */
 #include <signal.h>
-#include <ucontext.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "tracer/trace.h"
 

@@ -172,13 +172,15 @@ static void ls_cannot(const char *what, int err)
 
 /* The trace gets its name only once its header is complete (O_TMPFILE,
  * then linkat): a process killed in between leaves no half-made file that
- * the viewer would refuse. Where O_TMPFILE is not supported, the file is
- * created under its name at once. The header's blocks are reserved before
+ * the viewer would refuse. Where O_TMPFILE is not supported (or /proc is
+ * not mounted), the file is created under its name at once. The header's blocks are reserved before
  * it is mapped: on a full disk, writing to a hole would be SIGBUS. */
 static int ls_trace_open_locked(void)
 {
 	ls_trace_name(0);
-	int fd = open(ls_opt.dir[0] ? ls_opt.dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = -1;
+	if (access("/proc/self/fd", X_OK) == 0)  /* how linkat names it */
+		fd = open(ls_opt.dir[0] ? ls_opt.dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	int named = fd < 0;
 	if (named)
 		fd = ls_create_file();
