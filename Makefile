@@ -33,7 +33,7 @@ FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
-.PHONY: all deps demo test sanitize clean fuzz fuzz-smoke
+.PHONY: all deps demo test sanitize clean fuzz fuzz-smoke transparency
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
@@ -85,6 +85,13 @@ sanitize: deps
 
 clean:
 	rm -rf build build-san build-fuzz build-tsan
+
+# Someone else's test suite under the shim: Python's own test_asyncio, run
+# without and with LD_PRELOAD, results compared test by test (see
+# scripts/transparency.sh). About 4 minutes, so not part of `make test`.
+transparency: deps
+	@$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) scripts/transparency.sh
 
 # ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
 # Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's

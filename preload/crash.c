@@ -9,6 +9,7 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "tracer/trace.h"
 
@@ -44,10 +45,24 @@ static void ls_record_crash(uint32_t site, const siginfo_t *info)
 	ls_rec_commit(size);
 }
 
+/* Where the signal interrupted the thread: on an alternate signal stack
+ * the handler's own frame says nothing about that. */
+static uintptr_t ls_interrupted_sp(void *uctx)
+{
+#if defined(__x86_64__)
+	return (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.sp;
+#else
+	(void)uctx;
+	return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
+
 static void ls_on_fatal(int sig, siginfo_t *info, void *uctx)
 {
 	int i = ls_index(sig);
-	uint32_t site = ls_self.cur_site;
+	uint32_t site = ls_site_at(ls_interrupted_sp(uctx));
 	if (site != 0 && ls_thread_current(&ls_self) &&
 	    !__atomic_exchange_n(&ls_recorded, 1, __ATOMIC_ACQ_REL)) {
 		ls_record_crash(site, info);

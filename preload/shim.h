@@ -85,6 +85,20 @@ static inline void ls_loop_cb_end(const struct ls_watch_save *s)
 	}
 }
 
+/* The callback the thread was in was left without returning (longjmp,
+ * pthread_exit unwinding past it): nothing of it is running any more. */
+static inline void ls_callback_left(void)
+{
+	struct ls_watch *w = ls_lt.watch;
+	ls_self.cur_site = 0;
+	ls_self.cur_frame = 0;
+	ls_lt.loop_cb = 0;
+	if (w != NULL) {
+		__atomic_store_n(&w->cb_since, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&w->cb_site, 0, __ATOMIC_RELAXED);
+	}
+}
+
 /* preload/watchdog.c: a slot for the calling loop thread (NULL when the
  * watchdog is off or every slot is taken), and its release. */
 struct ls_watch *ls_watch_attach(void);
@@ -118,6 +132,7 @@ struct ls_entry {
 	uint32_t htype;       /* handles: uv_handle_type */
 	uint32_t run_tid;     /* loops: the thread inside uv_run now, 0 when none */
 	uint32_t run_depth;   /* loops: nested uv_run calls of run_tid */
+	uintptr_t run_frame;  /* loops: the stack frame of run_tid's outermost uv_run */
 	uint32_t sent, seen;  /* async: uv_async_send calls, and how many a callback had seen */
 	uintptr_t send_pc;    /* async: the caller of the last uv_async_send */
 };

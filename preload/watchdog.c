@@ -39,6 +39,8 @@
 static struct ls_watch ls_watches[LS_WATCH_SLOTS];
 static int ls_wd_state;     /* 0 not started, 1 running, -1 could not start */
 static int ls_wd_signo;     /* 0: no signal sampling */
+static pthread_key_t ls_wd_key; /* frees a loop thread's slot when it exits */
+static int ls_wd_key_ok;
 
 static void ls_stuck_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -314,6 +316,10 @@ struct ls_watch *ls_watch_attach(void)
 			got = &ls_watches[i];
 	}
 	if (got != NULL) {
+		/* Also when the thread never gets a trace of its own (it could
+		 * not be created): its slot must go with it. */
+		if (ls_wd_key_ok)
+			pthread_setspecific(ls_wd_key, got);
 		got->cb_since = got->iter_since = got->sampled = 0;
 		got->cb_site = got->iter_site = got->blocking_site = 0;
 		got->want = got->got = 0;
@@ -345,7 +351,14 @@ static void ls_watch_atfork_child(void)
 	ls_wd_state = 0;
 }
 
+static void ls_watch_thread_exit(void *arg)
+{
+	(void)arg;
+	ls_watch_detach();
+}
+
 __attribute__((constructor)) static void ls_watch_init(void)
 {
 	pthread_atfork(NULL, NULL, ls_watch_atfork_child);
+	ls_wd_key_ok = pthread_key_create(&ls_wd_key, ls_watch_thread_exit) == 0;
 }

@@ -127,18 +127,24 @@ static void ls_fill_header(struct ls_file_header *h)
 	h->state = LS_STATE_RUNNING;
 }
 
-/* O_EXCL|O_NOFOLLOW: never follow a planted symlink, never truncate an
- * existing file. exec() keeps the pid, so a second trace of the same pid
- * gets a numbered name. */
-static int ls_create_file(void)
+/* The name of the n-th trace of this pid: exec() keeps the pid, so a
+ * second trace of the same pid gets a numbered name. */
+static void ls_trace_name(int n)
 {
 	const char *dir = ls_opt.dir[0] ? ls_opt.dir : ".";
-	pid_t pid = getpid();
+	int pid = (int)getpid();
+	if (n == 0)
+		snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.trace", dir, pid);
+	else
+		snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.%d.trace", dir, pid, n);
+}
+
+/* O_EXCL|O_NOFOLLOW: never follow a planted symlink, never truncate an
+ * existing file. */
+static int ls_create_file(void)
+{
 	for (int i = 0; i < 100; i++) {
-		if (i == 0)
-			snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.trace", dir, (int)pid);
-		else
-			snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.%d.trace", dir, (int)pid, i);
+		ls_trace_name(i);
 		int fd = open(tr.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
@@ -146,23 +152,71 @@ static int ls_create_file(void)
 	return -1;
 }
 
+/* Gives the unnamed file fd (O_TMPFILE) its name. linkat, like O_EXCL,
+ * never replaces what is at the name, nor follows a symlink there. */
+static int ls_name_file(int fd)
+{
+	char self[64];
+	/* thread-self: /proc/self is the main thread, whose fd directory is
+	 * gone once it called pthread_exit. */
+	snprintf(self, sizeof(self), "/proc/thread-self/fd/%d", fd);
+	for (int i = 0; i < 100; i++) {
+		ls_trace_name(i);
+		if (linkat(AT_FDCWD, self, AT_FDCWD, tr.path, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+static void ls_cannot(const char *what, int err)
+{
+	char msg[800];
+	snprintf(msg, sizeof(msg), "loopsan: cannot %s trace %s: %s; not tracing\n", what,
+		 tr.path, strerror(err));
+	ls_say(msg);
+}
+
+/* The trace gets its name only once its header is complete (O_TMPFILE,
+ * then linkat): a process killed in between leaves no half-made file that
+ * the viewer would refuse. Where O_TMPFILE is not supported (or /proc is
+ * not mounted), the file is created under its name at once. The header's blocks are reserved before
+ * it is mapped: on a full disk, writing to a hole would be SIGBUS. */
 static int ls_trace_open_locked(void)
 {
-	int fd = ls_create_file();
+	ls_trace_name(0);
+	int fd = -1;
+	if (access("/proc/thread-self/fd", X_OK) == 0)  /* how linkat names it */
+		fd = open(ls_opt.dir[0] ? ls_opt.dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int named = fd < 0;
+	if (named)
+		fd = ls_create_file();
 	if (fd < 0) {
-		char msg[800];
-		snprintf(msg, sizeof(msg), "loopsan: cannot create trace %s: %s; not tracing\n",
-			 tr.path, strerror(errno));
-		ls_say(msg);
+		ls_cannot("create", errno);
 		return -1;
 	}
-	if (ftruncate(fd, LS_HEADER_SIZE) != 0)
+	/* Past RLIMIT_FSIZE, the program would get SIGXFSZ. */
+	struct rlimit lim;
+	int rc = getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur < LS_HEADER_SIZE
+			 ? EFBIG : posix_fallocate(fd, 0, LS_HEADER_SIZE);
+	if (rc != 0) {
+		errno = rc;
 		goto fail;
+	}
 	void *h = mmap(NULL, LS_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED)
 		goto fail;
 	tr.hdr = h;
 	ls_fill_header(tr.hdr);
+	if (!named && ls_name_file(fd) != 0) {
+		int err = errno;
+		munmap(h, LS_HEADER_SIZE);
+		tr.hdr = NULL;
+		close(fd);
+		ls_cannot("create", err);
+		return -1;
+	}
 	ls_crash_arm();
 	__atomic_store_n(&ls_slow_ticks, (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 *
 						     (double)tr.hdr->tick_hz), __ATOMIC_RELAXED);
@@ -171,12 +225,11 @@ static int ls_trace_open_locked(void)
 	__atomic_store_n(&tr.fd, fd, __ATOMIC_RELEASE);
 	return 0;
 fail:;
-	char msg[800];
-	snprintf(msg, sizeof(msg), "loopsan: cannot write trace %s: %s; not tracing\n",
-		 tr.path, strerror(errno));
-	ls_say(msg);
+	int err = errno;
 	close(fd);
-	unlink(tr.path);
+	if (named)
+		unlink(tr.path);
+	ls_cannot("write", err);
 	return -1;
 }
 

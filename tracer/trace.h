@@ -63,6 +63,7 @@ struct ls_thread {
 	struct ls_chunk_header *chunk;
 	uint64_t base;           /* time base of CALLBACK16 records */
 	uint32_t cur_site;       /* the callback running now, 0 outside callbacks */
+	uintptr_t cur_frame;     /* the stack frame of the shim that runs it (ls_site_at) */
 	struct ls_site_stats **stats_of; /* site id -> this thread's slot */
 	struct ls_chunk_header *stats_chunk;
 };
@@ -118,6 +119,15 @@ extern uint64_t ls_tick_hz;      /* ticks per second; 0 until calibrated */
 static inline int ls_thread_current(const struct ls_thread *t)
 {
 	return t->gen == __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
+}
+
+/* The site of the callback running on this thread at stack address sp, or
+ * 0. A callback left by longjmp (or unwound by pthread_cancel) never
+ * restored cur_site: it counts only while sp is still inside the frame
+ * that set it (stacks grow down). */
+static inline uint32_t ls_site_at(uintptr_t sp)
+{
+	return sp < ls_self.cur_frame ? ls_self.cur_site : 0;
 }
 
 static inline struct ls_rec *ls_rec_reserve(uint32_t size)

@@ -282,7 +282,8 @@ int ls_cmd_stats(int argc, char **argv)
 	struct ls_vec rows = { .item_size = sizeof(struct site_row) };
 	for (size_t i = 0; i < r.ntraces; i++)
 		collect(&rows, r.traces[i], r.syms[i]);
-	qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
+	if (rows.len > 1) /* no sites at all: items is NULL, which qsort must not get */
+		qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
 	if (a.json)
 		print_json(stdout, &rows, &r);
 	else
