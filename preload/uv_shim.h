@@ -17,25 +17,6 @@ static inline int ls_uv_skip(const void *ret)
 	return ls_disabled || ls_from_lib(&ls_libuv, ret);
 }
 
-/* The site of a registration by api of cb, made by the call instruction
- * that returns to ret. The stack is captured the first time a thread
- * registers from that instruction with that callback; later registrations
- * from there reuse it (stack_cache=0 captures every time). */
-uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret);
-
-/* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
- * pool's work callbacks, which do not block a loop. */
-#define LS_TIMED(site, on_loop, call)                                       \
-	do {                                                                \
-		uint32_t outer_ = ls_self.cur_site;                         \
-		ls_self.cur_site = (site);                                  \
-		uint64_t t0_ = ls_ticks();                                  \
-		call;                                                       \
-		uint64_t d_ = ls_ticks() - t0_;                             \
-		ls_self.cur_site = outer_;                                  \
-		ls_record_callback((site), t0_, d_, (on_loop));             \
-	} while (0)
-
 /* Slots of ls_entry.cb[] */
 enum {
 	LS_CB_MAIN = 0,    /* the handle's callback (timer, read, recv, ...) or a request's */

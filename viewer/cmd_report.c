@@ -102,12 +102,17 @@ static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi
 static void headline_pending(FILE *out, const char *cb, const struct ls_finding *fi)
 {
 	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
+	/* The call that closed the loop: uv_loop_close, event_base_free. */
+	const char *closer = "uv_loop_close";
+	if (fi->close_index < fi->trace->closes.len)
+		closer = ls_api_name(LS_VEC_AT(&fi->trace->closes, struct ls_loop_close,
+					       fi->close_index)->api);
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
 		fprintf(out, "%s request still pending at exit", ls_api_name(fi->api));
 	else if (fi->at_exit)
 		fprintf(out, "%s handle never closed (still open at exit)", type);
 	else
-		fprintf(out, "%s handle still open at uv_loop_close", type);
+		fprintf(out, "%s handle still open at %s", type, closer);
 	if (fi->count > 1)
 		fprintf(out, ", %" PRIu64 " of them", fi->count);
 	if (fi->closing || fi->has_callback)
