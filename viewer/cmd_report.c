@@ -399,6 +399,25 @@ static json_t *json_process(const struct ls_trace *t)
 	json_object_set_new(o, "exe", str(ls_basename(t->exe)));
 	json_object_set_new(o, "trace", str(t->path));
 	json_object_set_new(o, "complete", json_boolean(ls_trace_complete(t)));
+	/* The threads that ran a loop, each loop once per thread. */
+	json_t *loops = json_array();
+	for (size_t i = 0; i < t->loop_runs.len; i++) {
+		const struct ls_loop_run *run = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, i);
+		int seen = 0;
+		for (size_t k = 0; k < i && !seen; k++) {
+			const struct ls_loop_run *o2 = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, k);
+			seen = o2->tid == run->tid && o2->loop == run->loop;
+		}
+		if (seen)
+			continue;
+		const struct ls_thread *th = ls_trace_thread(t, run->tid);
+		char loop[32];
+		snprintf(loop, sizeof(loop), "0x%" PRIx64, run->loop);
+		json_array_append_new(loops, json_pack("{s:I,s:o,s:s,s:s}", "tid", (json_int_t)run->tid,
+						       "name", str(th ? th->name : ""),
+						       "api", ls_api_name(run->api), "loop", loop));
+	}
+	json_object_set_new(o, "loops", loops);
 	return o;
 }
 
