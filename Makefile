@@ -54,7 +54,7 @@ $(BUILD)/obj/viewer/%.o: %.c $(HEADERS) Makefile
 # pointers so that creation sites symbolize to the lines the tests expect.
 $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -lpthread
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -levent_pthreads -lpthread
 
 $(BUILD)/demo: scripts/demo.c
 	@mkdir -p $(dir $@)
