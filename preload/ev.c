@@ -82,6 +82,7 @@ static int ls_ev_add_lib(struct dl_phdr_info *info, size_t size, void *arg)
 
 void *ls_ev_resolve(const char *name)
 {
+	int saved = errno;
 	void *p = dlsym(RTLD_NEXT, name);
 	for (size_t i = 0; p == NULL && i < sizeof(ls_ev_sonames) / sizeof(ls_ev_sonames[0]); i++) {
 		void *h = dlopen(ls_ev_sonames[i], RTLD_NOW | RTLD_NOLOAD);
@@ -99,6 +100,7 @@ void *ls_ev_resolve(const char *name)
 		abort();
 	}
 	dl_iterate_phdr(ls_ev_add_lib, NULL);
+	errno = saved;
 	return p;
 }
 
@@ -841,7 +843,8 @@ static void ls_ev_leftover(struct ls_entry *e, void *arg)
 	o.handle = e->key;
 	o.flags = LS_HANDLE_AT_EXIT;
 	o.init_site = e->init_site;
-	o.site = e->site[0];
+	for (int i = 0; i < 3 && o.site == 0; i++)
+		o.site = e->site[i];  /* a bufferevent may have only a write callback */
 	strcpy(o.type_name, type);
 	ls_note_open(&o);
 	ls_trace_note_unclosed();
