@@ -598,6 +598,7 @@ static void ls_loop_enter(struct event_base *base, uint32_t api)
 		ls_note_wrong_thread(api, base, NULL, other);
 	if (moved)
 		ls_note_loop_run(base, tid, api);
+	ls_loop_thread_seen();
 	errno = saved;
 }
 
@@ -626,7 +627,10 @@ static void ls_loop_leave(struct event_base *base)
 			return rc_;                                      \
 		}                                                        \
 		ls_loop_enter((base), (api));                            \
+		ls_lt.lib_loop++;                                        \
+		ls_lt.fork_quiet = 0;                                    \
 		rc_ = (call);                                            \
+		ls_lt.lib_loop--;                                        \
 		ls_loop_leave(base);                                     \
 		return rc_;                                              \
 	} while (0)

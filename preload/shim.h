@@ -47,6 +47,53 @@ static inline int ls_from_lib(const struct ls_lib *lib, const void *ret)
 	return (uintptr_t)ret - lib->lo < lib->hi - lib->lo;
 }
 
+/* The site of a registration by api of cb, made by the call instruction
+ * that returns to ret. The stack is captured the first time a thread
+ * registers from that instruction with that callback; later registrations
+ * from there reuse it (stack_cache=0 captures every time). */
+uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret);
+
+/* An on-loop callback begins and ends (LS_TIMED and the other libraries'
+ * trampolines): the loop thread's state for blocking-call, and its
+ * watchdog slot for stuck_at. Two stores when the thread has a slot. */
+struct ls_watch_save {
+	struct ls_watch *w;
+	uint64_t since;
+	uint32_t site;
+};
+
+static inline void ls_loop_cb_begin(struct ls_watch_save *s, uint32_t site, uint64_t t0)
+{
+	struct ls_watch *w = ls_lt.watch;
+	ls_lt.loop_cb++;
+	s->w = w;
+	if (w != NULL) {
+		s->since = w->cb_since;
+		s->site = w->cb_site;
+		__atomic_store_n(&w->cb_site, site, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->cb_since, t0, __ATOMIC_RELEASE);
+	}
+}
+
+static inline void ls_loop_cb_end(const struct ls_watch_save *s)
+{
+	struct ls_watch *w = s->w;
+	ls_lt.loop_cb--;
+	if (w != NULL) {
+		__atomic_store_n(&w->cb_since, s->since, __ATOMIC_RELEASE);
+		__atomic_store_n(&w->cb_site, s->site, __ATOMIC_RELAXED);
+	}
+}
+
+/* preload/watchdog.c: a slot for the calling loop thread (NULL when the
+ * watchdog is off or every slot is taken), and its release. */
+struct ls_watch *ls_watch_attach(void);
+void ls_watch_detach(void);
+
+/* preload/selector.c: the calling thread runs an event loop (uv_run, a
+ * selector called again and again): give it a watchdog slot. */
+void ls_loop_thread_seen(void);
+
 /* Side table: what the shim knows of each handle, request and loop, keyed
  * by its address. Lookups are lock-free; changes take a lock. */
 enum ls_entry_flags {
@@ -99,21 +146,21 @@ void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
 /* A callback whose entry is gone: never call a wrong function. */
 _Noreturn void ls_lost_callback(const char *what, const void *key);
 
-/* The site of a registration by api of cb, made by the call instruction
- * that returns to ret. The stack is captured the first time a thread
- * registers from that instruction with that callback; later registrations
- * from there reuse it (stack_cache=0 captures every time). */
-uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret);
-
-/* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
- * pool's work callbacks, which do not block a loop. */
+/* Runs the user's callback of `site`, timed (every library's trampolines).
+ * on_loop: 0 for the thread pool's work callbacks, which do not block a
+ * loop. */
 #define LS_TIMED(site, on_loop, call)                                       \
 	do {                                                                \
 		uint32_t outer_ = ls_self.cur_site;                         \
 		ls_self.cur_site = (site);                                  \
 		uint64_t t0_ = ls_ticks();                                  \
+		struct ls_watch_save ws_;                                   \
+		if (on_loop)                                                \
+			ls_loop_cb_begin(&ws_, (site), t0_);                \
 		call;                                                       \
 		uint64_t d_ = ls_ticks() - t0_;                             \
+		if (on_loop)                                                \
+			ls_loop_cb_end(&ws_);                               \
 		ls_self.cur_site = outer_;                                  \
 		ls_record_callback((site), t0_, d_, (on_loop));             \
 	} while (0)

@@ -504,6 +504,7 @@ static void ls_loop_enter(uv_loop_t *loop)
 		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
 	if (moved)
 		ls_note_loop_run(loop, tid, LS_API_UV_RUN);
+	ls_loop_thread_seen();
 	errno = saved;
 }
 
@@ -525,7 +526,10 @@ LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 	if (ls_disabled)
 		return real(loop, mode);
 	ls_loop_enter(loop);
+	ls_lt.lib_loop++;
+	ls_lt.fork_quiet = 0;
 	int rc = real(loop, mode);
+	ls_lt.lib_loop--;
 	ls_loop_leave(loop);
 	return rc;
 }

@@ -350,9 +350,29 @@ Test(libevent, libev_emulation_of_the_libevent_api_is_left_alone)
 	cr_assert_eq(ls_exit_code(&traced), 0, "%s", traced.err);
 	cr_assert_str_eq(traced.out, plain.out);
 	cr_assert_str_eq(traced.err, plain.err);
-	/* Nothing was wrapped or recorded: libev's struct event is not
-	 * libevent's. */
-	cr_assert_eq(ls_count_traces(dir), 0, "the shim traced libev's event_* calls");
+	/* Nothing was wrapped or checked: libev's struct event is not
+	 * libevent's. (libev's epoll_wait loop may still be seen by the
+	 * selector layer, which leaves a trace.) */
+	if (ls_count_traces(dir) > 0) {
+		char *trace = ls_single_trace(dir);
+		json_t *st = ls_stats_json(trace), *s;
+		json_t *rep = ls_report_json(trace);
+		size_t i;
+		json_array_foreach(json_object_get(st, "sites"), i, s) {
+			cr_assert(strncmp(ls_str(s, "api"), "event_", 6) != 0,
+				  "the shim wrapped libev's %s", ls_str(s, "api"));
+			cr_assert_str_neq(ls_str(s, "callback"), "on_tick");
+		}
+		cr_assert_eq(ls_count(rep, NULL, NULL), 0, "%s",
+			     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
+		json_t *l;
+		json_array_foreach(json_object_get(ls_process(rep), "loops"), i, l)
+			cr_assert(strncmp(ls_str(l, "api"), "event_", 6) != 0,
+				  "libev's event_dispatch taken for libevent's");
+		json_decref(st);
+		json_decref(rep);
+		free(trace);
+	}
 	ls_run_free(&plain);
 	ls_run_free(&traced);
 }

@@ -70,7 +70,9 @@ struct ls_file_header {
 	uint64_t start_ticks;      /* ticks at start_mono_ns */
 	uint64_t end_ticks;        /* ticks at end_mono_ns */
 	uint64_t tick_hz;          /* ticks per second, estimated at creation */
-	uint8_t pad[LS_HEADER_SIZE - 3248];
+	uint32_t slow_selector_ms; /* the option in force when recording; 0 in older traces */
+	uint32_t reserved2;
+	uint8_t pad[LS_HEADER_SIZE - 3256];
 };
 
 _Static_assert(sizeof(struct ls_file_header) == LS_HEADER_SIZE, "header size");
@@ -149,6 +151,9 @@ enum ls_rec_type {
 	LS_REC_LOST_WAKEUP = 13, /* arg: site of the async handle payload: ls_rec_lost_wakeup */
 	LS_REC_MISUSE = 14,      /* arg: stack id of the call    payload: ls_rec_misuse */
 	LS_REC_CRASH = 15,       /* arg: site of the callback    payload: ls_rec_crash */
+	LS_REC_SELECTOR_LATE = 16, /* arg: site of the selector call payload: ls_rec_selector_late */
+	LS_REC_BLOCKING = 17,    /* arg: site of the call        payload: ls_rec_blocking */
+	LS_REC_STUCK = 18,       /* arg: stack id (stuck_at)     payload: ls_rec_stuck */
 };
 
 struct ls_rec_thread {
@@ -169,9 +174,11 @@ struct ls_rec_module {
 /* A de-duplicated stack, innermost frame first. pcs are return addresses
  * (the frame's call instruction ends just before pc), except pcs[0] of a
  * stack whose flags has LS_STACK_EXACT_PC0. */
+#define LS_STACK_EXACT_PC0 1u  /* pcs[0] is the instruction itself (a sampled stack) */
+
 struct ls_rec_stack {
 	uint32_t depth;      /* number of pcs, <= LS_MAX_STACK_DEPTH */
-	uint32_t flags;
+	uint32_t flags;      /* LS_STACK_* */
 	/* uint64_t pcs[depth] */
 };
 
@@ -269,6 +276,51 @@ enum ls_misuse {
 	LS_MISUSE_USE_FREED = 4,      /* libevent: adding (deleting, activating) a freed event */
 	LS_MISUSE_FREE_FREED = 5,     /* libevent: freeing an event or bufferevent twice */
 	LS_MISUSE_BASE_FREED = 6,     /* libevent: using an event whose base was freed */
+};
+
+/* A selector call (epoll_wait, poll, select, ...) that returned more than
+ * slow_selector_ms after the deadline its timeout asked for (the thread was
+ * starved), or a zero-timeout call that itself took that long. arg: the
+ * site of the selector call (callback 0). */
+struct ls_rec_selector_late {
+	uint32_t api;        /* enum ls_api of the selector */
+	int32_t result;      /* what it returned */
+	int64_t timeout_ns;  /* the timeout it asked for; -1: none (wait forever) */
+	uint64_t begin_ticks;
+	uint64_t dur_ticks;
+	uint64_t end_mono_ns; /* CLOCK_MONOTONIC when it returned: a clock pair */
+};
+
+/* A known blocking function called on a loop thread inside a callback or
+ * a loop iteration, the first time this thread called it from this site.
+ * Every such call (this one too) is counted in this thread's stats slot of
+ * the site (count, total, max, histogram). arg: the call's site (api, the
+ * stack of the call, callback 0). */
+struct ls_rec_blocking {
+	uint32_t api;        /* enum ls_api of the blocking function */
+	uint32_t in_site;    /* the callback running, 0: a selector loop's iteration */
+	uint64_t begin_ticks;
+	uint64_t dur_ticks;
+	uint64_t end_mono_ns;
+};
+
+/* Where a loop thread was while a callback (or a loop iteration) had run
+ * longer than slow_callback_ms, sampled by the watchdog thread. The SLOW
+ * record of that run has the same tid and begin_ticks. arg: the stack
+ * sampled (stuck_at), 0 if none could be taken. */
+struct ls_rec_stuck {
+	uint32_t tid;        /* the loop thread */
+	uint32_t site;       /* the callback's (or iteration's) site */
+	uint64_t begin_ticks; /* when that callback or iteration began */
+	uint64_t sample_ticks;
+	uint32_t how;        /* enum ls_stuck_how */
+	int32_t syscall_nr;  /* the system call the thread was blocked in, -1: none */
+};
+
+enum ls_stuck_how {
+	LS_STUCK_SIGNAL = 1,   /* the thread was running: sampled in a signal handler */
+	LS_STUCK_SYSCALL = 2,  /* blocked in a system call: its pc from /proc (frame 0 only) */
+	LS_STUCK_BLOCKING = 3, /* blocked in an interposed blocking call: its pc, then the call's stack */
 };
 
 /* A thread entered uv_run (or another loop's run) for a loop it had not run
@@ -465,7 +517,38 @@ struct ls_rec_open_handle {
 	X(LS_API_EVDNS_RESOLVE_IPV6, 161, "evdns_base_resolve_ipv6") \
 	X(LS_API_EVDNS_RESOLVE_REVERSE, 162, "evdns_base_resolve_reverse") \
 	X(LS_API_EVDNS_RESOLVE_REVERSE_IPV6, 163, "evdns_base_resolve_reverse_ipv6") \
-	X(LS_API_EVTHREAD_USE_PTHREADS, 164, "evthread_use_pthreads")
+	X(LS_API_EVTHREAD_USE_PTHREADS, 164, "evthread_use_pthreads") \
+	X(LS_API_EPOLL_WAIT, 200, "epoll_wait") \
+	X(LS_API_EPOLL_PWAIT, 201, "epoll_pwait") \
+	X(LS_API_EPOLL_PWAIT2, 202, "epoll_pwait2") \
+	X(LS_API_POLL, 203, "poll") \
+	X(LS_API_PPOLL, 204, "ppoll") \
+	X(LS_API_SELECT, 205, "select") \
+	X(LS_API_PSELECT, 206, "pselect") \
+	X(LS_API_SLEEP, 210, "sleep") \
+	X(LS_API_USLEEP, 211, "usleep") \
+	X(LS_API_NANOSLEEP, 212, "nanosleep") \
+	X(LS_API_CLOCK_NANOSLEEP, 213, "clock_nanosleep") \
+	X(LS_API_GETADDRINFO, 214, "getaddrinfo") \
+	X(LS_API_GETHOSTBYNAME, 215, "gethostbyname") \
+	X(LS_API_GETHOSTBYNAME_R, 216, "gethostbyname_r") \
+	X(LS_API_FSYNC, 217, "fsync") \
+	X(LS_API_FDATASYNC, 218, "fdatasync") \
+	X(LS_API_SYNC, 219, "sync") \
+	X(LS_API_SYSTEM, 220, "system") \
+	X(LS_API_POPEN, 221, "popen") \
+	X(LS_API_WAIT, 222, "wait") \
+	X(LS_API_WAITPID, 223, "waitpid") \
+	X(LS_API_FLOCK, 224, "flock") \
+	X(LS_API_FCNTL, 225, "fcntl") \
+	X(LS_API_PTHREAD_JOIN, 226, "pthread_join") \
+	X(LS_API_SEM_WAIT, 227, "sem_wait") \
+	X(LS_API_READ, 228, "read") \
+	X(LS_API_RECV, 229, "recv") \
+	X(LS_API_ACCEPT, 230, "accept") \
+	X(LS_API_CONNECT, 231, "connect") \
+	X(LS_API_RECVFROM, 232, "recvfrom") \
+	X(LS_API_ACCEPT4, 233, "accept4")
 
 enum ls_api {
 #define LS_API_ENUM(sym, num, name) sym = num,

@@ -63,6 +63,14 @@ static void ls_opt_pair(const char *key, size_t klen, const char *v, size_t vlen
 		bad = ls_opt_uint(v, vlen, 1, 3600000, &o->slow_callback_ms);
 	} else if (KEY("halt_on_wrong_thread")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->halt_on_wrong_thread);
+	} else if (KEY("slow_selector_ms")) {
+		bad = ls_opt_uint(v, vlen, 1, 3600000, &o->slow_selector_ms);
+	} else if (KEY("watchdog")) {
+		bad = ls_opt_uint(v, vlen, 0, 1, &o->watchdog);
+	} else if (KEY("stuck_signal")) {
+		bad = ls_opt_uint(v, vlen, 0, 1, &o->stuck_signal);
+	} else if (KEY("blocking_allow")) {
+		bad = ls_opt_string(v, vlen, o->blocking_allow, sizeof(o->blocking_allow), 0);
 	} else if (KEY("stack_cache")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->stack_cache);
 	} else if (KEY("stacks")) {

@@ -33,7 +33,7 @@ struct ls_site_def {
 
 struct ls_stack_def {
 	uint32_t depth;
-	uint32_t pad;
+	uint32_t flags;
 	uint64_t pcs[LS_MAX_STACK_DEPTH];
 };
 
@@ -91,7 +91,7 @@ static void ls_emit_stack(uint32_t id)
 	r->arg = id;
 	struct ls_rec_stack *s = (struct ls_rec_stack *)(r + 1);
 	s->depth = d->depth;
-	s->flags = 0;
+	s->flags = d->flags;
 	memcpy(s + 1, d->pcs, d->depth * 8u);
 	ls_rec_commit(size);
 }
@@ -174,6 +174,26 @@ uint32_t ls_stack_capture(void)
 /* A stack given as its pcs (innermost first), de-duplicated. */
 uint32_t ls_stack_intern_pcs(const uintptr_t *given, uint32_t depth)
 {
+	return ls_stack_intern_pcs_flags(given, depth, 0);
+}
+
+uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max)
+{
+	if (site == 0 || site >= LS_MAX_IDS || __atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE) <= 0 ||
+	    site > __atomic_load_n(&site_count, __ATOMIC_ACQUIRE))
+		return 0;
+	uint32_t stack = site_defs[site].stack;
+	if (stack == 0 || stack >= LS_MAX_IDS)
+		return 0;
+	const struct ls_stack_def *d = &stack_defs[stack];
+	uint32_t n = d->depth < max ? d->depth : max;
+	for (uint32_t k = 0; k < n; k++)
+		out[k] = (uintptr_t)d->pcs[k];
+	return n;
+}
+
+uint32_t ls_stack_intern_pcs_flags(const uintptr_t *given, uint32_t depth, uint32_t flags)
+{
 	if (depth == 0 || ls_disabled || !ls_tables())
 		return 0;
 	if (depth > LS_MAX_STACK_DEPTH)
@@ -183,12 +203,14 @@ uint32_t ls_stack_intern_pcs(const uintptr_t *given, uint32_t depth)
 		pcs[k] = (uint64_t)given[k];
 	uint32_t fresh = 0;
 	struct ls_slot *slot = NULL;
-	uint32_t id = ls_intern(stack_slots, &stack_count, XXH3_64bits(pcs, depth * 8u) + depth,
+	uint32_t id = ls_intern(stack_slots, &stack_count,
+				XXH3_64bits(pcs, depth * 8u) + depth + ((uint64_t)flags << 32),
 				&fresh, &slot);
 	if (fresh == 0)
 		return id;
 	struct ls_stack_def *d = &stack_defs[fresh];
 	d->depth = depth;
+	d->flags = flags;
 	memcpy(d->pcs, pcs, depth * 8u);
 	ls_modules_cover((const uintptr_t *)pcs, depth);
 	ls_emit_stack(fresh);

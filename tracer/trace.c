@@ -31,10 +31,15 @@ struct ls_options ls_opt = {
 	.stack_depth = 16,
 	.mode = LS_MODE_SUMMARY,
 	.stack_cache = 1,
+	.slow_selector_ms = 100,
+	.watchdog = 1,
+	.stuck_signal = 1,      /* SIGRTMAX - 3, see preload/watchdog.c */
 };
 int ls_disabled;
 uint64_t ls_slow_ticks = UINT64_MAX;
+uint64_t ls_tick_hz;
 __thread struct ls_thread ls_self;
+__thread struct ls_loop_thread ls_lt;
 uint32_t ls_gen = 1;
 
 static struct {
@@ -44,7 +49,7 @@ static struct {
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
-	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost; /* finding counts for the exit line */
+	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost, blocking, slow_selector; /* finding counts for the exit line */
 	char path[600];
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
@@ -106,6 +111,7 @@ static void ls_fill_header(struct ls_file_header *h)
 	h->ppid = (uint64_t)getppid();
 	h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
 	h->slow_callback_ms = ls_opt.slow_callback_ms;
+	h->slow_selector_ms = ls_opt.slow_selector_ms;
 	h->stack_depth = ls_opt.stacks ? ls_opt.stack_depth : 0;
 	memcpy(h->session, ls_opt.session, sizeof(h->session));
 	ssize_t n = readlink("/proc/self/exe", h->exe, sizeof(h->exe) - 1);
@@ -160,6 +166,7 @@ static int ls_trace_open_locked(void)
 	ls_crash_arm();
 	__atomic_store_n(&ls_slow_ticks, (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 *
 						     (double)tr.hdr->tick_hz), __ATOMIC_RELAXED);
+	__atomic_store_n(&ls_tick_hz, tr.hdr->tick_hz, __ATOMIC_RELAXED);
 	tr.next_chunk = 0;
 	__atomic_store_n(&tr.fd, fd, __ATOMIC_RELEASE);
 	return 0;
@@ -252,6 +259,7 @@ static void ls_thread_release(struct ls_thread *t)
 static void ls_thread_exit(void *arg)
 {
 	(void)arg;
+	ls_watch_detach();
 	if (ls_thread_current(&ls_self))
 		ls_thread_release(&ls_self);
 }
@@ -368,13 +376,36 @@ out:
 	return s;
 }
 
+int ls_stats_add(uint32_t site, uint64_t dur)
+{
+	struct ls_thread *t = &ls_self;
+	struct ls_site_stats *s = NULL;
+	int fresh = 0;
+	if (ls_thread_current(t) && t->stats_of != NULL && site != 0 && site < LS_MAX_IDS)
+		s = t->stats_of[site];
+	if (s == NULL) {
+		s = ls_stats_slot_slow(site);
+		fresh = s != NULL;
+	}
+	if (s == NULL)
+		return 0;
+	s->total_ticks += dur;
+	if (dur > s->max_ticks)
+		s->max_ticks = dur;
+	s->hist[ls_hist_bucket(dur)]++;
+	__atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELEASE);
+	return fresh;
+}
+
 void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 {
 	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_slow);
 	uint64_t end_ns = ls_now();
 	struct ls_rec *r = ls_rec_reserve(size);
-	if (on_loop)
+	if (on_loop) {
 		__atomic_fetch_add(&tr.slow, 1, __ATOMIC_RELAXED);
+		ls_lt.lib_slow++;
+	}
 	if (r == NULL)
 		return;
 	r->type = LS_REC_SLOW;
@@ -445,6 +476,16 @@ void ls_trace_note_lost_wakeup(void)
 	__atomic_fetch_add(&tr.lost, 1, __ATOMIC_RELAXED);
 }
 
+void ls_trace_note_blocking(void)
+{
+	__atomic_fetch_add(&tr.blocking, 1, __ATOMIC_RELAXED);
+}
+
+void ls_trace_note_slow_selector(void)
+{
+	__atomic_fetch_add(&tr.slow_selector, 1, __ATOMIC_RELAXED);
+}
+
 void ls_trace_note_dropped_error(void)
 {
 	__atomic_fetch_add(&tr.dropped_errors, 1, __ATOMIC_RELAXED);
@@ -462,6 +503,7 @@ static void ls_atfork_child(void)
 	tr.replay_pending = 1;
 	tr.hdr = NULL;
 	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = tr.misuse = tr.lost = 0;
+	tr.blocking = tr.slow_selector = 0;
 }
 
 __attribute__((constructor)) static void ls_trace_init(void)
@@ -511,14 +553,16 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 	if (tr.hdr == NULL)
 		return;
 	ls_trace_finish();
-	uint64_t n[7] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
+	uint64_t n[9] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.unclosed, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.wrong_thread, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.misuse, __ATOMIC_RELAXED),
-			  __atomic_load_n(&tr.lost, __ATOMIC_RELAXED) };
-	static const char *const what[7][2] = {
+			  __atomic_load_n(&tr.lost, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.blocking, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.slow_selector, __ATOMIC_RELAXED) };
+	static const char *const what[9][2] = {
 		{ "slow callback", "slow callbacks" },
 		{ "handle left open at loop close", "handles left open at loop close" },
 		{ "error nobody received", "errors nobody received" },
@@ -526,10 +570,12 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 		{ "call from the wrong thread", "calls from the wrong thread" },
 		{ "handle misuse", "handle misuses" },
 		{ "lost wake-up", "lost wake-ups" },
+		{ "blocking call site on a loop thread", "blocking call sites on loop threads" },
+		{ "slow selector call", "slow selector calls" },
 	};
 	char msg[1024];
 	size_t len = 0;
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 9; i++) {
 		if (n[i] == 0)
 			continue;
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%llu %s",

@@ -21,6 +21,10 @@ struct ls_options {
 	uint32_t mode;          /* enum ls_mode */
 	uint32_t halt_on_wrong_thread; /* 0 or 1: abort at a wrong-thread call */
 	uint32_t stack_cache;   /* 1: one stack per registering call instruction and callback */
+	uint32_t slow_selector_ms; /* a selector call this late past its timeout is slow-selector */
+	uint32_t watchdog;      /* 1: sample where a slow callback is stuck (stuck_at) */
+	uint32_t stuck_signal;  /* the signal that samples a running loop thread; 0: never signal */
+	char blocking_allow[512]; /* ','-separated function names a blocking call may come from */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
 };
@@ -41,6 +45,8 @@ void ls_trace_note_unclosed(void);
 void ls_trace_note_wrong_thread(void);
 void ls_trace_note_misuse(void);
 void ls_trace_note_lost_wakeup(void);
+void ls_trace_note_blocking(void);
+void ls_trace_note_slow_selector(void);
 void ls_trace_finish(void);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
@@ -62,8 +68,52 @@ struct ls_thread {
 };
 
 extern __thread struct ls_thread ls_self;
+
+/* Where a loop thread is, for the watchdog (preload/watchdog.c): one slot
+ * per loop thread, in static memory so that the watchdog never reads a
+ * dead thread's TLS. The owner writes; the watchdog only reads, except
+ * the sampling handshake (want/got). */
+struct ls_watch {
+	uint32_t tid;            /* 0: free */
+	uint32_t cb_site;        /* the on-loop callback running, with cb_since */
+	uint64_t cb_since;       /* its begin ticks; 0: none running */
+	uint32_t iter_site;      /* the selector call that began the iteration */
+	uint32_t blocking_site;  /* an interposed blocking call in progress, 0: none */
+	uint64_t iter_since;     /* selector loops: when this iteration began; 0: waiting */
+	uint64_t sampled;        /* the since value already sampled */
+	uint32_t want, got;      /* a signal sample asked for, and answered */
+	uint32_t npcs;
+	uint32_t reserved;
+	uintptr_t pcs[LS_MAX_STACK_DEPTH];
+};
+
+/* A thread's place in its event loop, kept apart from ls_self (which a
+ * thread's first record resets). */
+struct ls_loop_thread {
+	uint32_t loop_cb;        /* on-loop callbacks running now (nesting depth) */
+	uint32_t lib_slow;       /* SLOW records of on-loop callbacks so far */
+	uint32_t in_shim;        /* the shim's own calls: not the user's */
+	uint32_t in_iter;        /* between a selector's return and the next call */
+	uint32_t sel_calls;      /* selector calls from sel_ret in a row */
+	uint32_t gen;            /* ls_gen of this state */
+	uintptr_t sel_ret;       /* the loop's selector call instruction */
+	uint64_t iter_begin;     /* ticks of the last selector return */
+	uint32_t iter_lib_slow;  /* lib_slow when the iteration began */
+	uint32_t npending;
+	uint32_t watch_tried;    /* ls_watch_attach was called */
+	uint32_t lib_loop;       /* a library's loop runs on this thread (uv_run depth) */
+	uint32_t fork_quiet;     /* a forked child, not yet seen running a loop of its own */
+	struct ls_pending_block {
+		uint32_t site, api;
+		uint64_t begin, dur;
+	} pending[8];            /* blocking calls of this iteration, confirmed by the next selector call */
+	struct ls_watch *watch;  /* this thread's watchdog slot, NULL if none */
+};
+
+extern __thread struct ls_loop_thread ls_lt;
 extern uint32_t ls_gen;
 extern uint64_t ls_slow_ticks;   /* slow_callback_ms in ticks; UINT64_MAX until calibrated */
+extern uint64_t ls_tick_hz;      /* ticks per second; 0 until calibrated */
 
 static inline int ls_thread_current(const struct ls_thread *t)
 {
@@ -117,6 +167,10 @@ void ls_record_timeline(uint32_t site, uint64_t begin, uint64_t dur);
  * loop thread (a thread-pool work callback does not block a loop). The
  * hot path: a few stores into this thread's mapped stats slot; no lock, no
  * allocation, no system call. */
+/* Adds one run of `site` to this thread's stats slot, nothing else.
+ * Returns 1 when the slot is new (the first run on this thread). */
+int ls_stats_add(uint32_t site, uint64_t dur);
+
 static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 {
 	struct ls_thread *t = &ls_self;
@@ -137,9 +191,15 @@ static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t du
 		ls_record_timeline(site, begin, dur);
 }
 
+/* preload/watchdog.c: the calling thread's watchdog slot goes (thread exit). */
+void ls_watch_detach(void);
+
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */
 uint32_t ls_stack_capture(void);
 uint32_t ls_stack_intern_pcs(const uintptr_t *pcs, uint32_t n);
+uint32_t ls_stack_intern_pcs_flags(const uintptr_t *pcs, uint32_t n, uint32_t flags);
+/* The pcs of the stack of `site` (for the watchdog), at most max; 0 if none. */
+uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max);
 uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
 void ls_stack_replay(void);   /* writes every known stack and site again (new trace after fork) */
 

@@ -90,8 +90,10 @@ static void text_where(FILE *out, const struct ls_finding *fi)
 
 static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi)
 {
-	fprintf(out, "%s%s%s took %.1f ms ", ls_color_function(),
-		cb[0] ? cb : "unknown callback", ls_color_reset(), fi->max_ms);
+	const char *what = cb[0] ? cb : fi->called_at && !fi->created_at
+		? "a loop iteration" : "unknown callback";
+	fprintf(out, "%s%s%s took %.1f ms ", ls_color_function(), what, ls_color_reset(),
+		fi->max_ms);
 	if (fi->count == 1)
 		fprintf(out, "(over %g ms)", fi->threshold_ms);
 	else
@@ -142,6 +144,29 @@ static void headline_wrong_thread(FILE *out, const struct ls_finding *fi)
 		fprintf(out, ", %" PRIu64 " times", fi->count);
 }
 
+static void headline_selector(FILE *out, const struct ls_finding *fi)
+{
+	fprintf(out, "%s%s%s came back %.1f ms late", ls_color_function(),
+		ls_api_name(fi->api), ls_color_reset(), fi->late_ms);
+	if (fi->timeout_ms > 0)
+		fprintf(out, " (timeout %g ms, took %.1f ms)", fi->timeout_ms, fi->max_ms);
+	else
+		fprintf(out, " (a zero timeout, took %.1f ms)", fi->max_ms);
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " times", fi->count);
+}
+
+static void headline_blocking(FILE *out, const char *cb, const struct ls_finding *fi)
+{
+	fprintf(out, "%s%s%s blocked the loop thread %.1f ms", ls_color_function(),
+		ls_api_name(fi->api), ls_color_reset(), fi->max_ms);
+	if (fi->count > 1)
+		fprintf(out, " at most (%" PRIu64 " calls, %.1f ms in all)", fi->count,
+			fi->total_ms);
+	if (cb[0])
+		fprintf(out, " in %s%s%s", ls_color_function(), cb, ls_color_reset());
+}
+
 static void headline_dropped(FILE *out, const struct ls_finding *fi)
 {
 	fprintf(out, "%s of %s went to nobody (no callback)", fi->error,
@@ -159,6 +184,10 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		ls_finding_kind_name(fi->kind), ls_color_reset());
 	if (fi->kind == LS_FINDING_SLOW_CALLBACK)
 		headline_slow(out, cb, fi);
+	else if (fi->kind == LS_FINDING_SLOW_SELECTOR)
+		headline_selector(out, fi);
+	else if (fi->kind == LS_FINDING_BLOCKING_CALL)
+		headline_blocking(out, cb, fi);
 	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
 		headline_dropped(out, fi);
 	else if (fi->kind == LS_FINDING_WRONG_THREAD)
@@ -190,11 +219,19 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
+	if (fi->stuck_at) {
+		char title[64];
+		snprintf(title, sizeof(title), "stuck at (%s)", fi->stuck_how);
+		text_stack(out, title, s, fi->stuck_at);
+	}
 	if (fi->called_at)
-		text_stack(out, fi->kind == LS_FINDING_LOST_WAKEUP ? "last sent from" : "called at",
+		text_stack(out, fi->kind == LS_FINDING_LOST_WAKEUP ? "last sent from"
+			   : fi->kind == LS_FINDING_SLOW_CALLBACK || fi->kind == LS_FINDING_SLOW_SELECTOR
+			   ? "loop polls at" : "called at",
 			   s, fi->called_at);
 	if (!fi->called_at || fi->created_at)
-		text_stack(out, "created at", s, fi->created_at);
+		text_stack(out, fi->kind == LS_FINDING_BLOCKING_CALL ? "in the callback created at"
+			   : "created at", s, fi->created_at);
 	if (fi->registered_at)
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
@@ -354,6 +391,17 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "max_ms", ms(fi->max_ms));
 		json_object_set_new(o, "total_ms", ms(fi->total_ms));
 		json_object_set_new(o, "threshold_ms", ms(fi->threshold_ms));
+	} else if (fi->kind == LS_FINDING_SLOW_SELECTOR) {
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+		json_object_set_new(o, "late_ms", ms(fi->late_ms));
+		json_object_set_new(o, "max_ms", ms(fi->max_ms));
+		if (fi->timeout_ms >= 0)
+			json_object_set_new(o, "timeout_ms", ms(fi->timeout_ms));
+		json_object_set_new(o, "threshold_ms", ms(fi->threshold_ms));
+	} else if (fi->kind == LS_FINDING_BLOCKING_CALL) {
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+		json_object_set_new(o, "max_ms", ms(fi->max_ms));
+		json_object_set_new(o, "total_ms", ms(fi->total_ms));
 	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
 		const struct ls_thread *th = ls_trace_thread(fi->trace, fi->loop_tid);
 		json_t *lt = json_object();
@@ -389,7 +437,50 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	if (fi->registered_at)
 		json_object_set_new(o, "registered_at",
 				    json_stack(s, fi->registered_at));
+	if (fi->stuck_at) {
+		json_object_set_new(o, "stuck_at", json_stack(s, fi->stuck_at));
+		json_object_set_new(o, "stuck_how", str(fi->stuck_how));
+	}
 	return o;
+}
+
+/* Does thread tid run a library's loop (uv_run, event_base_loop, ...), not
+ * only a selector the shim saw called again and again? */
+static int runs_library_loop(const struct ls_trace *t, uint32_t tid)
+{
+	for (size_t i = 0; i < t->loop_runs.len; i++) {
+		const struct ls_loop_run *run = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, i);
+		if (run->tid == tid && run->loop != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The threads that ran a loop: each library loop once per thread, and a
+ * selector loop (loop 0) only for a thread that runs no library's. */
+static json_t *json_loops(const struct ls_trace *t)
+{
+	json_t *loops = json_array();
+	for (size_t i = 0; i < t->loop_runs.len; i++) {
+		const struct ls_loop_run *run = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, i);
+		int seen = run->loop == 0 && runs_library_loop(t, run->tid);
+		for (size_t k = 0; k < i && !seen; k++) {
+			const struct ls_loop_run *o2 = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, k);
+			seen = o2->tid == run->tid && o2->loop == run->loop;
+		}
+		if (seen)
+			continue;
+		const struct ls_thread *th = ls_trace_thread(t, run->tid);
+		json_t *l = json_pack("{s:I,s:o,s:s}", "tid", (json_int_t)run->tid, "name",
+				      str(th ? th->name : ""), "api", ls_api_name(run->api));
+		if (run->loop != 0) {
+			char loop[32];
+			snprintf(loop, sizeof(loop), "0x%" PRIx64, run->loop);
+			json_object_set_new(l, "loop", json_string(loop));
+		}
+		json_array_append_new(loops, l);
+	}
+	return loops;
 }
 
 static json_t *json_process(const struct ls_trace *t)
@@ -399,25 +490,7 @@ static json_t *json_process(const struct ls_trace *t)
 	json_object_set_new(o, "exe", str(ls_basename(t->exe)));
 	json_object_set_new(o, "trace", str(t->path));
 	json_object_set_new(o, "complete", json_boolean(ls_trace_complete(t)));
-	/* The threads that ran a loop, each loop once per thread. */
-	json_t *loops = json_array();
-	for (size_t i = 0; i < t->loop_runs.len; i++) {
-		const struct ls_loop_run *run = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, i);
-		int seen = 0;
-		for (size_t k = 0; k < i && !seen; k++) {
-			const struct ls_loop_run *o2 = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, k);
-			seen = o2->tid == run->tid && o2->loop == run->loop;
-		}
-		if (seen)
-			continue;
-		const struct ls_thread *th = ls_trace_thread(t, run->tid);
-		char loop[32];
-		snprintf(loop, sizeof(loop), "0x%" PRIx64, run->loop);
-		json_array_append_new(loops, json_pack("{s:I,s:o,s:s,s:s}", "tid", (json_int_t)run->tid,
-						       "name", str(th ? th->name : ""),
-						       "api", ls_api_name(run->api), "loop", loop));
-	}
-	json_object_set_new(o, "loops", loops);
+	json_object_set_new(o, "loops", json_loops(t));
 	return o;
 }
 

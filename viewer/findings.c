@@ -10,7 +10,15 @@
 struct slow_run {
 	uint32_t site, tid;
 	double dur_ns;
+	uint64_t begin_ticks, dur_ticks;
+	int selector;
 };
+
+/* The selector layer's "callbacks" are loop iterations. */
+static int api_is_selector(uint32_t api)
+{
+	return api >= LS_API_EPOLL_WAIT && api <= LS_API_PSELECT;
+}
 
 void ls_findings_init(struct ls_findings *f)
 {
@@ -36,21 +44,29 @@ const struct ls_finding *ls_finding_at(const struct ls_findings *f, size_t i)
 static const struct ls_finding_kind_info kinds[LS_FINDING_KIND_COUNT] = {
 	[LS_FINDING_SLOW_CALLBACK] = {
 		"slow-callback", "A loop callback ran too long.",
-		"A callback ran on the loop thread for at least the slow-callback "
-		"threshold; every other event of that loop waited for it.",
+		"A callback (or, for a loop seen only at its selector calls, one "
+		"loop iteration) ran on the loop thread for at least the "
+		"slow-callback threshold; every other event of that loop waited "
+		"for it.",
 		"Move the blocking or long work off the loop thread (uv_queue_work, "
 		"a worker thread) or split it into shorter steps; created_at shows "
-		"where the callback was registered.", 1 },
+		"where the callback was registered and stuck_at where it was when "
+		"sampled.", 1 },
 	[LS_FINDING_SLOW_SELECTOR] = {
 		"slow-selector", "An I/O poll of the loop took too long.",
-		"The loop's selector call (epoll_wait, poll, ...) ran longer than "
-		"its timeout allowed, delaying every callback of the loop.",
-		"Look for signal handlers, page faults or a starved machine around "
-		"the poll.", 1 },
+		"The loop's selector call (epoll_wait, poll, select, ...) came back "
+		"more than slow_selector_ms after the deadline its timeout asked "
+		"for (or a zero-timeout call took that long): the thread was not "
+		"scheduled, and every event of the loop waited.",
+		"Look for a starved or overcommitted machine, CPU limits "
+		"(cgroups), a stopped process, swapping or long page faults around "
+		"the poll; called_at shows where the loop polls.", 1 },
 	[LS_FINDING_BLOCKING_CALL] = {
 		"blocking-call", "A blocking function was called on the loop thread.",
-		"A call known to block (sleep, synchronous file or DNS I/O, ...) was "
-		"made from a callback running on the loop thread.",
+		"A call known to block (sleep, synchronous DNS, fsync, waiting for a "
+		"process, a thread or a lock, reading a descriptor in blocking "
+		"mode, ...) was made on a loop thread inside a callback or a loop "
+		"iteration; every event of the loop waited for it.",
 		"Use the loop's asynchronous equivalent or run the call on the thread "
 		"pool; called_at shows where it was made.", 0 },
 	[LS_FINDING_WRONG_THREAD] = {
@@ -152,6 +168,25 @@ static int may_be_slow(const struct ls_trace *t, uint32_t site_id)
 	return site && site->api == LS_API_UV_QUEUE_WORK;
 }
 
+static int site_is_selector(const struct ls_trace *t, uint32_t site_id)
+{
+	const struct ls_site *site = ls_trace_site(t, site_id);
+	return site && api_is_selector(site->api);
+}
+
+/* A slow iteration that holds a slow library callback of the same thread
+ * is that callback's finding, not a second one. */
+static int covered_by_callback(const struct ls_vec *runs, const struct slow_run *it)
+{
+	const struct slow_run *r = runs->items;
+	for (size_t i = 0; i < runs->len; i++)
+		if (!r[i].selector && r[i].tid == it->tid &&
+		    r[i].begin_ticks >= it->begin_ticks &&
+		    r[i].begin_ticks - it->begin_ticks < it->dur_ticks)
+			return 1;
+	return 0;
+}
+
 static void collect_slow_runs(const struct ls_trace *t, double slow_ms,
 			      struct ls_vec *runs)
 {
@@ -164,9 +199,40 @@ static void collect_slow_runs(const struct ls_trace *t, double slow_ms,
 		r->site = cb->site;
 		r->tid = cb->tid;
 		r->dur_ns = cb->dur_ns;
+		r->begin_ticks = cb->begin_ticks;
+		r->dur_ticks = cb->dur_ticks;
+		r->selector = site_is_selector(t, cb->site);
 	}
+	size_t kept = 0;
+	struct slow_run *r = runs->items;
+	for (size_t i = 0; i < runs->len; i++)
+		if (!r[i].selector || !covered_by_callback(runs, &r[i]))
+			r[kept++] = r[i];
+	runs->len = kept;
 	if (runs->len > 1)
 		qsort(runs->items, runs->len, sizeof(struct slow_run), run_order);
+}
+
+static const char *stuck_how(uint32_t how)
+{
+	switch (how) {
+	case LS_STUCK_SIGNAL: return "running";
+	case LS_STUCK_SYSCALL: return "in a system call";
+	case LS_STUCK_BLOCKING: return "in a blocking call";
+	}
+	return "unknown";
+}
+
+/* The watchdog's sample of the run that began at begin_ticks on tid. */
+static const struct ls_stuck *stuck_of(const struct ls_trace *t, uint32_t tid,
+				       uint64_t begin_ticks)
+{
+	for (size_t i = 0; i < t->stucks.len; i++) {
+		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
+		if (s->tid == tid && s->begin_ticks == begin_ticks)
+			return s;
+	}
+	return NULL;
 }
 
 static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
@@ -179,7 +245,13 @@ static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
 	fi->api = site->api;
 	fi->has_callback = site->callback != 0;
 	fi->callback = site->callback;
-	fi->created_at = site->stack ? ls_trace_stack(t, site->stack) : NULL;
+	const struct ls_stack *st = site->stack ? ls_trace_stack(t, site->stack) : NULL;
+	/* A loop iteration was registered nowhere: its stack is where the
+	 * loop calls its selector. */
+	if (api_is_selector(site->api) || site->callback == 0)
+		fi->called_at = st;
+	else
+		fi->created_at = st;
 }
 
 static void collect_slow(struct ls_findings *f, const struct ls_trace *t,
@@ -193,11 +265,22 @@ static void collect_slow(struct ls_findings *f, const struct ls_trace *t,
 		if (i == 0 || run_order(&r[i], &r[i - 1]) != 0) {
 			fi = add(f, LS_FINDING_SLOW_CALLBACK, t, r[i].tid);
 			fi->threshold_ms = slow_ms;
+			fi->stuck_syscall = -1;
 			describe_site(fi, t, r[i].site);
 		}
 		double ms = (double)r[i].dur_ns / 1e6;
 		fi->count++;
 		fi->total_ms += ms;
+		const struct ls_stuck *st = stuck_of(t, r[i].tid, r[i].begin_ticks);
+		/* The longest run's sample, or any run's when it has none. */
+		if (st && (ms > fi->max_ms || fi->stuck_at == NULL)) {
+			const struct ls_stack *sst = ls_trace_stack(t, st->stack);
+			if (sst) {
+				fi->stuck_at = sst;
+				fi->stuck_how = stuck_how(st->how);
+				fi->stuck_syscall = st->syscall_nr;
+			}
+		}
 		if (ms > fi->max_ms)
 			fi->max_ms = ms;
 	}
@@ -425,6 +508,90 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 	}
 }
 
+/* One finding per (thread, selector site): how often, how late at most. */
+static void collect_slow_selector(struct ls_findings *f, const struct ls_trace *t)
+{
+	size_t first = f->v.len;
+	for (size_t i = 0; i < t->selector_lates.len; i++) {
+		const struct ls_selector_late *l =
+			LS_VEC_AT(&t->selector_lates, struct ls_selector_late, i);
+		double dur_ms = (double)l->dur_ticks * t->ns_per_tick / 1e6;
+		double timeout_ms = l->timeout_ns < 0 ? -1.0 : (double)l->timeout_ns / 1e6;
+		double late_ms = timeout_ms > 0 ? dur_ms - timeout_ms : dur_ms;
+		struct ls_finding *fi = NULL;
+		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
+			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+			if (g->kind == LS_FINDING_SLOW_SELECTOR && g->tid == l->tid &&
+			    g->site == l->site)
+				fi = g;
+		}
+		if (fi == NULL) {
+			fi = add(f, LS_FINDING_SLOW_SELECTOR, t, l->tid);
+			fi->site = l->site;
+			fi->has_api = 1;
+			fi->api = l->api;
+			const struct ls_site *s = ls_trace_site(t, l->site);
+			fi->called_at = site_stack(t, s);
+			fi->late_ms = -1;
+			fi->threshold_ms = t->slow_selector_ms ? t->slow_selector_ms : DEFAULT_SLOW_MS;
+		}
+		fi->count++;
+		fi->total_ms += dur_ms;
+		if (late_ms > fi->late_ms) {
+			fi->late_ms = late_ms;
+			fi->max_ms = dur_ms;
+			fi->timeout_ms = timeout_ms;
+		}
+	}
+}
+
+/* One finding per (thread, blocking call site); how often and how long
+ * come from the site's stats slot, which counts every call. */
+static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
+{
+	size_t first = f->v.len;
+	for (size_t i = 0; i < t->blockings.len; i++) {
+		const struct ls_blocking *b = LS_VEC_AT(&t->blockings, struct ls_blocking, i);
+		struct ls_finding *fi = NULL;
+		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
+			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+			if (g->kind == LS_FINDING_BLOCKING_CALL && g->tid == b->tid &&
+			    g->site == b->site)
+				fi = g;
+		}
+		double ms = (double)b->dur_ticks * t->ns_per_tick / 1e6;
+		if (fi != NULL) {
+			fi->count++;
+			fi->total_ms += ms;
+			if (ms > fi->max_ms)
+				fi->max_ms = ms;
+			continue;
+		}
+		fi = add(f, LS_FINDING_BLOCKING_CALL, t, b->tid);
+		fi->site = b->site;
+		fi->has_api = 1;
+		fi->api = b->api;
+		fi->called_at = site_stack(t, ls_trace_site(t, b->site));
+		const struct ls_site *in = b->in_site ? ls_trace_site(t, b->in_site) : NULL;
+		if (in && in->callback) {
+			fi->has_callback = 1;
+			fi->callback = in->callback;
+			fi->created_at = site_stack(t, in);
+		}
+		fi->count = 1;
+		fi->total_ms = fi->max_ms = ms;
+		for (size_t k = 0; k < t->stats.len; k++) {
+			const struct ls_stat *st = LS_VEC_AT(&t->stats, struct ls_stat, k);
+			if (st->tid == b->tid && st->site == b->site && st->count > 0) {
+				fi->count = st->count;
+				fi->total_ms = st->total_ns / 1e6;
+				fi->max_ms = st->max_ns / 1e6;
+				break;
+			}
+		}
+	}
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
@@ -433,6 +600,8 @@ void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 	collect_lost_wakeups(f, t);
 	collect_wrong_thread(f, t);
 	collect_slow(f, t, ls_findings_slow_ms(t, opt));
+	collect_slow_selector(f, t);
+	collect_blocking(f, t);
 	collect_pending(f, t);
 	collect_dropped(f, t);
 }
@@ -442,8 +611,11 @@ static int finding_order(const void *a, const void *b)
 	const struct ls_finding *x = a, *y = b;
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
-	if (x->kind == LS_FINDING_SLOW_CALLBACK && x->max_ms != y->max_ms)
+	if ((x->kind == LS_FINDING_SLOW_CALLBACK || x->kind == LS_FINDING_BLOCKING_CALL) &&
+	    x->max_ms != y->max_ms)
 		return x->max_ms > y->max_ms ? -1 : 1;
+	if (x->kind == LS_FINDING_SLOW_SELECTOR && x->late_ms != y->late_ms)
+		return x->late_ms > y->late_ms ? -1 : 1;
 	return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 

@@ -8,9 +8,7 @@
 
 #include "viewer/reader.h"
 
-/* Every kind of DESIGN.md, in its order (also the report's order). Only
- * slow-callback and pending-at-close are produced so far; the others are
- * known so that --fail-on and suppressions can name them. */
+/* Every kind of DESIGN.md, in its order (also the report's order). */
 enum ls_finding_kind {
 	LS_FINDING_SLOW_CALLBACK,
 	LS_FINDING_SLOW_SELECTOR,
@@ -52,9 +50,15 @@ struct ls_finding {
 	uint64_t fault_addr;
 	int has_fault_addr;                 /* a fault (si_code > 0), not a sent signal */
 	size_t ord;                         /* order of discovery */
-	/* slow-callback */
+	/* slow-callback (and blocking-call, slow-selector: count, max, total) */
 	uint64_t count;
 	double max_ms, total_ms, threshold_ms;
+	const struct ls_stack *stuck_at;    /* where the longest run was when sampled */
+	const char *stuck_how;              /* "running", "in a system call", ... */
+	int32_t stuck_syscall;              /* -1: none */
+	/* slow-selector */
+	double late_ms;                     /* the most it came back past its timeout */
+	double timeout_ms;                  /* that call's timeout; < 0: none */
 	/* pending-at-close */
 	const char *handle;                 /* type name: "timer", ... */
 	int closing;

@@ -108,6 +108,7 @@ static void take_header(struct ls_trace *t, const struct ls_file_header *h)
 	t->ppid = h->ppid;
 	t->mode = h->mode;
 	t->slow_callback_ms = h->slow_callback_ms;
+	t->slow_selector_ms = h->slow_selector_ms;
 	t->stack_depth = h->stack_depth;
 	t->dropped = h->dropped;
 	t->exited = h->state == LS_STATE_EXITED;
@@ -438,6 +439,57 @@ static int take_misuse(struct reader *r, const struct ls_rec *rec, const uint8_t
 	return 0;
 }
 
+static int take_selector_late(struct reader *r, const struct ls_rec *rec,
+			      const uint8_t *p, size_t n)
+{
+	struct ls_rec_selector_late sl;
+	if (n < sizeof(sl))
+		return fail(r, "corrupt trace (SELECTOR_LATE record too short)");
+	memcpy(&sl, p, sizeof(sl));
+	struct ls_selector_late *l = ls_vec_push(&r->t->selector_lates);
+	l->tid = r->cur_tid;
+	l->site = rec->arg;
+	l->api = sl.api;
+	l->result = sl.result;
+	l->timeout_ns = sl.timeout_ns < -1 ? -1 : sl.timeout_ns;
+	l->dur_ticks = sl.dur_ticks;
+	note_pair(r, sl.begin_ticks + sl.dur_ticks, sl.end_mono_ns);
+	return 0;
+}
+
+static int take_blocking(struct reader *r, const struct ls_rec *rec, const uint8_t *p,
+			 size_t n)
+{
+	struct ls_rec_blocking bl;
+	if (n < sizeof(bl))
+		return fail(r, "corrupt trace (BLOCKING record too short)");
+	memcpy(&bl, p, sizeof(bl));
+	struct ls_blocking *b = ls_vec_push(&r->t->blockings);
+	b->tid = r->cur_tid;
+	b->site = rec->arg;
+	b->api = bl.api;
+	b->in_site = bl.in_site;
+	b->dur_ticks = bl.dur_ticks;
+	note_pair(r, bl.begin_ticks + bl.dur_ticks, bl.end_mono_ns);
+	return 0;
+}
+
+static int take_stuck(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
+{
+	struct ls_rec_stuck st;
+	if (n < sizeof(st))
+		return fail(r, "corrupt trace (STUCK record too short)");
+	memcpy(&st, p, sizeof(st));
+	struct ls_stuck *s = ls_vec_push(&r->t->stucks);
+	s->tid = st.tid;
+	s->site = st.site;
+	s->stack = rec->arg;
+	s->how = st.how;
+	s->syscall_nr = st.syscall_nr;
+	s->begin_ticks = st.begin_ticks;
+	return 0;
+}
+
 static int take_crash(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
 {
 	struct ls_rec_crash cr;
@@ -469,6 +521,9 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_LOST_WAKEUP: return take_lost_wakeup(r, rec, p, n);
 	case LS_REC_MISUSE: return take_misuse(r, rec, p, n);
 	case LS_REC_CRASH: return take_crash(r, rec, p, n);
+	case LS_REC_SELECTOR_LATE: return take_selector_late(r, rec, p, n);
+	case LS_REC_BLOCKING: return take_blocking(r, rec, p, n);
+	case LS_REC_STUCK: return take_stuck(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -751,6 +806,9 @@ static struct ls_trace *trace_new(const char *path)
 	t->misuses.item_size = sizeof(struct ls_misuse_rec);
 	t->crashes.item_size = sizeof(struct ls_crash);
 	t->loop_runs.item_size = sizeof(struct ls_loop_run);
+	t->selector_lates.item_size = sizeof(struct ls_selector_late);
+	t->blockings.item_size = sizeof(struct ls_blocking);
+	t->stucks.item_size = sizeof(struct ls_stuck);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -799,6 +857,9 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->misuses);
 	ls_vec_free(&t->crashes);
 	ls_vec_free(&t->loop_runs);
+	ls_vec_free(&t->selector_lates);
+	ls_vec_free(&t->blockings);
+	ls_vec_free(&t->stucks);
 	ls_vec_free(&t->closes);
 	ls_vec_free(&t->open_handles);
 	ls_vec_free(&t->chunks);

@@ -83,6 +83,27 @@ struct ls_crash {
 	uint64_t addr;
 };
 
+/* A selector call that came back late (SELECTOR_LATE). */
+struct ls_selector_late {
+	uint32_t tid, site, api;
+	int32_t result;
+	int64_t timeout_ns;  /* -1: none */
+	uint64_t dur_ticks;
+};
+
+/* The first blocking call of a site on a thread (BLOCKING). */
+struct ls_blocking {
+	uint32_t tid, site, api, in_site;
+	uint64_t dur_ticks;
+};
+
+/* Where a loop thread was stuck (STUCK, written by the watchdog). */
+struct ls_stuck {
+	uint32_t tid, site, stack, how;
+	int32_t syscall_nr;
+	uint64_t begin_ticks;
+};
+
 /* Per (thread, site) aggregates of every finished callback. */
 struct ls_stat {
 	uint32_t tid, site;
@@ -116,6 +137,7 @@ struct ls_trace {
 	char *path;
 	uint64_t pid, ppid;
 	uint32_t mode, slow_callback_ms, stack_depth;
+	uint32_t slow_selector_ms;  /* 0: not recorded (older traces) */
 	uint64_t dropped;
 	char session[65];
 	char exe[1025];
@@ -126,6 +148,7 @@ struct ls_trace {
 	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
 	struct ls_vec lost_wakeups, misuses, crashes, loop_runs;
+	struct ls_vec selector_lates, blockings, stucks;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;
 	struct ls_vec chunks; /* private to the reader */

@@ -1,0 +1,295 @@
+/* The selector layer: any event loop, seen where it waits for the kernel.
+ *
+ * A thread that calls epoll_wait, poll, select (or their p-variants) again
+ * and again from the same call instruction runs an event loop, whatever
+ * library (or none) drives it: asyncio, Node.js with its static libuv,
+ * nginx. The time from a selector's return to the thread's next selector
+ * call is one loop iteration: the loop's work, timed like a callback of
+ * the selector's site. The wait itself is not work; only a wait that came
+ * back far later than its timeout asked for (a starved thread) is a
+ * finding, slow-selector.
+ *
+ * When a library layer (libuv) already timed a slow callback inside the
+ * iteration, the iteration is counted but not reported again.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#include "preload/shim.h"
+
+#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
+
+struct ls_sel {
+	uint64_t begin;
+	int64_t timeout_ns;  /* -1: none */
+	uint32_t api, site;
+	int skip;
+	int nested;          /* another wait inside an iteration: a blocking call */
+};
+
+void ls_blocking_commit_pending(void);
+void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur);
+
+static uint64_t ls_sel_late_ticks(void)
+{
+	static uint64_t ticks;
+	uint64_t t = __atomic_load_n(&ticks, __ATOMIC_RELAXED);
+	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
+	if (t == 0 && hz != 0) {
+		t = (uint64_t)((double)ls_opt.slow_selector_ms / 1e3 * (double)hz);
+		__atomic_store_n(&ticks, t, __ATOMIC_RELAXED);
+	}
+	return t ? t : UINT64_MAX;
+}
+
+void ls_loop_thread_seen(void)
+{
+	struct ls_loop_thread *l = &ls_lt;
+	if (l->watch != NULL || l->watch_tried)
+		return;
+	l->watch_tried = 1;
+	l->watch = ls_watch_attach();
+}
+
+/* The thread became a selector loop: say so once (its name, for reports). */
+static void ls_sel_born(uint32_t api)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_LOOP_RUN;
+		r->size = size;
+		r->arg = ls_trace_tid();
+		struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
+		lr->api = api;
+		ls_trace_thread_name(lr->name);
+		ls_rec_commit(size);
+	}
+	ls_loop_thread_seen();
+}
+
+static void ls_sel_late(const struct ls_sel *s, int rc, uint64_t dur)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_selector_late);
+	uint64_t end_ns = ls_now();
+	ls_trace_note_slow_selector();
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_SELECTOR_LATE;
+	r->size = size;
+	r->arg = s->site;
+	struct ls_rec_selector_late *sl = (struct ls_rec_selector_late *)(r + 1);
+	sl->api = s->api;
+	sl->result = rc;
+	sl->timeout_ns = s->timeout_ns;
+	sl->begin_ticks = s->begin;
+	sl->dur_ticks = dur;
+	sl->end_mono_ns = end_ns;
+	ls_rec_commit(size);
+}
+
+/* The iteration that ends now, at a call of the loop's selector site.
+ * Under a library's loop (uv_run) the library times the callbacks: an
+ * iteration is only looked at when it was slow and no slow callback
+ * explains it. Elsewhere iterations are the loop's callbacks. */
+static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void *ret,
+			     uint64_t now)
+{
+	uint64_t dur = now - l->iter_begin;
+	ls_blocking_commit_pending();
+	if (l->lib_loop > 0 && dur < ls_slow_ticks)
+		return;
+	uint32_t site = ls_register_site(api, NULL, ret);
+	if (l->lib_slow != l->iter_lib_slow) {
+		if (l->lib_loop == 0)
+			ls_stats_add(site, dur);  /* its slow callback is the finding */
+	} else if (l->lib_loop > 0) {
+		ls_record_slow(site, l->iter_begin, dur, 1);
+	} else {
+		ls_record_callback(site, l->iter_begin, dur, 1);
+	}
+}
+
+static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_t timeout_ns)
+{
+	struct ls_loop_thread *l = &ls_lt;
+	s->skip = ls_disabled || l->in_shim;
+	if (s->skip)
+		return;
+	s->api = api;
+	s->timeout_ns = timeout_ns;
+	s->nested = 0;
+	s->site = 0;
+	uintptr_t r = (uintptr_t)ret;
+	if (l->in_iter && r != l->sel_ret) {
+		/* A wait of its own inside an iteration (a callback polling one
+		 * descriptor): the loop is blocked, not waiting. */
+		s->nested = 1;
+		s->begin = ls_ticks();
+		return;
+	}
+	uint64_t now = ls_ticks();
+	int saved = errno;
+	l->in_shim++;
+	l->fork_quiet = 0;
+	if (r == l->sel_ret) {
+		if (l->sel_calls < UINT32_MAX)
+			l->sel_calls++;
+	} else {
+		l->sel_ret = r;
+		l->sel_calls = 1;
+	}
+	if (l->in_iter)
+		ls_iteration_end(l, api, ret, now);
+	l->in_iter = 0;
+	if (l->watch != NULL)
+		__atomic_store_n(&l->watch->iter_since, 0, __ATOMIC_RELEASE);
+	if (l->sel_calls == 2)
+		ls_sel_born(api);
+	else if (l->sel_calls > 2 && l->watch == NULL)
+		ls_loop_thread_seen();
+	l->in_shim--;
+	errno = saved;
+	s->begin = ls_ticks();
+}
+
+static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
+{
+	if (s->skip)
+		return;
+	struct ls_loop_thread *l = &ls_lt;
+	uint64_t now = ls_ticks(), dur = now - s->begin;
+	int saved = errno;
+	l->in_shim++;
+	if (s->nested) {
+		if (s->timeout_ns != 0)
+			ls_blocking_record(s->api, ret, s->begin, dur);
+		goto out;
+	}
+	uint64_t late = 0;
+	if (s->timeout_ns == 0) {
+		late = dur;
+	} else if (s->timeout_ns > 0 && ls_tick_hz != 0) {
+		double want = (double)s->timeout_ns / 1e9 * (double)ls_tick_hz;
+		late = (double)dur > want ? (uint64_t)((double)dur - want) : 0;
+	}
+	if (late >= ls_sel_late_ticks()) {
+		s->site = ls_register_site(s->api, NULL, ret);
+		ls_sel_late(s, rc, dur);
+	}
+	if (l->sel_calls >= 2) {
+		l->in_iter = 1;
+		l->iter_begin = now;
+		l->iter_lib_slow = l->lib_slow;
+		if (l->watch != NULL) {
+			if (s->site == 0 && l->lib_loop == 0)
+				s->site = ls_register_site(s->api, NULL, ret);
+			__atomic_store_n(&l->watch->iter_site, s->site, __ATOMIC_RELAXED);
+			__atomic_store_n(&l->watch->iter_since, now, __ATOMIC_RELEASE);
+		}
+	}
+out:
+	l->in_shim--;
+	errno = saved;
+}
+
+static int64_t ls_ms_ns(int ms)
+{
+	return ms < 0 ? -1 : (int64_t)ms * 1000000;
+}
+
+static int64_t ls_ts_ns(const struct timespec *ts)
+{
+	if (ts == NULL)
+		return -1;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_sec > INT64_MAX / 1000000000 - 1)
+		return -1;
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static int64_t ls_tv_ns(const struct timeval *tv)
+{
+	if (tv == NULL)
+		return -1;
+	if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_sec > INT64_MAX / 1000000000 - 1)
+		return -1;
+	return (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
+}
+
+#define LS_SELECTOR(api, timeout_ns, call)                                  \
+	do {                                                                \
+		const void *ret_ = __builtin_return_address(0);             \
+		struct ls_sel s_;                                           \
+		ls_sel_enter(&s_, (api), ret_, (timeout_ns));               \
+		int rc_ = call;                                             \
+		ls_sel_leave(&s_, ret_, rc_);                               \
+		return rc_;                                                 \
+	} while (0)
+
+LS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+	LS_SELECTOR(LS_API_EPOLL_WAIT, ls_ms_ns(timeout),
+		    LS_LIBC(epoll_wait)(epfd, events, maxevents, timeout));
+}
+
+LS_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
+			  const sigset_t *sigmask)
+{
+	LS_SELECTOR(LS_API_EPOLL_PWAIT, ls_ms_ns(timeout),
+		    LS_LIBC(epoll_pwait)(epfd, events, maxevents, timeout, sigmask));
+}
+
+LS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
+			   const struct timespec *timeout, const sigset_t *sigmask)
+{
+	LS_SELECTOR(LS_API_EPOLL_PWAIT2, ls_ts_ns(timeout),
+		    LS_LIBC(epoll_pwait2)(epfd, events, maxevents, timeout, sigmask));
+}
+
+LS_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	LS_SELECTOR(LS_API_POLL, ls_ms_ns(timeout), LS_LIBC(poll)(fds, nfds, timeout));
+}
+
+LS_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+		    const sigset_t *sigmask)
+{
+	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout), LS_LIBC(ppoll)(fds, nfds, timeout, sigmask));
+}
+
+LS_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
+		     struct timeval *timeout)
+{
+	LS_SELECTOR(LS_API_SELECT, ls_tv_ns(timeout),
+		    LS_LIBC(select)(nfds, readfds, writefds, exceptfds, timeout));
+}
+
+LS_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
+		      const struct timespec *timeout, const sigset_t *sigmask)
+{
+	LS_SELECTOR(LS_API_PSELECT, ls_ts_ns(timeout),
+		    LS_LIBC(pselect)(nfds, readfds, writefds, exceptfds, timeout, sigmask));
+}
+
+/* _FORTIFY_SOURCE builds call these instead of poll and ppoll. */
+extern int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen);
+extern int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+		       const sigset_t *sigmask, size_t fdslen);
+
+LS_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
+{
+	LS_SELECTOR(LS_API_POLL, ls_ms_ns(timeout), LS_LIBC(__poll_chk)(fds, nfds, timeout, fdslen));
+}
+
+LS_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+			  const sigset_t *sigmask, size_t fdslen)
+{
+	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout),
+		    LS_LIBC(__ppoll_chk)(fds, nfds, timeout, sigmask, fdslen));
+}

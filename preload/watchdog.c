@@ -1,0 +1,334 @@
+/* The watchdog: where is a loop thread whose callback (or iteration) has
+ * run longer than slow_callback_ms? That place is the finding's stuck_at.
+ *
+ * Loop threads publish what they run in a slot of ls_watches (two stores
+ * per callback, see ls_loop_cb_begin). One thread, started with the first
+ * loop thread, with every signal blocked and never keeping the process
+ * alive, looks at the slots a few times per threshold. For a thread found
+ * past the threshold it reads /proc/self/task/<tid>/syscall:
+ *
+ * - blocked in a system call: never signalled (a signal would end
+ *   nanosleep, epoll_wait, poll, ... with EINTR, even under SA_RESTART).
+ *   The pc of the call comes from /proc; when the call is one of the
+ *   interposed blocking functions, its stack follows.
+ * - running: the watchdog sends it stuck_signal's signal (SIGRTMAX - 3), whose
+ *   handler unwinds from the interrupted context. Only while loopsan's own
+ *   handler is installed for that signal (the program never set one: it
+ *   would be left alone) and the thread does not block it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "preload/shim.h"
+
+#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
+#define LS_WATCH_SLOTS 256
+
+static struct ls_watch ls_watches[LS_WATCH_SLOTS];
+static int ls_wd_state;     /* 0 not started, 1 running, -1 could not start */
+static int ls_wd_signo;     /* 0: no signal sampling */
+
+static void ls_stuck_handler(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	(void)si;
+	int saved = errno;
+	struct ls_watch *w = ls_lt.watch;
+	uint32_t want = w ? __atomic_load_n(&w->want, __ATOMIC_ACQUIRE) : 0;
+	if (w != NULL && want != __atomic_load_n(&w->got, __ATOMIC_RELAXED)) {
+		unw_cursor_t c;
+		uint32_t n = 0;
+		if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
+			do {
+				unw_word_t ip = 0;
+				if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
+					break;
+				w->pcs[n++] = (uintptr_t)ip;
+			} while (n < ls_opt.stack_depth && n < LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
+		}
+		w->npcs = n;
+		__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
+	}
+	errno = saved;
+}
+
+static int ls_handler_ours(void)
+{
+	struct sigaction cur;
+	return ls_wd_signo != 0 && sigaction(ls_wd_signo, NULL, &cur) == 0 &&
+	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == ls_stuck_handler;
+}
+
+/* Reads a small /proc file of thread tid into buf; returns its length. */
+static ssize_t ls_read_task(uint32_t tid, const char *what, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%u/%s", tid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = LS_LIBC(read)(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+/* Does thread tid block signal signo (its SigBlk mask)? */
+static int ls_task_blocks(uint32_t tid, int signo)
+{
+	char buf[2048];
+	if (ls_read_task(tid, "status", buf, sizeof(buf)) <= 0)
+		return 1;
+	const char *p = strstr(buf, "\nSigBlk:");
+	if (p == NULL)
+		return 1;
+	unsigned long long mask = strtoull(p + 8, NULL, 16);
+	return (mask >> (signo - 1)) & 1;
+}
+
+static void ls_write_stuck(uint32_t tid, uint32_t site, uint64_t since, uint32_t stack,
+			   uint32_t how, int32_t nr)
+{
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_stuck);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r == NULL)
+		return;
+	r->type = LS_REC_STUCK;
+	r->size = size;
+	r->arg = stack;
+	struct ls_rec_stuck *st = (struct ls_rec_stuck *)(r + 1);
+	st->tid = tid;
+	st->site = site;
+	st->begin_ticks = since;
+	st->sample_ticks = ls_ticks();
+	st->how = how;
+	st->syscall_nr = nr;
+	ls_rec_commit(size);
+}
+
+static void ls_nap_ns(long ns)
+{
+	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+	LS_LIBC(nanosleep)(&ts, NULL);
+}
+
+/* Is the slot still in the same run (since) as when it was picked? */
+static int ls_still(struct ls_watch *w, uint64_t since)
+{
+	return __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE) == since ||
+	       __atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE) == since;
+}
+
+static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t since)
+{
+	char buf[512];
+	if (ls_read_task(tid, "syscall", buf, sizeof(buf)) <= 0)
+		return;
+	if (strncmp(buf, "running", 7) != 0) {
+		/* "nr a1 ... a6 sp pc", or "-1 sp pc" when blocked outside a call */
+		char *end;
+		long nr = strtol(buf, &end, 10);
+		const char *last = strrchr(buf, ' ');
+		uintptr_t pc = last ? (uintptr_t)strtoull(last + 1, NULL, 16) : 0;
+		uintptr_t pcs[LS_MAX_STACK_DEPTH];
+		uint32_t n = 0, how = LS_STUCK_SYSCALL;
+		if (pc != 0)
+			pcs[n++] = pc;
+		uint32_t bsite = __atomic_load_n(&w->blocking_site, __ATOMIC_ACQUIRE);
+		if (bsite != 0) {
+			n += ls_site_stack_pcs(bsite, pcs + n, LS_MAX_STACK_DEPTH - n);
+			how = LS_STUCK_BLOCKING;
+		}
+		if (!ls_still(w, since))
+			return;
+		uint32_t stack = ls_stack_intern_pcs_flags(pcs, n, LS_STACK_EXACT_PC0);
+		ls_write_stuck(tid, site, since, stack, how, (int32_t)nr);
+		return;
+	}
+	if (ls_wd_signo == 0 || !ls_handler_ours() || ls_task_blocks(tid, ls_wd_signo) ||
+	    !ls_still(w, since))
+		return;
+	uint32_t want = __atomic_load_n(&w->got, __ATOMIC_ACQUIRE) + 1;
+	__atomic_store_n(&w->want, want, __ATOMIC_RELEASE);
+	/* Last look: a thread that has just entered a system call is left alone. */
+	if (ls_read_task(tid, "syscall", buf, sizeof(buf)) <= 0 || strncmp(buf, "running", 7) != 0)
+		goto undo;
+	if (syscall(SYS_tgkill, getpid(), (pid_t)tid, ls_wd_signo) != 0)
+		goto undo;
+	for (int i = 0; i < 50; i++) {
+		if (__atomic_load_n(&w->got, __ATOMIC_ACQUIRE) == want) {
+			uint32_t stack = ls_stack_intern_pcs_flags(w->pcs, w->npcs,
+								   LS_STACK_EXACT_PC0);
+			ls_write_stuck(tid, site, since, stack, LS_STUCK_SIGNAL, -1);
+			return;
+		}
+		ls_nap_ns(1000000);
+	}
+	return;
+undo:
+	__atomic_store_n(&w->want, __atomic_load_n(&w->got, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
+/* The process goes on only while some other thread does. */
+static int ls_last_thread(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = LS_LIBC(read)(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')');
+	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime cutime cstime priority nice num_threads */
+	for (int field = 0; p != NULL && field < 18; field++)
+		p = strchr(p + 1, ' ');
+	return p != NULL && strtol(p + 1, NULL, 10) <= 1;
+}
+
+static void *ls_watchdog_main(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "loopsan-watch");
+	ls_lt.in_shim = 1;  /* nothing this thread does is the user's */
+	long period = (long)ls_opt.slow_callback_ms * 1000000L / 4;
+	if (period < 5000000L)
+		period = 5000000L;
+	if (period > 250000000L)
+		period = 250000000L;
+	uint32_t gen = __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
+	for (;;) {
+		ls_nap_ns(period);
+		if (__atomic_load_n(&ls_gen, __ATOMIC_RELAXED) != gen)
+			return NULL;  /* a forked child's copy never runs; belt and braces */
+		uint64_t slow = __atomic_load_n(&ls_slow_ticks, __ATOMIC_RELAXED);
+		uint64_t now = ls_ticks();
+		int active = 0;
+		for (int i = 0; i < LS_WATCH_SLOTS; i++) {
+			struct ls_watch *w = &ls_watches[i];
+			uint32_t tid = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
+			if (tid == 0)
+				continue;
+			active++;
+			uint64_t since = __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE);
+			uint32_t site = __atomic_load_n(&w->cb_site, __ATOMIC_RELAXED);
+			if (since == 0 || __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE) != since) {
+				since = __atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE);
+				site = __atomic_load_n(&w->iter_site, __ATOMIC_RELAXED);
+				if (__atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE) != since)
+					continue;
+			}
+			if (since == 0 || slow == UINT64_MAX || now - since < slow ||
+			    since == w->sampled || now < since)
+				continue;
+			w->sampled = since;
+			ls_sample(w, tid, site, since);
+		}
+		if (active == 0 && ls_last_thread())
+			pthread_exit(NULL);
+	}
+	return NULL;
+}
+
+static void ls_watchdog_start(void)
+{
+	int expect = 0;
+	if (!__atomic_compare_exchange_n(&ls_wd_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	if (ls_opt.stuck_signal) {
+		int signo = SIGRTMAX - 3;
+		struct sigaction cur;
+		if (sigaction(signo, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+		    !(cur.sa_flags & SA_SIGINFO)) {
+			struct sigaction sa;
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_sigaction = ls_stuck_handler;
+			sa.sa_flags = SA_SIGINFO | SA_RESTART;
+			sigfillset(&sa.sa_mask);
+			if (sigaction(signo, &sa, NULL) == 0)
+				ls_wd_signo = signo;
+		}
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_t th;
+	int ok = pthread_attr_init(&attr) == 0;
+	if (ok) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 256 << 10);
+		ok = pthread_create(&th, &attr, ls_watchdog_main, NULL) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!ok)
+		__atomic_store_n(&ls_wd_state, -1, __ATOMIC_RELEASE);
+}
+
+struct ls_watch *ls_watch_attach(void)
+{
+	if (!ls_opt.watchdog || ls_disabled)
+		return NULL;
+	int saved = errno;
+	uint32_t tid = ls_trace_tid();
+	struct ls_watch *got = NULL;
+	for (int i = 0; i < LS_WATCH_SLOTS && got == NULL; i++) {
+		uint32_t expect = 0;
+		if (__atomic_load_n(&ls_watches[i].tid, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&ls_watches[i].tid, &expect, tid, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			got = &ls_watches[i];
+	}
+	if (got != NULL) {
+		got->cb_since = got->iter_since = got->sampled = 0;
+		got->cb_site = got->iter_site = got->blocking_site = 0;
+		got->want = got->got = 0;
+		ls_watchdog_start();
+	}
+	errno = saved;
+	return got;
+}
+
+void ls_watch_detach(void)
+{
+	struct ls_watch *w = ls_lt.watch;
+	if (w == NULL)
+		return;
+	ls_lt.watch = NULL;
+	__atomic_store_n(&w->cb_since, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->iter_since, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->tid, 0, __ATOMIC_RELEASE);
+}
+
+/* A forked child has only the forking thread, and no watchdog. */
+static void ls_watch_atfork_child(void)
+{
+	memset(ls_watches, 0, sizeof(ls_watches));
+	ls_lt.watch = NULL;
+	ls_lt.watch_tried = 0;
+	ls_lt.fork_quiet = 1;
+	ls_lt.npending = 0;
+	ls_wd_state = 0;
+}
+
+__attribute__((constructor)) static void ls_watch_init(void)
+{
+	pthread_atfork(NULL, NULL, ls_watch_atfork_child);
+}
