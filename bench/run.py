@@ -106,6 +106,25 @@ def benchmarks(shim):
               "uv_timer_start+uv_timer_stop N times over 1000 call sites"),
         Bench("regstack_fp", [b("regstack_fp"), n(5e6)], uv,
               "regstack built with frame pointers (one call site)"),
+        # The watchdog (stuck_at) against none: it should cost nothing
+        # measurable when no callback is slow.
+        Bench("idle_watchdog", [b("idle"), n(2e6)], [
+            Config("baseline"),
+            Config("loopsan watchdog=0", {"LD_PRELOAD": shim, "LOOPSAN_OPTIONS": "watchdog=0"},
+                   ref="baseline", shim=True),
+            Config("loopsan (watchdog on)", {"LD_PRELOAD": shim}, ref="loopsan watchdog=0",
+                   shim=True),
+        ], "idle (above), the default watchdog against watchdog=0"),
+        Bench("tcp_pingpong_watchdog", [b("tcp_pingpong"), n(5e4), "1"], [
+            Config("baseline"),
+            Config("loopsan watchdog=0", {"LD_PRELOAD": shim, "LOOPSAN_OPTIONS": "watchdog=0"},
+                   ref="baseline", shim=True),
+            Config("loopsan (watchdog on)", {"LD_PRELOAD": shim}, ref="loopsan watchdog=0",
+                   shim=True),
+        ], "tcp_pingpong (above), the default watchdog against watchdog=0"),
+        Bench("epoll_echo", [b("epoll_echo"), n(2e5)], uv,
+              "hand-written epoll loop, 1-byte echo over a socketpair, N round trips "
+              "(selector layer only; callbacks = loop iterations)"),
         Bench("ev_timer0", [b("ev_timer0"), n(2e6)], ev,
               "libevent: zero-timeout evtimer re-added in its callback"),
         Bench("ev_active", [b("ev_active"), "2", n(5e4)], ev,
@@ -137,6 +156,8 @@ def benchmarks(shim):
                 Config("asyncio", prefix=[PYTHON, PY_SCRIPT, kind, "asyncio", size]),
                 Config("asyncio PYTHONASYNCIODEBUG=1", {"PYTHONASYNCIODEBUG": "1"},
                        prefix=[PYTHON, PY_SCRIPT, kind, "asyncio", size], ref="asyncio"),
+                Config("asyncio + loopsan (selector layer)", {"LD_PRELOAD": shim},
+                       prefix=[PYTHON, PY_SCRIPT, kind, "asyncio", size], ref="asyncio", shim=True),
             ]
             if have_uvloop:
                 cfgs += [

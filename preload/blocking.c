@@ -89,7 +89,7 @@ static inline int ls_block_watched(const void *ret)
 	if (LS_LIKELY(l->loop_cb == 0 && l->in_iter == 0))
 		return 0;
 	return !ls_disabled && l->in_shim == 0 && l->fork_quiet == 0 &&
-	       !ls_from_lib(&ls_libuv, ret) &&
+	       !ls_from_lib(&ls_libuv, ret) && !ls_ev_in_lib(ret) &&
 	       !ls_module_is_self((uintptr_t)ret);
 }
 
@@ -115,16 +115,34 @@ static int ls_allow_has(const char *name)
 	return 0;
 }
 
-static int ls_site_allowed(uint32_t site, uint32_t api)
+/* A loop library linked into the program (Node.js has libuv inside)
+ * makes its own calls: a caller named uv_*, event_*, ... is the library. */
+static int ls_library_caller(const void *ret)
 {
-	if (ls_opt.blocking_allow[0] == 0)
+	static const char *const prefixes[] = { "uv_", "event_", "evutil_", "evbuffer_",
+						"bufferevent_", "evthread_", "ev_" };
+	Dl_info info;
+	if (!dladdr((const char *)ret - 1, &info) || info.dli_sname == NULL)
 		return 0;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(info.dli_sname, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Is a blocking call of this site not the user's finding: made by a loop
+ * library, or allowed by blocking_allow (the function's own name, or a
+ * function on its calling stack that the dynamic symbol table names)?
+ * Decided once per site. */
+static int ls_site_allowed(uint32_t site, uint32_t api, const void *ret)
+{
 	if (site < LS_MAX_IDS && ls_allowed[site] != 0)
 		return ls_allowed[site] == 1;
-	int ok = ls_allow_has(ls_api_name(api));
-	if (!ok) {
+	int ok = ls_library_caller(ret);
+	if (!ok && ls_opt.blocking_allow[0] != 0) {
+		ok = ls_allow_has(ls_api_name(api));
 		void *pcs[32];
-		int n = unw_backtrace(pcs, 32);
+		int n = ok ? 0 : unw_backtrace(pcs, 32);
 		for (int k = 0; k < n && !ok; k++) {
 			Dl_info info;
 			if (ls_module_is_self((uintptr_t)pcs[k]))
@@ -179,7 +197,7 @@ void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t 
 	struct ls_loop_thread *l = &ls_lt;
 	l->in_shim++;
 	uint32_t site = ls_register_site(api, NULL, ret);
-	if (site != 0 && !ls_site_allowed(site, api)) {
+	if (site != 0 && !ls_site_allowed(site, api, ret)) {
 		if (l->loop_cb > 0) {
 			ls_block_write(site, api, ls_self.cur_site, begin, dur);
 		} else if (l->npending < sizeof(l->pending) / sizeof(l->pending[0])) {

@@ -33,9 +33,6 @@ void *ls_ev_resolve(const char *name);
 	}                                                                    \
 	r_; })
 
-/* Is addr in the text of one of libevent's libraries? Lock-free. */
-int ls_ev_in_lib(const void *addr);
-
 /* Non-zero while an interposer runs the real function: libevent's exports
  * that end in a tail call of another (event_base_loopexit ->
  * event_base_once, event_once -> event_base_once) reach that one's

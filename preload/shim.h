@@ -94,6 +94,10 @@ void ls_watch_detach(void);
  * selector called again and again): give it a watchdog slot. */
 void ls_loop_thread_seen(void);
 
+/* preload/ev.c: is addr in one of libevent's libraries (libevent-2.1,
+ * _core, _extra, _pthreads, _openssl) that the shim has seen? Lock-free. */
+int ls_ev_in_lib(const void *addr);
+
 /* Side table: what the shim knows of each handle, request and loop, keyed
  * by its address. Lookups are lock-free; changes take a lock. */
 enum ls_entry_flags {

@@ -16,6 +16,7 @@
  *   handler is installed for that signal (the program never set one: it
  *   would be left alone) and the thread does not block it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -169,8 +170,17 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 		goto undo;
 	for (int i = 0; i < 50; i++) {
 		if (__atomic_load_n(&w->got, __ATOMIC_ACQUIRE) == want) {
-			uint32_t stack = ls_stack_intern_pcs_flags(w->pcs, w->npcs,
-								   LS_STACK_EXACT_PC0);
+			/* The shim's frames (trampolines) are not the program's. */
+			uintptr_t pcs[LS_MAX_STACK_DEPTH];
+			uint32_t n = 0, flags = 0;
+			for (uint32_t k = 0; k < w->npcs && k < LS_MAX_STACK_DEPTH; k++) {
+				if (ls_module_is_self(w->pcs[k]))
+					continue;
+				if (k == 0)
+					flags = LS_STACK_EXACT_PC0;
+				pcs[n++] = w->pcs[k];
+			}
+			uint32_t stack = ls_stack_intern_pcs_flags(pcs, n, flags);
 			ls_write_stuck(tid, site, since, stack, LS_STUCK_SIGNAL, -1);
 			return;
 		}
@@ -181,24 +191,31 @@ undo:
 	__atomic_store_n(&w->want, __atomic_load_n(&w->got, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
-/* The process goes on only while some other thread does. */
+/* The process goes on only while some other thread does. A main thread
+ * that called pthread_exit stays as a zombie in the thread group: count
+ * the live threads other than this one. */
 static int ls_last_thread(void)
 {
-	char buf[1024];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
 		return 0;
-	ssize_t n = LS_LIBC(read)(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	const char *p = strrchr(buf, ')');
-	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime cutime cstime priority nice num_threads */
-	for (int field = 0; p != NULL && field < 18; field++)
-		p = strchr(p + 1, ' ');
-	return p != NULL && strtol(p + 1, NULL, 10) <= 1;
+	uint32_t self = ls_trace_tid();
+	int others = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && others == 0) {
+		char *end;
+		unsigned long tid = strtoul(e->d_name, &end, 10);
+		if (e->d_name[0] == '.' || *end != 0 || tid == self)
+			continue;
+		char buf[512];
+		ssize_t n = ls_read_task((uint32_t)tid, "stat", buf, sizeof(buf));
+		const char *p = n > 0 ? strrchr(buf, ')') : NULL;
+		/* after ") ": the state letter */
+		if (p == NULL || (p[1] == ' ' && p[2] != 'Z' && p[2] != 'X'))
+			others++;
+	}
+	closedir(d);
+	return others == 0;
 }
 
 static void *ls_watchdog_main(void *arg)

@@ -6,7 +6,7 @@ set -eu
 PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
 libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev
 clang libclang-rt-14-dev
-python3-uvloop neovim
+python3-uvloop neovim nodejs
 memcached tmux libev-dev"
 
 missing=""

@@ -81,8 +81,12 @@ static void site_names_init(struct emitter *e)
 		const struct ls_site *s = LS_VEC_AT(&t->sites, struct ls_site, i);
 		struct site_names *n = &e->names[i];
 		char buf[64];
-		const struct ls_frame *f = ls_symbolize(e->sym, s->callback, 1);
-		if (f->function)
+		const struct ls_frame *f = s->callback ? ls_symbolize(e->sym, s->callback, 1) : NULL;
+		if (s->api >= LS_API_EPOLL_WAIT && s->api <= LS_API_PSELECT)
+			n->callback = ls_xstrdup("loop iteration");
+		else if (f == NULL)
+			n->callback = ls_xstrdup("?");
+		else if (f->function)
 			n->callback = json_escape(f->function);
 		else {
 			snprintf(buf, sizeof(buf), "0x%" PRIx64, s->callback);

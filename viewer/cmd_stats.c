@@ -117,6 +117,10 @@ static void human(char *buf, size_t n, double ns)
 static const char *callback_name(const struct site_row *row, const struct ls_site *s,
 				 char *buf, size_t n)
 {
+	if (s != NULL && s->api >= LS_API_EPOLL_WAIT && s->api <= LS_API_PSELECT)
+		return "loop iteration";
+	if (s != NULL && s->api >= LS_API_SLEEP && s->api <= LS_API_ACCEPT4)
+		return "blocking call";
 	if (s == NULL || s->callback == 0)
 		return "?";
 	const struct ls_frame *f = ls_symbolize(row->sym, s->callback, 1);

@@ -19,7 +19,7 @@ build=${1:-build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
 out=$here/corpus
 
-fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent"
+fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent epoll_loop"
 targets="$build/libloopsan.so"
 for f in $fixtures; do targets="$targets $build/fixtures/$f"; done
 # shellcheck disable=SC2086
@@ -92,6 +92,9 @@ run slow-timer "mode=timeline" slow_timer
 run slow-work "mode=timeline" slow_work
 run transparent-nostacks "mode=timeline:stacks=0" transparent
 run transparent-depth2 "stack_depth=2" transparent
+run epoll-sleep "mode=timeline" epoll_loop sleep
+run epoll-spin "" epoll_loop spin
+run epoll-starve "" epoll_loop starve
 
 rm -rf "$out"
 mkdir -p "$out"
