@@ -54,7 +54,13 @@ $(BUILD)/obj/viewer/%.o: %.c $(HEADERS) Makefile
 # pointers so that creation sites symbolize to the lines the tests expect.
 $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -lpthread
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -levent_pthreads -lpthread
+
+# libev's libevent emulation: libev first, so that event_set & co. resolve
+# to it, with libevent loaded too.
+$(BUILD)/fixtures/libev_%: tests/fixtures/libev_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -Wl,--no-as-needed -lev -levent
 
 $(BUILD)/demo: scripts/demo.c
 	@mkdir -p $(dir $@)

@@ -89,7 +89,7 @@ static inline int ls_block_watched(const void *ret)
 	if (LS_LIKELY(l->loop_cb == 0 && l->in_iter == 0))
 		return 0;
 	return !ls_disabled && l->in_shim == 0 && l->fork_quiet == 0 &&
-	       !ls_from_lib(&ls_libuv, ret) &&
+	       !ls_from_lib(&ls_libuv, ret) && !ls_ev_in_lib(ret) &&
 	       !ls_module_is_self((uintptr_t)ret);
 }
 

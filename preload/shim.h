@@ -108,6 +108,10 @@ void ls_watch_detach(void);
  * selector called again and again): give it a watchdog slot. */
 void ls_loop_thread_seen(void);
 
+/* preload/ev.c: is addr in one of libevent's libraries (libevent-2.1,
+ * _core, _extra, _pthreads, _openssl) that the shim has seen? Lock-free. */
+int ls_ev_in_lib(const void *addr);
+
 /* Side table: what the shim knows of each handle, request and loop, keyed
  * by its address. Lookups are lock-free; changes take a lock. */
 enum ls_entry_flags {
@@ -116,6 +120,17 @@ enum ls_entry_flags {
 	LS_ENT_HANDLE = 1u << 2,    /* made by an interposed uv_*_init */
 	LS_ENT_REQUEST = 1u << 3,
 	LS_ENT_REPORTED = 1u << 4,  /* already reported open at its loop's close */
+	/* libevent (preload/ev*.c) */
+	LS_ENT_EV_EVENT = 1u << 5,  /* a struct event whose callback the shim wraps */
+	LS_ENT_EV_OWNED = 1u << 6,  /* made by event_new: event_free is due */
+	LS_ENT_EV_BEV = 1u << 7,    /* a bufferevent */
+	LS_ENT_EV_FREED = 1u << 8,  /* event_free / bufferevent_free was called */
+	LS_ENT_EV_BASE_GONE = 1u << 9, /* its event_base was freed */
+	LS_ENT_EV_LOCKABLE = 1u << 10, /* a base (bufferevent) with libevent's locks */
+	LS_ENT_EV_TOKEN = 1u << 11, /* keyed by a token of the shim's, not an object */
+	LS_ENT_EV_ONCE = 1u << 12,  /* event_base_once / event_once */
+	LS_ENT_EV_LISTENER = 1u << 13, /* an evconnlistener: ref is its token */
+	LS_ENT_EV_NOLOCK = 1u << 14, /* an event_config with EVENT_BASE_FLAG_NOLOCK */
 };
 
 struct ls_entry {
@@ -135,6 +150,8 @@ struct ls_entry {
 	uintptr_t run_frame;  /* loops: the stack frame of run_tid's outermost uv_run */
 	uint32_t sent, seen;  /* async: uv_async_send calls, and how many a callback had seen */
 	uintptr_t send_pc;    /* async: the caller of the last uv_async_send */
+	void *arg;            /* libevent: the user's callback argument */
+	uintptr_t ref;        /* libevent: a listener's token, a token's owner */
 };
 
 struct ls_entry *ls_table_find(const void *key);
@@ -147,5 +164,46 @@ void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
 
 /* A callback whose entry is gone: never call a wrong function. */
 _Noreturn void ls_lost_callback(const char *what, const void *key);
+
+/* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
+ * pool's work callbacks, which do not block a loop. The callback running
+ * around this one is restored after it; one that was left by longjmp is
+ * not around this one (ls_site_at). */
+#define LS_TIMED(site, on_loop, call)                                       \
+	do {                                                                \
+		uintptr_t frame_ = (uintptr_t)__builtin_frame_address(0);   \
+		if (LS_UNLIKELY(ls_self.cur_site != 0 && frame_ >= ls_self.cur_frame)) \
+			ls_callback_left();                                 \
+		uint32_t outer_ = ls_site_at(frame_);                       \
+		uintptr_t outer_frame_ = ls_self.cur_frame;                 \
+		ls_self.cur_site = (site);                                  \
+		ls_self.cur_frame = frame_;                                 \
+		uint64_t t0_ = ls_ticks();                                  \
+		struct ls_watch_save ws_;                                   \
+		if (on_loop)                                                \
+			ls_loop_cb_begin(&ws_, (site), t0_);                \
+		call;                                                       \
+		uint64_t d_ = ls_ticks() - t0_;                             \
+		if (on_loop)                                                \
+			ls_loop_cb_end(&ws_);                               \
+		ls_self.cur_site = outer_;                                  \
+		ls_self.cur_frame = outer_ ? outer_frame_ : 0;              \
+		ls_record_callback((site), t0_, d_, (on_loop));             \
+	} while (0)
+
+/* record.c: the records every loop library's interposers write. Each keeps
+ * errno. */
+/* A call on `loop` (or on its `handle`) from this thread while thread
+ * loop_tid runs it; halts when halt_on_wrong_thread=1. */
+void ls_note_wrong_thread(uint32_t api, const void *loop, const void *handle, uint32_t loop_tid);
+/* A handle used against its life cycle (enum ls_misuse), with the calling
+ * stack and the handle's creation site. */
+void ls_note_misuse(uint32_t api, uint32_t what, const void *handle, uint32_t init_site);
+/* Thread tid runs loop from now on, entered by api. */
+void ls_note_loop_run(const void *loop, uint32_t tid, uint32_t api);
+/* A loop was closed (api) with `open` handles still open: their OPEN_HANDLE
+ * records follow. */
+void ls_note_loop_close(const void *loop, int32_t result, uint32_t open, uint32_t api);
+void ls_note_open(const struct ls_rec_open_handle *o);
 
 #endif

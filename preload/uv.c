@@ -346,26 +346,8 @@ static void ls_check_lost_wakeup(const struct ls_entry *e, uint32_t when)
 
 void ls_uv_misuse(uint32_t api, uint32_t what, const void *handle)
 {
-	int saved = errno;
-	uint32_t stack = ls_stack_capture();
 	struct ls_entry *e = ls_table_find(handle);
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_misuse);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r != NULL) {
-		memset(r, 0, size);
-		r->type = LS_REC_MISUSE;
-		r->size = size;
-		r->arg = stack;
-		struct ls_rec_misuse *m = (struct ls_rec_misuse *)(r + 1);
-		m->api = api;
-		m->what = what;
-		m->handle = (uintptr_t)handle;
-		m->init_site = e != NULL ? e->init_site : 0;
-		m->time_ns = ls_now();
-		ls_rec_commit(size);
-	}
-	ls_trace_note_misuse();
-	errno = saved;
+	ls_note_misuse(api, what, handle, e != NULL ? e->init_site : 0);
 }
 
 void ls_uv_close_tramp(uv_handle_t *h)
@@ -498,23 +480,6 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 
 /* ---- loops ------------------------------------------------------------- */
 
-static void ls_write_loop_run(uv_loop_t *loop, uint32_t tid)
-{
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r == NULL)
-		return;
-	memset(r, 0, size);
-	r->type = LS_REC_LOOP_RUN;
-	r->size = size;
-	r->arg = tid;
-	struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
-	lr->loop = (uintptr_t)loop;
-	lr->api = LS_API_UV_RUN;
-	ls_trace_thread_name(lr->name);
-	ls_rec_commit(size);
-}
-
 /* Is thread tid gone (it was cancelled, or called pthread_exit, inside
  * uv_run)? */
 static int ls_thread_gone(uint32_t tid)
@@ -568,7 +533,7 @@ static void ls_loop_enter(uv_loop_t *loop, uintptr_t frame)
 	if (other != 0)
 		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
 	if (moved)
-		ls_write_loop_run(loop, tid);
+		ls_note_loop_run(loop, tid, LS_API_UV_RUN);
 	ls_loop_thread_seen();
 	errno = saved;
 }
@@ -615,35 +580,7 @@ void ls_uv_wrong_thread(uint32_t api, const uv_loop_t *loop, const void *handle,
 		errno = saved;
 		return;
 	}
-	uint32_t stack = ls_stack_capture();
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_wrong_thread);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r != NULL) {
-		memset(r, 0, size);
-		r->type = LS_REC_WRONG_THREAD;
-		r->size = size;
-		r->arg = stack;
-		struct ls_rec_wrong_thread *w = (struct ls_rec_wrong_thread *)(r + 1);
-		w->api = api;
-		w->loop_tid = loop_tid;
-		w->loop = (uintptr_t)loop;
-		w->handle = (uintptr_t)handle;
-		w->time_ns = ls_now();
-		ls_rec_commit(size);
-	}
-	ls_trace_note_wrong_thread();
-	if (ls_opt.halt_on_wrong_thread) {
-		char msg[256];
-		snprintf(msg, sizeof(msg),
-			 "loopsan: wrong-thread: %s called from thread %u while thread %u runs "
-			 "loop %p; halting (halt_on_wrong_thread=1)\n",
-			 ls_api_name(api), ls_trace_tid(), loop_tid, (const void *)loop);
-		ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
-		(void)rc;
-		ls_trace_finish();
-		abort();
-	}
-	errno = saved;
+	ls_note_wrong_thread(api, loop, handle, loop_tid);
 }
 
 struct ls_open_list {
@@ -685,30 +622,9 @@ static void ls_collect_open(uv_handle_t *h, void *arg)
 
 static void ls_write_loop_close(uv_loop_t *loop, int rc, const struct ls_open_list *open)
 {
-	uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_close);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r == NULL)
-		return;
-	memset(r, 0, size);
-	r->type = LS_REC_LOOP_CLOSE;
-	r->size = (uint16_t)size;
-	struct ls_rec_loop_close *c = (struct ls_rec_loop_close *)(r + 1);
-	c->loop = (uintptr_t)loop;
-	c->result = rc;
-	c->open_handles = open->n;
-	c->time_ns = ls_now();
-	c->api = LS_API_UV_LOOP_CLOSE;
-	ls_rec_commit(size);
-	size = sizeof(struct ls_rec) + sizeof(struct ls_rec_open_handle);
+	ls_note_loop_close(loop, rc, open->n, LS_API_UV_LOOP_CLOSE);
 	for (uint32_t i = 0; i < open->n; i++) {
-		r = ls_rec_reserve(size);
-		if (r == NULL)
-			return;
-		r->type = LS_REC_OPEN_HANDLE;
-		r->size = (uint16_t)size;
-		r->arg = 0;
-		memcpy(r + 1, &open->v[i], sizeof(open->v[i]));
-		ls_rec_commit(size);
+		ls_note_open(&open->v[i]);
 		ls_trace_note_open_handle();
 	}
 }
@@ -738,19 +654,6 @@ LS_EXPORT int uv_loop_close(uv_loop_t *loop)
 
 /* ---- process exit ------------------------------------------------------ */
 
-static void ls_write_open(const struct ls_rec_open_handle *o)
-{
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_open_handle);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r == NULL)
-		return;
-	r->type = LS_REC_OPEN_HANDLE;
-	r->size = size;
-	r->arg = 0;
-	memcpy(r + 1, o, sizeof(*o));
-	ls_rec_commit(size);
-}
-
 /* With the table locked: a handle never closed or a request never done.
  * The handle's memory may be gone by now: only the entry is read. */
 static void ls_report_leftover(struct ls_entry *e, void *arg)
@@ -779,7 +682,7 @@ static void ls_report_leftover(struct ls_entry *e, void *arg)
 		if (name != NULL)
 			strncpy(o.type_name, name, sizeof(o.type_name) - 1);
 	}
-	ls_write_open(&o);
+	ls_note_open(&o);
 	ls_trace_note_unclosed();
 	ls_check_lost_wakeup(e, LS_LOST_AT_EXIT);
 }

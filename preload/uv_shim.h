@@ -17,32 +17,6 @@ static inline int ls_uv_skip(const void *ret)
 	return ls_disabled || ls_from_lib(&ls_libuv, ret);
 }
 
-/* Runs the user's callback of `site`, timed. on_loop: 0 for the thread
- * pool's work callbacks, which do not block a loop. The callback running
- * around this one is restored after it; one that was left by longjmp is
- * not around this one (ls_site_at). */
-#define LS_TIMED(site, on_loop, call)                                       \
-	do {                                                                \
-		uintptr_t frame_ = (uintptr_t)__builtin_frame_address(0);   \
-		if (LS_UNLIKELY(ls_self.cur_site != 0 && frame_ >= ls_self.cur_frame)) \
-			ls_callback_left();                                 \
-		uint32_t outer_ = ls_site_at(frame_);                       \
-		uintptr_t outer_frame_ = ls_self.cur_frame;                 \
-		ls_self.cur_site = (site);                                  \
-		ls_self.cur_frame = frame_;                                 \
-		uint64_t t0_ = ls_ticks();                                  \
-		struct ls_watch_save ws_;                                   \
-		if (on_loop)                                                \
-			ls_loop_cb_begin(&ws_, (site), t0_);                \
-		call;                                                       \
-		uint64_t d_ = ls_ticks() - t0_;                             \
-		if (on_loop)                                                \
-			ls_loop_cb_end(&ws_);                               \
-		ls_self.cur_site = outer_;                                  \
-		ls_self.cur_frame = outer_ ? outer_frame_ : 0;              \
-		ls_record_callback((site), t0_, d_, (on_loop));             \
-	} while (0)
-
 /* Slots of ls_entry.cb[] */
 enum {
 	LS_CB_MAIN = 0,    /* the handle's callback (timer, read, recv, ...) or a request's */

@@ -6,7 +6,8 @@ set -eu
 PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
 libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev
 clang libclang-rt-14-dev
-python3-uvloop neovim nodejs libpython3.11-testsuite"
+python3-uvloop neovim nodejs libpython3.11-testsuite
+memcached tmux libev-dev"
 
 missing=""
 for p in $PKGS; do

@@ -273,6 +273,9 @@ enum ls_misuse {
 	LS_MISUSE_CLOSE_CLOSING = 1,  /* uv_close on a handle already closing */
 	LS_MISUSE_START_CLOSING = 2,  /* starting a handle that is closing */
 	LS_MISUSE_OTHER_LOOP = 3,     /* a handle of another loop than the call's */
+	LS_MISUSE_USE_FREED = 4,      /* libevent: adding (deleting, activating) a freed event */
+	LS_MISUSE_FREE_FREED = 5,     /* libevent: freeing an event or bufferevent twice */
+	LS_MISUSE_BASE_FREED = 6,     /* libevent: using an event whose base was freed */
 };
 
 /* A selector call (epoll_wait, poll, select, ...) that returned more than
@@ -470,6 +473,51 @@ struct ls_rec_open_handle {
 	X(LS_API_UV_UNREF, 103, "uv_unref") \
 	X(LS_API_UV_ACCEPT, 104, "uv_accept") \
 	X(LS_API_UV_UPDATE_TIME, 105, "uv_update_time") \
+	X(LS_API_EV_BASE_NEW, 120, "event_base_new") \
+	X(LS_API_EV_BASE_NEW_WITH_CONFIG, 121, "event_base_new_with_config") \
+	X(LS_API_EV_INIT, 122, "event_init") \
+	X(LS_API_EV_BASE_LOOP, 123, "event_base_loop") \
+	X(LS_API_EV_BASE_DISPATCH, 124, "event_base_dispatch") \
+	X(LS_API_EV_DISPATCH, 125, "event_dispatch") \
+	X(LS_API_EV_LOOP, 126, "event_loop") \
+	X(LS_API_EV_BASE_LOOPEXIT, 127, "event_base_loopexit") \
+	X(LS_API_EV_BASE_LOOPBREAK, 128, "event_base_loopbreak") \
+	X(LS_API_EV_BASE_FREE, 129, "event_base_free") \
+	X(LS_API_EV_NEW, 130, "event_new") \
+	X(LS_API_EV_ASSIGN, 131, "event_assign") \
+	X(LS_API_EV_SET, 132, "event_set") \
+	X(LS_API_EV_BASE_SET, 133, "event_base_set") \
+	X(LS_API_EV_ADD, 134, "event_add") \
+	X(LS_API_EV_DEL, 135, "event_del") \
+	X(LS_API_EV_ACTIVE, 136, "event_active") \
+	X(LS_API_EV_FREE, 137, "event_free") \
+	X(LS_API_EV_BASE_ONCE, 138, "event_base_once") \
+	X(LS_API_EV_ONCE, 139, "event_once") \
+	X(LS_API_BEV_SOCKET_NEW, 140, "bufferevent_socket_new") \
+	X(LS_API_BEV_PAIR_NEW, 141, "bufferevent_pair_new") \
+	X(LS_API_BEV_SETCB, 142, "bufferevent_setcb") \
+	X(LS_API_BEV_SETCB_WRITE, 143, "bufferevent_setcb(writecb)") \
+	X(LS_API_BEV_SETCB_EVENT, 144, "bufferevent_setcb(eventcb)") \
+	X(LS_API_BEV_NEW, 145, "bufferevent_new") \
+	X(LS_API_BEV_NEW_WRITE, 146, "bufferevent_new(writecb)") \
+	X(LS_API_BEV_NEW_ERROR, 147, "bufferevent_new(errorcb)") \
+	X(LS_API_BEV_FREE, 148, "bufferevent_free") \
+	X(LS_API_BEV_ENABLE, 149, "bufferevent_enable") \
+	X(LS_API_BEV_DISABLE, 150, "bufferevent_disable") \
+	X(LS_API_BEV_WRITE, 151, "bufferevent_write") \
+	X(LS_API_BEV_WRITE_BUFFER, 152, "bufferevent_write_buffer") \
+	X(LS_API_EVCONNLISTENER_NEW, 153, "evconnlistener_new") \
+	X(LS_API_EVCONNLISTENER_NEW_BIND, 154, "evconnlistener_new_bind") \
+	X(LS_API_EVCONNLISTENER_SET_CB, 155, "evconnlistener_set_cb") \
+	X(LS_API_EVCONNLISTENER_SET_ERROR_CB, 156, "evconnlistener_set_error_cb") \
+	X(LS_API_EVHTTP_SET_CB, 157, "evhttp_set_cb") \
+	X(LS_API_EVHTTP_SET_GENCB, 158, "evhttp_set_gencb") \
+	X(LS_API_EVDNS_GETADDRINFO, 159, "evdns_getaddrinfo") \
+	X(LS_API_EVDNS_RESOLVE_IPV4, 160, "evdns_base_resolve_ipv4") \
+	X(LS_API_EVDNS_RESOLVE_IPV6, 161, "evdns_base_resolve_ipv6") \
+	X(LS_API_EVDNS_RESOLVE_REVERSE, 162, "evdns_base_resolve_reverse") \
+	X(LS_API_EVDNS_RESOLVE_REVERSE_IPV6, 163, "evdns_base_resolve_reverse_ipv6") \
+	X(LS_API_EVTHREAD_USE_PTHREADS, 164, "evthread_use_pthreads") \
 	X(LS_API_EPOLL_WAIT, 200, "epoll_wait") \
 	X(LS_API_EPOLL_PWAIT, 201, "epoll_pwait") \
 	X(LS_API_EPOLL_PWAIT2, 202, "epoll_pwait2") \

@@ -104,12 +104,17 @@ static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi
 static void headline_pending(FILE *out, const char *cb, const struct ls_finding *fi)
 {
 	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
+	/* The call that closed the loop: uv_loop_close, event_base_free. */
+	const char *closer = "uv_loop_close";
+	if (fi->close_index < fi->trace->closes.len)
+		closer = ls_api_name(LS_VEC_AT(&fi->trace->closes, struct ls_loop_close,
+					       fi->close_index)->api);
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
 		fprintf(out, "%s request still pending at exit", ls_api_name(fi->api));
 	else if (fi->at_exit)
 		fprintf(out, "%s handle never closed (still open at exit)", type);
 	else
-		fprintf(out, "%s handle still open at uv_loop_close", type);
+		fprintf(out, "%s handle still open at %s", type, closer);
 	if (fi->count > 1)
 		fprintf(out, ", %" PRIu64 " of them", fi->count);
 	if (fi->closing || fi->has_callback)
@@ -439,6 +444,45 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	return o;
 }
 
+/* Does thread tid run a library's loop (uv_run, event_base_loop, ...), not
+ * only a selector the shim saw called again and again? */
+static int runs_library_loop(const struct ls_trace *t, uint32_t tid)
+{
+	for (size_t i = 0; i < t->loop_runs.len; i++) {
+		const struct ls_loop_run *run = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, i);
+		if (run->tid == tid && run->loop != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The threads that ran a loop: each library loop once per thread, and a
+ * selector loop (loop 0) only for a thread that runs no library's. */
+static json_t *json_loops(const struct ls_trace *t)
+{
+	json_t *loops = json_array();
+	for (size_t i = 0; i < t->loop_runs.len; i++) {
+		const struct ls_loop_run *run = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, i);
+		int seen = run->loop == 0 && runs_library_loop(t, run->tid);
+		for (size_t k = 0; k < i && !seen; k++) {
+			const struct ls_loop_run *o2 = LS_VEC_AT(&t->loop_runs, struct ls_loop_run, k);
+			seen = o2->tid == run->tid && o2->loop == run->loop;
+		}
+		if (seen)
+			continue;
+		const struct ls_thread *th = ls_trace_thread(t, run->tid);
+		json_t *l = json_pack("{s:I,s:o,s:s}", "tid", (json_int_t)run->tid, "name",
+				      str(th ? th->name : ""), "api", ls_api_name(run->api));
+		if (run->loop != 0) {
+			char loop[32];
+			snprintf(loop, sizeof(loop), "0x%" PRIx64, run->loop);
+			json_object_set_new(l, "loop", json_string(loop));
+		}
+		json_array_append_new(loops, l);
+	}
+	return loops;
+}
+
 static json_t *json_process(const struct ls_trace *t)
 {
 	json_t *o = json_object();
@@ -446,6 +490,7 @@ static json_t *json_process(const struct ls_trace *t)
 	json_object_set_new(o, "exe", str(ls_basename(t->exe)));
 	json_object_set_new(o, "trace", str(t->path));
 	json_object_set_new(o, "complete", json_boolean(ls_trace_complete(t)));
+	json_object_set_new(o, "loops", json_loops(t));
 	return o;
 }
 

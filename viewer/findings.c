@@ -440,6 +440,9 @@ static const char *misuse_name(uint32_t what)
 	case LS_MISUSE_CLOSE_CLOSING: return "closed a handle that is already closing";
 	case LS_MISUSE_START_CLOSING: return "started a handle that is closing or closed";
 	case LS_MISUSE_OTHER_LOOP: return "used a handle of another loop";
+	case LS_MISUSE_USE_FREED: return "used an event that was freed";
+	case LS_MISUSE_FREE_FREED: return "freed an event that was already freed";
+	case LS_MISUSE_BASE_FREED: return "used an event whose event_base was freed";
 	}
 	return "misused a handle";
 }

@@ -321,6 +321,10 @@ static int take_loop_run(struct reader *r, const struct ls_rec *rec,
 	if (n < sizeof(lr))
 		return fail(r, "corrupt trace (LOOP_RUN record too short)");
 	memcpy(&lr, p, sizeof(lr));
+	struct ls_loop_run *run = ls_vec_push(&r->t->loop_runs);
+	run->tid = rec->arg;
+	run->api = lr.api;
+	run->loop = lr.loop;
 	struct name_event *e = ls_vec_push(&r->names);
 	e->tid = rec->arg;
 	e->ord = r->names.len;
@@ -801,6 +805,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->lost_wakeups.item_size = sizeof(struct ls_lost);
 	t->misuses.item_size = sizeof(struct ls_misuse_rec);
 	t->crashes.item_size = sizeof(struct ls_crash);
+	t->loop_runs.item_size = sizeof(struct ls_loop_run);
 	t->selector_lates.item_size = sizeof(struct ls_selector_late);
 	t->blockings.item_size = sizeof(struct ls_blocking);
 	t->stucks.item_size = sizeof(struct ls_stuck);
@@ -851,6 +856,7 @@ void ls_trace_free(struct ls_trace *t)
 	ls_vec_free(&t->lost_wakeups);
 	ls_vec_free(&t->misuses);
 	ls_vec_free(&t->crashes);
+	ls_vec_free(&t->loop_runs);
 	ls_vec_free(&t->selector_lates);
 	ls_vec_free(&t->blockings);
 	ls_vec_free(&t->stucks);

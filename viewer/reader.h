@@ -119,6 +119,12 @@ struct ls_loop_close {
 	uint64_t loop, time_ns;
 };
 
+/* A thread started running a loop (LOOP_RUN): the loop threads. */
+struct ls_loop_run {
+	uint32_t tid, api;
+	uint64_t loop;
+};
+
 struct ls_open_handle {
 	uint32_t tid;
 	uint32_t handle_type, flags, init_site, site;
@@ -141,7 +147,7 @@ struct ls_trace {
 	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
 	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
-	struct ls_vec lost_wakeups, misuses, crashes;
+	struct ls_vec lost_wakeups, misuses, crashes, loop_runs;
 	struct ls_vec selector_lates, blockings, stucks;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;

@@ -1,0 +1,128 @@
+/* What the libevent interposer files (ev.c, ev_buffer.c) share: finding
+ * libevent's real functions (in whichever of libevent-2.1, libevent_core,
+ * libevent_extra, libevent_pthreads the program loaded), telling libevent's
+ * own calls and libev's compat layer apart, the side-table entries of
+ * events, bufferevents and bases, and the thread rule.
+ *
+ * libevent keeps the callback and its argument in its own structs and calls
+ * them itself. The shim hands it a trampoline instead and keeps the user's
+ * pair in the side table, keyed by the object the trampoline is given back
+ * (the event, the bufferevent), or by a token of its own when libevent gives
+ * back only the argument (once-callbacks, evhttp, evdns, listeners). The
+ * getters (event_get_callback, bufferevent_getcb, ...) answer with the
+ * user's pair, so the program cannot tell.
+ */
+#ifndef LOOPSAN_EV_SHIM_H
+#define LOOPSAN_EV_SHIM_H
+
+#include <errno.h>
+#include <event2/event.h>
+
+#include "preload/shim.h"
+
+/* The real fn: the next definition after the shim, or, when that is not in
+ * the global scope, libevent's own from one of its libraries. */
+void *ls_ev_resolve(const char *name);
+
+#define LS_EV(fn) ({                                                         \
+	static __typeof__(&fn) real_;                                        \
+	__typeof__(&fn) r_ = __atomic_load_n(&real_, __ATOMIC_RELAXED);      \
+	if (LS_UNLIKELY(r_ == NULL)) {                                       \
+		r_ = (__typeof__(&fn))ls_ev_resolve(#fn);                    \
+		__atomic_store_n(&real_, r_, __ATOMIC_RELAXED);              \
+	}                                                                    \
+	r_; })
+
+/* Non-zero while an interposer runs the real function: libevent's exports
+ * that end in a tail call of another (event_base_loopexit ->
+ * event_base_once, event_once -> event_base_once) reach that one's
+ * interposer with the program's return address. Only such short calls, which run no callback, are run
+ * LS_EV_INSIDE; the trampolines clear it anyway while the program's
+ * callback runs. */
+extern __thread int ls_ev_inside;
+
+#define LS_EV_INSIDE(call)                                               \
+	({                                                               \
+		ls_ev_inside++;                                          \
+		__typeof__(call) r_ = (call);                            \
+		ls_ev_inside--;                                          \
+		r_;                                                      \
+	})
+
+/* Runs the program's callback of site, timed, as a callback of a loop. */
+#define LS_EV_TIMED(site, call)                                          \
+	do {                                                             \
+		int inside_ = ls_ev_inside;                              \
+		ls_ev_inside = 0;                                        \
+		LS_TIMED((site), 1, call);                               \
+		ls_ev_inside = inside_;                                  \
+	} while (0)
+
+/* Should the shim leave this call alone? When the shim is off, when the
+ * real function is not libevent's (libev.so.4 exports event_add, event_set,
+ * ... for its compat layer, over its own struct event), and when libevent
+ * calls itself (event_new -> event_assign, bufferevents -> event_add). */
+static inline int ls_ev_skip(const void *real, const void *ret)
+{
+	return ls_disabled || ls_ev_inside || !ls_ev_in_lib(real) || ls_ev_in_lib(ret);
+}
+
+/* A callback in libevent itself (event_loopexit's, evhttp's own handlers):
+ * libevent registering its own, whichever way the call came. */
+static inline int ls_ev_own_cb(const void *cb)
+{
+	return ls_ev_in_lib(cb);
+}
+
+/* ---- bases ---------------------------------------------------------------- */
+
+/* The base event_init made (the old API's implicit one). */
+extern struct event_base *ls_ev_current_base;
+
+/* Has the program turned libevent's locking on (evthread_use_pthreads, or
+ * its own evthread_set_lock_callbacks)? Bases made from then on are
+ * lockable unless their config said EVENT_BASE_FLAG_NOLOCK. */
+extern int ls_ev_locking;
+
+/* The thread rule, per base: a call on a base, or on an event or
+ * bufferevent of it, from another thread than the one running its loop,
+ * while it runs. lock_ok: the call is one libevent makes thread-safe on a
+ * lockable base (event_add, event_del, event_active, loopbreak, ...). */
+static inline void ls_ev_check_thread(uint32_t api, const void *base, const void *obj,
+				      int lock_ok)
+{
+	if (base == NULL)
+		return;
+	struct ls_entry *e = ls_table_find(base);
+	if (LS_LIKELY(e == NULL))
+		return;
+	uint32_t run = __atomic_load_n(&e->run_tid, __ATOMIC_RELAXED);
+	if (LS_LIKELY(run == 0 || run == ls_trace_tid()))
+		return;
+	if (lock_ok && (__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & LS_ENT_EV_LOCKABLE))
+		return;
+	ls_note_wrong_thread(api, base, obj, run);
+}
+
+/* ---- objects ---------------------------------------------------------------- */
+
+/* Records what the shim knows of key (an event, a bufferevent, a token):
+ * the entry is reset, then fill() fills it with the table locked. Returns
+ * 0 when recorded. Keeps errno. */
+int ls_ev_record(const void *key, void (*fill)(struct ls_entry *e, void *arg), void *arg);
+
+/* A token: a key of the shim's own, never the address of anything. */
+void *ls_ev_token(void);
+
+/* Records a one-shot callback (once, evdns) under a new token; NULL when
+ * the table is full (then the call goes to libevent unwrapped). */
+void *ls_ev_oneshot(uint32_t api, ls_fn cb, void *arg, const void *base, const void *ret,
+		    uint32_t flags);
+
+/* The trampoline side of a one-shot: takes its entry. */
+void ls_ev_oneshot_take(void *token, struct ls_entry *e);
+
+/* Forgets a token (its call failed: no callback will come). */
+void ls_ev_forget(const void *key);
+
+#endif

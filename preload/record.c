@@ -1,0 +1,121 @@
+/* The finding records that every loop library's interposers write alike:
+ * a call from the wrong thread, a handle misused, a thread that runs a loop,
+ * a loop closed with handles still open. uv*.c and ev*.c only decide when. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload/shim.h"
+
+void ls_note_wrong_thread(uint32_t api, const void *loop, const void *handle, uint32_t loop_tid)
+{
+	int saved = errno;
+	uint32_t stack = ls_stack_capture();
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_wrong_thread);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_WRONG_THREAD;
+		r->size = size;
+		r->arg = stack;
+		struct ls_rec_wrong_thread *w = (struct ls_rec_wrong_thread *)(r + 1);
+		w->api = api;
+		w->loop_tid = loop_tid;
+		w->loop = (uintptr_t)loop;
+		w->handle = (uintptr_t)handle;
+		w->time_ns = ls_now();
+		ls_rec_commit(size);
+	}
+	ls_trace_note_wrong_thread();
+	if (ls_opt.halt_on_wrong_thread) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "loopsan: wrong-thread: %s called from thread %u while thread %u runs "
+			 "loop %p; halting (halt_on_wrong_thread=1)\n",
+			 ls_api_name(api), ls_trace_tid(), loop_tid, loop);
+		ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
+		(void)rc;
+		ls_trace_finish();
+		abort();
+	}
+	errno = saved;
+}
+
+void ls_note_misuse(uint32_t api, uint32_t what, const void *handle, uint32_t init_site)
+{
+	int saved = errno;
+	uint32_t stack = ls_stack_capture();
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_misuse);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_MISUSE;
+		r->size = size;
+		r->arg = stack;
+		struct ls_rec_misuse *m = (struct ls_rec_misuse *)(r + 1);
+		m->api = api;
+		m->what = what;
+		m->handle = (uintptr_t)handle;
+		m->init_site = init_site;
+		m->time_ns = ls_now();
+		ls_rec_commit(size);
+	}
+	ls_trace_note_misuse();
+	errno = saved;
+}
+
+void ls_note_loop_run(const void *loop, uint32_t tid, uint32_t api)
+{
+	int saved = errno;
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_LOOP_RUN;
+		r->size = size;
+		r->arg = tid;
+		struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
+		lr->loop = (uintptr_t)loop;
+		lr->api = api;
+		ls_trace_thread_name(lr->name);
+		ls_rec_commit(size);
+	}
+	errno = saved;
+}
+
+void ls_note_loop_close(const void *loop, int32_t result, uint32_t open, uint32_t api)
+{
+	int saved = errno;
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_close);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		memset(r, 0, size);
+		r->type = LS_REC_LOOP_CLOSE;
+		r->size = (uint16_t)size;
+		struct ls_rec_loop_close *c = (struct ls_rec_loop_close *)(r + 1);
+		c->loop = (uintptr_t)loop;
+		c->result = result;
+		c->open_handles = open;
+		c->time_ns = ls_now();
+		c->api = api;
+		ls_rec_commit(size);
+	}
+	errno = saved;
+}
+
+void ls_note_open(const struct ls_rec_open_handle *o)
+{
+	int saved = errno;
+	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_open_handle);
+	struct ls_rec *r = ls_rec_reserve(size);
+	if (r != NULL) {
+		r->type = LS_REC_OPEN_HANDLE;
+		r->size = size;
+		r->arg = 0;
+		memcpy(r + 1, o, sizeof(*o));
+		ls_rec_commit(size);
+	}
+	errno = saved;
+}
