@@ -87,6 +87,7 @@ test: deps
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 OPT=-O1 \
 		all $(FIXTURES:$(BUILD)/%=build-san/%) build-san/tests/loopsan-tests
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	LOOPSAN_BUILD=$(abspath build-san) LOOPSAN_SANITIZED=1 build-san/tests/loopsan-tests --jobs 2
 
 clean:

@@ -74,12 +74,7 @@ def shim_configs(shim):
 
 
 def libevent_configs(shim):
-    # loopsan does not interpose libevent yet: the shim run shows only what
-    # preloading costs; the callbacks are not wrapped.
-    return [
-        Config("baseline"),
-        Config("loopsan (libevent not interposed)", {"LD_PRELOAD": shim}, ref="baseline", shim=True),
-    ]
+    return shim_configs(shim)
 
 
 def benchmarks(shim):

@@ -230,7 +230,7 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 
 	/* The parent: its slow callback, all 3 runs (the one that forked too),
 	 * nothing of the child's. */
-	const char *pt = trace_path(dir, parent, 0);
+	char *pt = trace_path(dir, parent, 0);
 	json_t *rep = ls_report_json(pt);
 	json_t *proc = ls_process(rep);
 	cr_assert_eq(ls_int(proc, "pid"), parent);
@@ -249,7 +249,7 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 	json_decref(st);
 
 	/* The child: its own slow callback only; it exit()ed, so it is complete. */
-	const char *ct = trace_path(dir, child, 0);
+	char *ct = trace_path(dir, child, 0);
 	rep = ls_report_json(ct);
 	proc = ls_process(rep);
 	cr_assert_eq(ls_int(proc, "pid"), child);
@@ -272,6 +272,8 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 	cr_assert_eq(stats_count(st, "on_helper_tick", NULL, NULL), 0,
 		     "the helper thread does not exist in the child");
 	json_decref(st);
+	free(pt);
+	free(ct);
 }
 
 /* ---- exec() from a callback, same pid ---------------------------------------- */
@@ -296,7 +298,9 @@ Test(reliability, exec_in_callback_starts_a_second_trace_of_the_same_pid)
 
 	/* The first image runs no destructors (exec does not): the shim
 	 * finishes its trace just before the exec. */
-	json_t *rep = ls_report_json(trace_path(dir, pid, 0));
+	char *first_trace = trace_path(dir, pid, 0), *second_trace = trace_path(dir, pid, 1);
+	json_t *rep = ls_report_json(first_trace);
+	free(first_trace);
 	cr_assert_eq(ls_int(ls_process(rep), "pid"), pid);
 	cr_assert(ls_bool(ls_process(rep), "complete"), "finished before the exec");
 	json_t *f = ls_only_finding(rep, "slow-callback", "on_first_slow");
@@ -306,7 +310,8 @@ Test(reliability, exec_in_callback_starts_a_second_trace_of_the_same_pid)
 	cr_assert_eq(ls_count(rep, "slow-callback", NULL), 1);
 	json_decref(rep);
 
-	rep = ls_report_json(trace_path(dir, pid, 1));
+	rep = ls_report_json(second_trace);
+	free(second_trace);
 	cr_assert_eq(ls_int(ls_process(rep), "pid"), pid);
 	cr_assert(ls_bool(ls_process(rep), "complete"), "the second image exited normally");
 	f = ls_only_finding(rep, "slow-callback", "on_second_slow");
