@@ -197,6 +197,11 @@ void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t 
 	struct ls_loop_thread *l = &ls_lt;
 	l->in_shim++;
 	uint32_t site = ls_register_site(api, NULL, ret);
+	if (site != 0 && dur >= ls_slow_ticks / 2) {
+		l->block_site = site;  /* where a slow run may have been stuck */
+		l->block_begin = begin;
+		l->block_dur = dur;
+	}
 	if (site != 0 && !ls_site_allowed(site, api, ret)) {
 		if (l->loop_cb > 0) {
 			ls_block_write(site, api, ls_self.cur_site, begin, dur);

@@ -156,7 +156,7 @@ static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_
 		ls_loop_thread_seen();
 	l->in_shim--;
 	errno = saved;
-	s->begin = ls_ticks();
+	s->begin = now;
 }
 
 static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)

@@ -39,6 +39,7 @@
 static struct ls_watch ls_watches[LS_WATCH_SLOTS];
 static int ls_wd_state;     /* 0 not started, 1 running, -1 could not start */
 static int ls_wd_signo;     /* 0: no signal sampling */
+static int ls_wd_deferred;  /* a single-threaded program: start at its first slow run */
 static pthread_key_t ls_wd_key; /* frees a loop thread's slot when it exits */
 static int ls_wd_key_ok;
 
@@ -264,6 +265,22 @@ static void *ls_watchdog_main(void *arg)
 	return NULL;
 }
 
+/* Threads of this process (the Threads: line of /proc/self/status). */
+static int ls_process_threads(void)
+{
+	char buf[2048];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 2;
+	ssize_t n = LS_LIBC(read)(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 2;
+	buf[n] = 0;
+	const char *p = strstr(buf, "\nThreads:");
+	return p ? (int)strtol(p + 9, NULL, 10) : 2;
+}
+
 static void ls_watchdog_start(void)
 {
 	int expect = 0;
@@ -301,6 +318,29 @@ static void ls_watchdog_start(void)
 		__atomic_store_n(&ls_wd_state, -1, __ATOMIC_RELEASE);
 }
 
+/* A slow run just ended on this loop thread (tracer's ls_record_slow):
+ * the watchdog that was put off is wanted now. */
+void ls_watch_slow_run(uint64_t begin, uint64_t dur)
+{
+	struct ls_loop_thread *l = &ls_lt;
+	if (__atomic_load_n(&ls_wd_deferred, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&ls_wd_deferred, 0, __ATOMIC_RELAXED))
+		ls_watchdog_start();
+	/* Not sampled (no watchdog yet, or it missed it) but blocked in an
+	 * interposed call for most of the run: that call is where it was. */
+	struct ls_watch *w = l->watch;
+	if (l->block_site == 0 || l->block_begin < begin ||
+	    l->block_begin + l->block_dur > begin + dur + 1 ||
+	    (w != NULL && __atomic_load_n(&w->sampled, __ATOMIC_RELAXED) == begin))
+		return;
+	uintptr_t pcs[LS_MAX_STACK_DEPTH];
+	uint32_t n = ls_site_stack_pcs(l->block_site, pcs, LS_MAX_STACK_DEPTH);
+	uint32_t stack = ls_stack_intern_pcs(pcs, n);
+	l->block_site = 0;
+	if (stack != 0)
+		ls_write_stuck(ls_trace_tid(), ls_self.cur_site, begin, stack, LS_STUCK_BLOCKING, -1);
+}
+
 struct ls_watch *ls_watch_attach(void)
 {
 	if (!ls_opt.watchdog || ls_disabled)
@@ -323,7 +363,13 @@ struct ls_watch *ls_watch_attach(void)
 		got->cb_since = got->iter_since = got->sampled = 0;
 		got->cb_site = got->iter_site = got->blocking_site = 0;
 		got->want = got->got = 0;
-		ls_watchdog_start();
+		/* A second thread makes glibc pay for every cancellable system
+		 * call (epoll_wait, read, ...) ever after: a single-threaded
+		 * program gets its watchdog only once it had a slow callback. */
+		if (ls_process_threads() > 1)
+			ls_watchdog_start();
+		else
+			__atomic_store_n(&ls_wd_deferred, 1, __ATOMIC_RELAXED);
 	}
 	errno = saved;
 	return got;
@@ -349,6 +395,7 @@ static void ls_watch_atfork_child(void)
 	ls_lt.fork_quiet = 1;
 	ls_lt.npending = 0;
 	ls_wd_state = 0;
+	ls_wd_deferred = 0;
 }
 
 static void ls_watch_thread_exit(void *arg)

@@ -460,7 +460,7 @@ void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 		ls_lt.lib_slow++;
 	}
 	if (r == NULL)
-		return;
+		goto out;
 	r->type = LS_REC_SLOW;
 	r->size = size;
 	r->arg = site;
@@ -470,6 +470,10 @@ void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 	sl->end_mono_ns = end_ns;
 	ls_self.base = begin + dur;
 	ls_rec_commit(size);
+out:
+	/* After the commit: this writes records of its own. */
+	if (on_loop)
+		ls_watch_slow_run(begin, dur);
 }
 
 void ls_record_timeline(uint32_t site, uint64_t begin, uint64_t dur)

@@ -104,6 +104,8 @@ struct ls_loop_thread {
 	uint32_t watch_tried;    /* ls_watch_attach was called */
 	uint32_t lib_loop;       /* a library's loop runs on this thread (uv_run depth) */
 	uint32_t fork_quiet;     /* a forked child, not yet seen running a loop of its own */
+	uint32_t block_site;     /* the last long blocking call (at least half slow_callback_ms) */
+	uint64_t block_begin, block_dur;
 	struct ls_pending_block {
 		uint32_t site, api;
 		uint64_t begin, dur;
@@ -203,6 +205,8 @@ static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t du
 
 /* preload/watchdog.c: the calling thread's watchdog slot goes (thread exit). */
 void ls_watch_detach(void);
+/* A slow on-loop run (callback or iteration) of this thread just ended. */
+void ls_watch_slow_run(uint64_t begin, uint64_t dur);
 
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */
 uint32_t ls_stack_capture(void);
