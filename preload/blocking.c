@@ -267,6 +267,41 @@ static int ls_fd_blocks(int fd)
 	return blocks;
 }
 
+/* A call on a descriptor is looked at only when it took at least 1 ms:
+ * a read of a non-blocking socket returns at once, and checking every
+ * descriptor's mode would cost a system call per read. */
+static uint64_t ls_fd_min_ticks(void)
+{
+	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
+	return hz ? hz / 1000 : UINT64_MAX;
+}
+
+static inline void ls_block_end_fd(struct ls_block *b, uint32_t api, const void *ret, int fd)
+{
+	if (!b->on)
+		return;
+	if (ls_ticks() - b->begin < ls_fd_min_ticks() || !ls_fd_blocks(fd)) {
+		struct ls_watch *w = ls_lt.watch;
+		if (w != NULL)
+			__atomic_store_n(&w->blocking_site, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	ls_block_end(b, api, ret);
+}
+
+/* read/recv/accept/connect: blocking when the descriptor is in blocking
+ * mode (and the call took long enough to look). */
+#define LS_BLOCKING_FD(api, fd, cond, call)                                \
+	do {                                                               \
+		const void *ret_ = __builtin_return_address(0);            \
+		struct ls_block b_ = { 0 };                                \
+		if (LS_UNLIKELY(ls_block_watched(ret_)) && (cond))         \
+			ls_block_begin(&b_, (api), ret_);                  \
+		__typeof__(call) rc_ = call;                               \
+		ls_block_end_fd(&b_, (api), ret_, (fd));                   \
+		return rc_;                                                \
+	} while (0)
+
 #define LS_BLOCKING(api, cond, call)                                       \
 	do {                                                               \
 		const void *ret_ = __builtin_return_address(0);            \
@@ -412,19 +447,19 @@ LS_EXPORT int sem_wait(sem_t *sem)
 
 LS_EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
-	LS_BLOCKING(LS_API_READ, ls_fd_blocks(fd), LS_LIBC(read)(fd, buf, count));
+	LS_BLOCKING_FD(LS_API_READ, fd, 1, LS_LIBC(read)(fd, buf, count));
 }
 
 extern ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
 
 LS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen)
 {
-	LS_BLOCKING(LS_API_READ, ls_fd_blocks(fd), LS_LIBC(__read_chk)(fd, buf, nbytes, buflen));
+	LS_BLOCKING_FD(LS_API_READ, fd, 1, LS_LIBC(__read_chk)(fd, buf, nbytes, buflen));
 }
 
 LS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	LS_BLOCKING(LS_API_RECV, !(flags & MSG_DONTWAIT) && ls_fd_blocks(fd),
+	LS_BLOCKING_FD(LS_API_RECV, fd, !(flags & MSG_DONTWAIT),
 		    LS_LIBC(recv)(fd, buf, len, flags));
 }
 
@@ -432,14 +467,14 @@ extern ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flag
 
 LS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
-	LS_BLOCKING(LS_API_RECV, !(flags & MSG_DONTWAIT) && ls_fd_blocks(fd),
+	LS_BLOCKING_FD(LS_API_RECV, fd, !(flags & MSG_DONTWAIT),
 		    LS_LIBC(__recv_chk)(fd, buf, len, buflen, flags));
 }
 
 LS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
 			   socklen_t *addrlen)
 {
-	LS_BLOCKING(LS_API_RECVFROM, !(flags & MSG_DONTWAIT) && ls_fd_blocks(fd),
+	LS_BLOCKING_FD(LS_API_RECVFROM, fd, !(flags & MSG_DONTWAIT),
 		    LS_LIBC(recvfrom)(fd, buf, len, flags, addr, addrlen));
 }
 
@@ -449,23 +484,23 @@ extern ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int 
 LS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				 struct sockaddr *addr, socklen_t *addrlen)
 {
-	LS_BLOCKING(LS_API_RECVFROM, !(flags & MSG_DONTWAIT) && ls_fd_blocks(fd),
+	LS_BLOCKING_FD(LS_API_RECVFROM, fd, !(flags & MSG_DONTWAIT),
 		    LS_LIBC(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, addrlen));
 }
 
 LS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	LS_BLOCKING(LS_API_ACCEPT, ls_fd_blocks(fd), LS_LIBC(accept)(fd, addr, addrlen));
+	LS_BLOCKING_FD(LS_API_ACCEPT, fd, 1, LS_LIBC(accept)(fd, addr, addrlen));
 }
 
 LS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	LS_BLOCKING(LS_API_ACCEPT4, ls_fd_blocks(fd), LS_LIBC(accept4)(fd, addr, addrlen, flags));
+	LS_BLOCKING_FD(LS_API_ACCEPT4, fd, 1, LS_LIBC(accept4)(fd, addr, addrlen, flags));
 }
 
 LS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-	LS_BLOCKING(LS_API_CONNECT, ls_fd_blocks(fd), LS_LIBC(connect)(fd, addr, addrlen));
+	LS_BLOCKING_FD(LS_API_CONNECT, fd, 1, LS_LIBC(connect)(fd, addr, addrlen));
 }
 
 /* The table is the documentation; keep the compiler honest about it. */
