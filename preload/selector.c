@@ -34,6 +34,20 @@ struct ls_sel {
 void ls_blocking_commit_pending(void);
 void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur);
 
+/* The site of the loop's selector call (api, the call's stack): kept per
+ * thread for its one call instruction, so the per-call-site cache of
+ * ls_register_site is not asked every iteration. */
+static uint32_t ls_sel_site(struct ls_loop_thread *l, uint32_t api, const void *ret)
+{
+	if (l->sel_site != 0 && l->sel_site_ret == (uintptr_t)ret && l->sel_site_api == api)
+		return l->sel_site;
+	uint32_t site = ls_register_site(api, NULL, ret);
+	l->sel_site = site;
+	l->sel_site_ret = (uintptr_t)ret;
+	l->sel_site_api = api;
+	return site;
+}
+
 static uint64_t ls_sel_late_ticks(void)
 {
 	static uint64_t ticks;
@@ -105,7 +119,7 @@ static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void 
 	ls_blocking_commit_pending();
 	if (l->lib_loop > 0 && dur < ls_slow_ticks)
 		return;
-	uint32_t site = ls_register_site(api, NULL, ret);
+	uint32_t site = ls_sel_site(l, api, ret);
 	if (l->lib_slow != l->iter_lib_slow) {
 		if (l->lib_loop == 0)
 			ls_stats_add(site, dur);  /* its slow callback is the finding */
@@ -180,7 +194,7 @@ static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
 		late = (double)dur > want ? (uint64_t)((double)dur - want) : 0;
 	}
 	if (late >= ls_sel_late_ticks()) {
-		s->site = ls_register_site(s->api, NULL, ret);
+		s->site = ls_sel_site(l, s->api, ret);
 		ls_sel_late(s, rc, dur);
 	}
 	if (l->sel_calls >= 2) {
@@ -189,7 +203,7 @@ static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
 		l->iter_lib_slow = l->lib_slow;
 		if (l->watch != NULL) {
 			if (s->site == 0 && l->lib_loop == 0)
-				s->site = ls_register_site(s->api, NULL, ret);
+				s->site = ls_sel_site(l, s->api, ret);
 			__atomic_store_n(&l->watch->iter_site, s->site, __ATOMIC_RELAXED);
 			__atomic_store_n(&l->watch->iter_since, now, __ATOMIC_RELEASE);
 		}
