@@ -72,18 +72,7 @@ void ls_loop_thread_seen(void)
 /* The thread became a selector loop: say so once (its name, for reports). */
 static void ls_sel_born(uint32_t api)
 {
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_loop_run);
-	struct ls_rec *r = ls_rec_reserve(size);
-	if (r != NULL) {
-		memset(r, 0, size);
-		r->type = LS_REC_LOOP_RUN;
-		r->size = size;
-		r->arg = ls_trace_tid();
-		struct ls_rec_loop_run *lr = (struct ls_rec_loop_run *)(r + 1);
-		lr->api = api;
-		ls_trace_thread_name(lr->name);
-		ls_rec_commit(size);
-	}
+	ls_note_loop_run(NULL, ls_trace_tid(), api);
 	ls_loop_thread_seen();
 }
 
