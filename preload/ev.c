@@ -574,46 +574,6 @@ LS_EXPORT void event_config_free(struct event_config *cfg)
 	real(cfg);
 }
 
-/* The calling thread runs base from now on (until ls_loop_leave). */
-static void ls_loop_enter(struct event_base *base, uint32_t api)
-{
-	uint32_t tid = ls_trace_tid(), other = 0;
-	int moved = 0;
-	int saved = errno;
-	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(base);
-	if (e != NULL) {
-		e->flags |= LS_ENT_LOOP;
-		if (e->run_depth == 0 || e->run_tid == tid) {
-			__atomic_store_n(&e->run_tid, tid, __ATOMIC_RELAXED);
-			e->run_depth++;
-		} else {
-			other = e->run_tid;  /* a loop of a base another thread runs */
-		}
-		moved = e->tid != tid;
-		e->tid = tid;
-	}
-	ls_table_unlock();
-	if (other != 0)
-		ls_note_wrong_thread(api, base, NULL, other);
-	if (moved)
-		ls_note_loop_run(base, tid, api);
-	ls_loop_thread_seen();
-	errno = saved;
-}
-
-static void ls_loop_leave(struct event_base *base)
-{
-	uint32_t tid = ls_trace_tid();
-	int saved = errno;
-	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(base);
-	if (e != NULL && e->run_tid == tid && e->run_depth > 0 && --e->run_depth == 0)
-		__atomic_store_n(&e->run_tid, 0, __ATOMIC_RELAXED);
-	ls_table_unlock();
-	errno = saved;
-}
-
 /* event_base_dispatch, event_dispatch and event_loop end in a tail call of
  * event_base_loop, whose interposer then sees the program's return address:
  * that is one more level of the same thread's run, harmless. They are not
@@ -626,12 +586,12 @@ static void ls_loop_leave(struct event_base *base)
 			rc_ = (call);                                    \
 			return rc_;                                      \
 		}                                                        \
-		ls_loop_enter((base), (api));                            \
-		ls_lt.lib_loop++;                                        \
-		ls_lt.fork_quiet = 0;                                    \
+		/* frame 0: no longjmp bookkeeping for libevent */     \
+		uint32_t other_ = ls_loop_run_enter((base), (api), 0);   \
+		if (other_ != 0) /* a base another thread runs */       \
+			ls_note_wrong_thread((api), (base), NULL, other_); \
 		rc_ = (call);                                            \
-		ls_lt.lib_loop--;                                        \
-		ls_loop_leave(base);                                     \
+		ls_loop_run_leave(base);                                 \
 		return rc_;                                              \
 	} while (0)
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload/shim.h"
@@ -117,5 +118,72 @@ void ls_note_open(const struct ls_rec_open_handle *o)
 		memcpy(r + 1, o, sizeof(*o));
 		ls_rec_commit(size);
 	}
+	errno = saved;
+}
+
+int ls_thread_gone(uint32_t tid)
+{
+	int saved = errno;
+	int gone = syscall(SYS_tgkill, (pid_t)getpid(), (pid_t)tid, 0) != 0 && errno == ESRCH;
+	errno = saved;
+	return gone;
+}
+
+/* The thread in the run call of e left it without returning: by longjmp
+ * (it is in the run call again, and not from inside that run), or by dying
+ * in it. It runs the loop no more. Table lock held. */
+static int ls_run_stale(const struct ls_entry *e, uint32_t tid, uintptr_t frame)
+{
+	if (e->run_depth == 0)
+		return 0;
+	if (e->run_tid == tid)
+		return frame >= e->run_frame;
+	return ls_thread_gone(e->run_tid);
+}
+
+uint32_t ls_loop_run_enter(const void *loop, uint32_t api, uintptr_t frame)
+{
+	uint32_t tid = ls_trace_tid(), other = 0;
+	int moved = 0;
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(loop);
+	if (e != NULL) {
+		e->flags |= LS_ENT_LOOP;
+		if (frame != 0 && ls_run_stale(e, tid, frame)) {
+			if (e->run_tid == tid)
+				ls_lt.lib_loop = 0;
+			e->run_depth = 0;
+		}
+		if (e->run_depth == 0 || e->run_tid == tid) {
+			__atomic_store_n(&e->run_tid, tid, __ATOMIC_RELAXED);
+			if (e->run_depth++ == 0)
+				e->run_frame = frame;
+		} else {
+			other = e->run_tid;
+		}
+		moved = e->tid != tid;
+		e->tid = tid;
+	}
+	ls_table_unlock();
+	if (moved)
+		ls_note_loop_run(loop, tid, api);
+	ls_loop_thread_seen();
+	ls_lt.lib_loop++;
+	ls_lt.fork_quiet = 0;
+	errno = saved;
+	return other;
+}
+
+void ls_loop_run_leave(const void *loop)
+{
+	uint32_t tid = ls_trace_tid();
+	int saved = errno;
+	ls_lt.lib_loop--;
+	ls_table_lock();
+	struct ls_entry *e = ls_table_get_locked(loop);
+	if (e != NULL && e->run_tid == tid && e->run_depth > 0 && --e->run_depth == 0)
+		__atomic_store_n(&e->run_tid, 0, __ATOMIC_RELAXED);
+	ls_table_unlock();
 	errno = saved;
 }

@@ -201,6 +201,17 @@ void ls_note_wrong_thread(uint32_t api, const void *loop, const void *handle, ui
 void ls_note_misuse(uint32_t api, uint32_t what, const void *handle, uint32_t init_site);
 /* Thread tid runs loop from now on, entered by api. */
 void ls_note_loop_run(const void *loop, uint32_t tid, uint32_t api);
+/* The calling thread enters the run call (api: uv_run, event_base_loop, ...)
+ * of loop, until ls_loop_run_leave: its entry's running thread and depth,
+ * LOOP_RUN when the loop moved to this thread, and the thread's loop state
+ * for the selector layer. frame: the interposer's frame address, so that a
+ * run left by longjmp or by a dead thread is not counted any more (0: no
+ * such bookkeeping). Returns the thread that runs loop now if another one
+ * does (the caller reports that), else 0. Takes the table lock. */
+uint32_t ls_loop_run_enter(const void *loop, uint32_t api, uintptr_t frame);
+void ls_loop_run_leave(const void *loop);
+/* Is thread tid gone (cancelled, or it called pthread_exit)? */
+int ls_thread_gone(uint32_t tid);
 /* A loop was closed (api) with `open` handles still open: their OPEN_HANDLE
  * records follow. */
 void ls_note_loop_close(const void *loop, int32_t result, uint32_t open, uint32_t api);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload/uv_shim.h"
@@ -480,87 +479,17 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 
 /* ---- loops ------------------------------------------------------------- */
 
-/* Is thread tid gone (it was cancelled, or called pthread_exit, inside
- * uv_run)? */
-static int ls_thread_gone(uint32_t tid)
-{
-	int saved = errno;
-	int gone = syscall(SYS_tgkill, (pid_t)getpid(), (pid_t)tid, 0) != 0 && errno == ESRCH;
-	errno = saved;
-	return gone;
-}
-
-/* The thread in uv_run of e left it without returning: by longjmp (it is
- * in uv_run again, and not from inside that run), or by dying in it. It
- * runs the loop no more. Table lock held. */
-static int ls_run_stale(const struct ls_entry *e, uint32_t tid, uintptr_t frame)
-{
-	if (e->run_depth == 0)
-		return 0;
-	if (e->run_tid == tid)
-		return frame >= e->run_frame;
-	return ls_thread_gone(e->run_tid);
-}
-
-/* The calling thread runs loop from now on (until ls_loop_leave); frame
- * is the interposer's. Changes take the table lock: a rebuild must not
- * lose them. */
-static void ls_loop_enter(uv_loop_t *loop, uintptr_t frame)
-{
-	uint32_t tid = ls_trace_tid(), other = 0;
-	int moved = 0;
-	int saved = errno;
-	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(loop);
-	if (e != NULL) {
-		e->flags |= LS_ENT_LOOP;
-		if (ls_run_stale(e, tid, frame)) {
-			if (e->run_tid == tid)
-				ls_lt.lib_loop = 0;
-			e->run_depth = 0;
-		}
-		if (e->run_depth == 0 || e->run_tid == tid) {
-			__atomic_store_n(&e->run_tid, tid, __ATOMIC_RELAXED);
-			if (e->run_depth++ == 0)
-				e->run_frame = frame;
-		} else {
-			other = e->run_tid;  /* uv_run while another thread runs it */
-		}
-		moved = e->tid != tid;
-		e->tid = tid;
-	}
-	ls_table_unlock();
-	if (other != 0)
-		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
-	if (moved)
-		ls_note_loop_run(loop, tid, LS_API_UV_RUN);
-	ls_loop_thread_seen();
-	errno = saved;
-}
-
-static void ls_loop_leave(uv_loop_t *loop)
-{
-	uint32_t tid = ls_trace_tid();
-	int saved = errno;
-	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(loop);
-	if (e != NULL && e->run_tid == tid && e->run_depth > 0 && --e->run_depth == 0)
-		__atomic_store_n(&e->run_tid, 0, __ATOMIC_RELAXED);
-	ls_table_unlock();
-	errno = saved;
-}
-
 LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
 	__typeof__(&uv_run) real = LS_UV(uv_run);
 	if (ls_disabled)
 		return real(loop, mode);
-	ls_loop_enter(loop, (uintptr_t)__builtin_frame_address(0));
-	ls_lt.lib_loop++;
-	ls_lt.fork_quiet = 0;
+	uint32_t other = ls_loop_run_enter(loop, LS_API_UV_RUN,
+					   (uintptr_t)__builtin_frame_address(0));
+	if (other != 0)  /* uv_run while another thread runs it */
+		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
 	int rc = real(loop, mode);
-	ls_lt.lib_loop--;
-	ls_loop_leave(loop);
+	ls_loop_run_leave(loop);
 	return rc;
 }
 
