@@ -557,6 +557,18 @@ enum ls_api {
 	LS_API_COUNT
 };
 
+/* The selectors (a site of one is a loop's iterations), and the blocking
+ * functions of blocking-call. */
+static inline int ls_api_is_selector(uint32_t api)
+{
+	return api >= LS_API_EPOLL_WAIT && api <= LS_API_PSELECT;
+}
+
+static inline int ls_api_is_blocking(uint32_t api)
+{
+	return api >= LS_API_SLEEP && api <= LS_API_ACCEPT4;
+}
+
 static inline const char *ls_api_name(uint32_t api)
 {
 	switch (api) {

@@ -82,7 +82,7 @@ static void site_names_init(struct emitter *e)
 		struct site_names *n = &e->names[i];
 		char buf[64];
 		const struct ls_frame *f = s->callback ? ls_symbolize(e->sym, s->callback, 1) : NULL;
-		if (s->api >= LS_API_EPOLL_WAIT && s->api <= LS_API_PSELECT)
+		if (ls_api_is_selector(s->api))
 			n->callback = ls_xstrdup("loop iteration");
 		else if (f == NULL)
 			n->callback = ls_xstrdup("?");

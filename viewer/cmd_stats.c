@@ -117,9 +117,9 @@ static void human(char *buf, size_t n, double ns)
 static const char *callback_name(const struct site_row *row, const struct ls_site *s,
 				 char *buf, size_t n)
 {
-	if (s != NULL && s->api >= LS_API_EPOLL_WAIT && s->api <= LS_API_PSELECT)
+	if (s != NULL && ls_api_is_selector(s->api))
 		return "loop iteration";
-	if (s != NULL && s->api >= LS_API_SLEEP && s->api <= LS_API_ACCEPT4)
+	if (s != NULL && ls_api_is_blocking(s->api))
 		return "blocking call";
 	if (s == NULL || s->callback == 0)
 		return "?";

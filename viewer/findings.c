@@ -14,11 +14,6 @@ struct slow_run {
 	int selector;
 };
 
-/* The selector layer's "callbacks" are loop iterations. */
-static int api_is_selector(uint32_t api)
-{
-	return api >= LS_API_EPOLL_WAIT && api <= LS_API_PSELECT;
-}
 
 void ls_findings_init(struct ls_findings *f)
 {
@@ -171,7 +166,7 @@ static int may_be_slow(const struct ls_trace *t, uint32_t site_id)
 static int site_is_selector(const struct ls_trace *t, uint32_t site_id)
 {
 	const struct ls_site *site = ls_trace_site(t, site_id);
-	return site && api_is_selector(site->api);
+	return site && ls_api_is_selector(site->api);
 }
 
 /* A slow iteration that holds a slow library callback of the same thread
@@ -248,7 +243,7 @@ static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
 	const struct ls_stack *st = site->stack ? ls_trace_stack(t, site->stack) : NULL;
 	/* A loop iteration was registered nowhere: its stack is where the
 	 * loop calls its selector. */
-	if (api_is_selector(site->api) || site->callback == 0)
+	if (ls_api_is_selector(site->api) || site->callback == 0)
 		fi->called_at = st;
 	else
 		fi->created_at = st;
