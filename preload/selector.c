@@ -31,9 +31,6 @@ struct ls_sel {
 	int nested;          /* another wait inside an iteration: a blocking call */
 };
 
-void ls_blocking_commit_pending(void);
-void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur);
-
 /* The site of the loop's selector call (api, the call's stack): kept per
  * thread for its one call instruction, so the per-call-site cache of
  * ls_register_site is not asked every iteration. */

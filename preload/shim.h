@@ -104,6 +104,12 @@ static inline void ls_callback_left(void)
 struct ls_watch *ls_watch_attach(void);
 void ls_watch_detach(void);
 
+/* preload/blocking.c: a blocking call (api) of dur ticks from begin by the
+ * call instruction before ret, on this loop thread; and the confirmation of
+ * those made in the selector iteration that just ended. */
+void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur);
+void ls_blocking_commit_pending(void);
+
 /* preload/selector.c: the calling thread runs an event loop (uv_run, a
  * selector called again and again): give it a watchdog slot. */
 void ls_loop_thread_seen(void);

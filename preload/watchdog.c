@@ -75,10 +75,9 @@ static int ls_handler_ours(void)
 }
 
 /* Reads a small /proc file of thread tid into buf; returns its length. */
-static ssize_t ls_read_task(uint32_t tid, const char *what, char *buf, size_t size)
+/* Reads the small file path into buf, NUL-terminated; returns its length. */
+static ssize_t ls_read_small(const char *path, char *buf, size_t size)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%u/%s", tid, what);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -87,6 +86,13 @@ static ssize_t ls_read_task(uint32_t tid, const char *what, char *buf, size_t si
 	if (n >= 0)
 		buf[n] = 0;
 	return n;
+}
+
+static ssize_t ls_read_task(uint32_t tid, const char *what, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%u/%s", tid, what);
+	return ls_read_small(path, buf, size);
 }
 
 /* Does thread tid block signal signo (its SigBlk mask)? */
@@ -269,14 +275,8 @@ static void *ls_watchdog_main(void *arg)
 static int ls_process_threads(void)
 {
 	char buf[2048];
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (ls_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return 2;
-	ssize_t n = LS_LIBC(read)(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 2;
-	buf[n] = 0;
 	const char *p = strstr(buf, "\nThreads:");
 	return p ? (int)strtol(p + 9, NULL, 10) : 2;
 }

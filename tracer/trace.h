@@ -96,7 +96,6 @@ struct ls_loop_thread {
 	uint32_t in_shim;        /* the shim's own calls: not the user's */
 	uint32_t in_iter;        /* between a selector's return and the next call */
 	uint32_t sel_calls;      /* selector calls from sel_ret in a row */
-	uint32_t gen;            /* ls_gen of this state */
 	uintptr_t sel_ret;       /* the loop's selector call instruction */
 	uint64_t iter_begin;     /* ticks of the last selector return */
 	uint32_t iter_lib_slow;  /* lib_slow when the iteration began */
