@@ -503,6 +503,18 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 	}
 }
 
+/* The finding of kind for (thread, site) among those from index first on. */
+static struct ls_finding *same_site(struct ls_findings *f, size_t first,
+				    enum ls_finding_kind kind, uint32_t tid, uint32_t site)
+{
+	for (size_t k = first; k < f->v.len; k++) {
+		struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+		if (g->kind == kind && g->tid == tid && g->site == site)
+			return g;
+	}
+	return NULL;
+}
+
 /* One finding per (thread, selector site): how often, how late at most. */
 static void collect_slow_selector(struct ls_findings *f, const struct ls_trace *t)
 {
@@ -513,13 +525,7 @@ static void collect_slow_selector(struct ls_findings *f, const struct ls_trace *
 		double dur_ms = (double)l->dur_ticks * t->ns_per_tick / 1e6;
 		double timeout_ms = l->timeout_ns < 0 ? -1.0 : (double)l->timeout_ns / 1e6;
 		double late_ms = timeout_ms > 0 ? dur_ms - timeout_ms : dur_ms;
-		struct ls_finding *fi = NULL;
-		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
-			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
-			if (g->kind == LS_FINDING_SLOW_SELECTOR && g->tid == l->tid &&
-			    g->site == l->site)
-				fi = g;
-		}
+		struct ls_finding *fi = same_site(f, first, LS_FINDING_SLOW_SELECTOR, l->tid, l->site);
 		if (fi == NULL) {
 			fi = add(f, LS_FINDING_SLOW_SELECTOR, t, l->tid);
 			fi->site = l->site;
@@ -547,13 +553,7 @@ static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
 	size_t first = f->v.len;
 	for (size_t i = 0; i < t->blockings.len; i++) {
 		const struct ls_blocking *b = LS_VEC_AT(&t->blockings, struct ls_blocking, i);
-		struct ls_finding *fi = NULL;
-		for (size_t k = first; k < f->v.len && fi == NULL; k++) {
-			struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
-			if (g->kind == LS_FINDING_BLOCKING_CALL && g->tid == b->tid &&
-			    g->site == b->site)
-				fi = g;
-		}
+		struct ls_finding *fi = same_site(f, first, LS_FINDING_BLOCKING_CALL, b->tid, b->site);
 		double ms = (double)b->dur_ticks * t->ns_per_tick / 1e6;
 		if (fi != NULL) {
 			fi->count++;
