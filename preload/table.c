@@ -5,9 +5,9 @@
  * changed in size, when it fills. Changes (registrations, closes) take one
  * mutex. A replaced array is kept (readers may still be in it), so memory
  * is bounded by twice the peak of live entries. Removed entries leave a
- * tombstone that the next insert on the same probe path reuses, and a
- * rebuild drops them all, so the table shrinks back after a burst of
- * handles is closed.
+ * tombstone that the next insert on the same probe path reuses; one at the
+ * end of its run is emptied at once (ls_trim_tombs), and a rebuild drops
+ * the rest.
  */
 #include <pthread.h>
 #include <string.h>
@@ -139,6 +139,24 @@ static struct ls_entry *ls_find_locked(uintptr_t k)
 	return NULL;
 }
 
+/* With the lock held: slot i of cur was just removed. A tombstone followed
+ * by an empty slot ends its run: no key lies past it, so no reader's probe
+ * needs it, and it becomes empty again, with the tombstones before it.
+ * Without this, keys that come and go at ever new addresses (requests
+ * from a bump allocator) fill the array with tombstones, and every rebuild
+ * they cause leaves a replaced array behind. */
+static void ls_trim_tombs(struct ls_table *t, uint32_t i)
+{
+	uint32_t mask = (1u << t->bits) - 1;
+	if (t->slot[(i + 1) & mask].key != LS_EMPTY)
+		return;
+	while (t->slot[i].key == LS_TOMB) {
+		__atomic_store_n(&t->slot[i].key, LS_EMPTY, __ATOMIC_RELEASE);
+		t->used--;
+		i = (i - 1) & mask;
+	}
+}
+
 /* Copies the entry for `key` into *out and removes it. Returns 0 if none. */
 int ls_table_take(const void *key, struct ls_entry *out)
 {
@@ -148,6 +166,7 @@ int ls_table_take(const void *key, struct ls_entry *out)
 		*out = *e;
 		__atomic_store_n(&e->key, LS_TOMB, __ATOMIC_RELEASE);
 		cur->live--;
+		ls_trim_tombs(cur, (uint32_t)(e - cur->slot));
 	}
 	pthread_mutex_unlock(&lock);
 	return e != NULL;
