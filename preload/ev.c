@@ -114,9 +114,7 @@ int ls_ev_record(const void *key, void (*fill)(struct ls_entry *e, void *arg), v
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(key);
 	if (e != NULL) {
-		uintptr_t k = e->key;
-		memset(e, 0, sizeof(*e));
-		__atomic_store_n(&e->key, k, __ATOMIC_RELEASE);
+		ls_entry_reset(e);
 		fill(e, arg);
 	}
 	ls_table_unlock();

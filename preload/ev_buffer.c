@@ -77,9 +77,7 @@ static void ls_bev_set(struct bufferevent *bev, const struct ls_bev_cbs *c, int 
 		if (!(e->flags & LS_ENT_EV_BEV) || (e->flags & LS_ENT_EV_FREED)) {
 			/* A bufferevent the shim did not see made (a filter,
 			 * an evhttp connection's): not the program's to free. */
-			uintptr_t k = e->key;
-			memset(e, 0, sizeof(*e));
-			__atomic_store_n(&e->key, k, __ATOMIC_RELEASE);
+			ls_entry_reset(e);
 			e->flags = LS_ENT_EV_BEV;
 		}
 		for (int i = 0; i < 3; i++) {

@@ -3,6 +3,7 @@
 #ifndef LOOPSAN_SHIM_H
 #define LOOPSAN_SHIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tracer/trace.h"
@@ -159,6 +160,21 @@ struct ls_entry {
 	void *arg;            /* libevent: the user's callback argument */
 	uintptr_t ref;        /* libevent: a listener's token, a token's owner */
 };
+
+/* Zeroes an entry but its key, which keeps the slot taken (or tombstoned)
+ * for readers probing past it all along: a key that read 0 even for a
+ * moment would end their probe early. Word stores, not memset, which
+ * becomes a slow-to-start `rep stos` at this size. */
+typedef uint64_t __attribute__((may_alias)) ls_word;
+static inline void ls_entry_reset(struct ls_entry *e)
+{
+	_Static_assert(offsetof(struct ls_entry, key) == 0 &&
+			       sizeof(struct ls_entry) % sizeof(ls_word) == 0,
+		       "ls_entry is whole words, key first");
+	ls_word *w = (ls_word *)(void *)e;
+	for (size_t i = 1; i < sizeof(*e) / sizeof(*w); i++)
+		__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
+}
 
 struct ls_entry *ls_table_find(const void *key);
 void ls_table_lock(void);

@@ -117,7 +117,7 @@ struct ls_entry *ls_table_get_locked(const void *key)
 			if (tomb == NULL)
 				t->used++;
 			t->live++;
-			memset(e, 0, sizeof(*e));
+			ls_entry_reset(e);
 			__atomic_store_n(&e->key, k, __ATOMIC_RELEASE);
 			return e;
 		}

@@ -97,9 +97,7 @@ int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(req);
 	if (e != NULL) {
-		uintptr_t key = e->key;
-		memset(e, 0, sizeof(*e));
-		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+		ls_entry_reset(e);
 		e->loop = loop;
 		e->cb[LS_CB_MAIN] = cb;
 		e->site[LS_CB_MAIN] = site;
@@ -214,9 +212,7 @@ int ls_uv_handle_born(uv_loop_t *loop, uv_handle_t *h, uint32_t htype, uint32_t 
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(h);
 	if (e != NULL) {
-		uintptr_t key = e->key;
-		memset(e, 0, sizeof(*e));
-		__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+		ls_entry_reset(e);
 		e->loop = loop;
 		e->init_site = site;
 		e->flags = LS_ENT_HANDLE;
