@@ -94,14 +94,14 @@ static void ls_sel_late(const struct ls_sel *s, int rc, uint64_t dur)
 	ls_rec_commit(size);
 }
 
-/* The iteration that ends now, at a call of the loop's selector site.
+/* The iteration that ends now, at a call of the loop's selector site, was
+ * slow, or is timed (no library's loop), or had blocking calls to confirm.
  * Under a library's loop (uv_run) the library times the callbacks: an
  * iteration is only looked at when it was slow and no slow callback
  * explains it. Elsewhere iterations are the loop's callbacks. */
 static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void *ret,
-			     uint64_t now)
+			     uint64_t dur)
 {
-	uint64_t dur = now - l->iter_begin;
 	ls_blocking_commit_pending();
 	if (l->lib_loop > 0 && dur < ls_slow_ticks)
 		return;
@@ -116,6 +116,26 @@ static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void 
 	}
 }
 
+/* The rarer work of a selector call: ending an iteration that needs a
+ * record, a thread that becomes a loop. Takes the shim's own calls out of
+ * the user's (in_shim) and keeps errno. */
+static void ls_sel_enter_slow(struct ls_loop_thread *l, uint32_t api, const void *ret,
+			      uint64_t now, int end_iter)
+{
+	int saved = errno;
+	l->in_shim++;
+	if (end_iter)
+		ls_iteration_end(l, api, ret, now - l->iter_begin);
+	if (l->sel_calls == 2)
+		ls_sel_born(api);
+	else if (l->sel_calls > 2 && l->watch == NULL)
+		ls_loop_thread_seen();
+	l->in_shim--;
+	errno = saved;
+}
+
+/* The hot path (a library's loop polling again, nothing slow) is a
+ * timestamp and a few stores: no call, errno untouched. */
 static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_t timeout_ns)
 {
 	struct ls_loop_thread *l = &ls_lt;
@@ -135,8 +155,6 @@ static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_
 		return;
 	}
 	uint64_t now = ls_ticks();
-	int saved = errno;
-	l->in_shim++;
 	l->fork_quiet = 0;
 	if (r == l->sel_ret) {
 		if (l->sel_calls < UINT32_MAX)
@@ -145,32 +163,34 @@ static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_
 		l->sel_ret = r;
 		l->sel_calls = 1;
 	}
-	if (l->in_iter)
-		ls_iteration_end(l, api, ret, now);
+	int end_iter = l->in_iter &&
+		       (l->lib_loop == 0 || l->npending != 0 || now - l->iter_begin >= ls_slow_ticks);
 	l->in_iter = 0;
 	if (l->watch != NULL)
 		__atomic_store_n(&l->watch->iter_since, 0, __ATOMIC_RELEASE);
-	if (l->sel_calls == 2)
-		ls_sel_born(api);
-	else if (l->sel_calls > 2 && l->watch == NULL)
-		ls_loop_thread_seen();
-	l->in_shim--;
-	errno = saved;
+	if (LS_UNLIKELY(end_iter || l->sel_calls == 2 || (l->sel_calls > 2 && l->watch == NULL &&
+							  !l->watch_tried)))
+		ls_sel_enter_slow(l, api, ret, now, end_iter);
 	s->begin = now;
 }
 
+/* A selector call came back. Only a late wait (and a nested one, a
+ * blocking call) writes anything; otherwise the iteration begins. */
 static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
 {
 	if (s->skip)
 		return;
 	struct ls_loop_thread *l = &ls_lt;
 	uint64_t now = ls_ticks(), dur = now - s->begin;
-	int saved = errno;
-	l->in_shim++;
-	if (s->nested) {
-		if (s->timeout_ns != 0)
+	if (LS_UNLIKELY(s->nested)) {
+		if (s->timeout_ns != 0) {
+			int saved = errno;
+			l->in_shim++;
 			ls_blocking_record(s->api, ret, s->begin, dur);
-		goto out;
+			l->in_shim--;
+			errno = saved;
+		}
+		return;
 	}
 	uint64_t late = 0;
 	if (s->timeout_ns == 0) {
@@ -179,24 +199,30 @@ static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
 		double want = (double)s->timeout_ns / 1e9 * (double)ls_tick_hz;
 		late = (double)dur > want ? (uint64_t)((double)dur - want) : 0;
 	}
-	if (late >= ls_sel_late_ticks()) {
+	if (LS_UNLIKELY(late >= ls_sel_late_ticks())) {
+		int saved = errno;
+		l->in_shim++;
 		s->site = ls_sel_site(l, s->api, ret);
 		ls_sel_late(s, rc, dur);
+		l->in_shim--;
+		errno = saved;
 	}
 	if (l->sel_calls >= 2) {
 		l->in_iter = 1;
 		l->iter_begin = now;
 		l->iter_lib_slow = l->lib_slow;
 		if (l->watch != NULL) {
-			if (s->site == 0 && l->lib_loop == 0)
+			if (s->site == 0 && l->lib_loop == 0) {
+				int saved = errno;
+				l->in_shim++;
 				s->site = ls_sel_site(l, s->api, ret);
+				l->in_shim--;
+				errno = saved;
+			}
 			__atomic_store_n(&l->watch->iter_site, s->site, __ATOMIC_RELAXED);
 			__atomic_store_n(&l->watch->iter_since, now, __ATOMIC_RELEASE);
 		}
 	}
-out:
-	l->in_shim--;
-	errno = saved;
 }
 
 static int64_t ls_ms_ns(int ms)
