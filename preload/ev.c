@@ -112,9 +112,8 @@ int ls_ev_record(const void *key, void (*fill)(struct ls_entry *e, void *arg), v
 {
 	int saved = errno;
 	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(key);
+	struct ls_entry *e = ls_table_get_new_locked(key);
 	if (e != NULL) {
-		ls_entry_reset(e);
 		fill(e, arg);
 	}
 	ls_table_unlock();

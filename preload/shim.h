@@ -180,6 +180,8 @@ struct ls_entry *ls_table_find(const void *key);
 void ls_table_lock(void);
 void ls_table_unlock(void);
 struct ls_entry *ls_table_get_locked(const void *key); /* find or add; NULL when out of memory */
+/* The same, the entry reset (ls_entry_reset) if it was there already. */
+struct ls_entry *ls_table_get_new_locked(const void *key);
 int ls_table_take(const void *key, struct ls_entry *out); /* copy and remove */
 /* Calls fn on every live entry, with the lock held. */
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);

@@ -92,9 +92,10 @@ static struct ls_table *ls_rebuild(struct ls_table *old)
 	return t;
 }
 
-/* With the lock held: the entry for `key`, added empty if new. Fill it
- * before unlocking: a rebuild copies entries under the same lock. */
-struct ls_entry *ls_table_get_locked(const void *key)
+/* With the lock held: the entry for `key`, added empty if new (*added
+ * says which). Fill it before unlocking: a rebuild copies entries under
+ * the same lock. */
+static struct ls_entry *ls_get_locked(const void *key, int *added)
 {
 	uintptr_t k = (uintptr_t)key;
 	if (k <= LS_TOMB)
@@ -119,9 +120,25 @@ struct ls_entry *ls_table_get_locked(const void *key)
 			t->live++;
 			ls_entry_reset(e);
 			__atomic_store_n(&e->key, k, __ATOMIC_RELEASE);
+			*added = 1;
 			return e;
 		}
 	}
+}
+
+struct ls_entry *ls_table_get_locked(const void *key)
+{
+	int added = 0;
+	return ls_get_locked(key, &added);
+}
+
+struct ls_entry *ls_table_get_new_locked(const void *key)
+{
+	int added = 0;
+	struct ls_entry *e = ls_get_locked(key, &added);
+	if (e != NULL && !added)
+		ls_entry_reset(e);
+	return e;
 }
 
 static struct ls_entry *ls_find_locked(uintptr_t k)

@@ -95,9 +95,8 @@ int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api
 {
 	int saved = errno;
 	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(req);
+	struct ls_entry *e = ls_table_get_new_locked(req);
 	if (e != NULL) {
-		ls_entry_reset(e);
 		e->loop = loop;
 		e->cb[LS_CB_MAIN] = cb;
 		e->site[LS_CB_MAIN] = site;
@@ -210,9 +209,8 @@ int ls_uv_handle_born(uv_loop_t *loop, uv_handle_t *h, uint32_t htype, uint32_t 
 	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
 	ls_table_lock();
-	struct ls_entry *e = ls_table_get_locked(h);
+	struct ls_entry *e = ls_table_get_new_locked(h);
 	if (e != NULL) {
-		ls_entry_reset(e);
 		e->loop = loop;
 		e->init_site = site;
 		e->flags = LS_ENT_HANDLE;
