@@ -56,6 +56,13 @@ $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -levent_pthreads -lpthread
 
+# reg_sites once more, -O2 without frame pointers, like most distributions'
+# programs and libraries: creation stacks must be the same.
+FIXTURES += $(BUILD)/fixtures/reg_sites_nofp
+$(BUILD)/fixtures/reg_sites_nofp: tests/fixtures/reg_sites.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O2 -g -fomit-frame-pointer $(WARN) -o $@ $< -luv -lpthread
+
 # libev's libevent emulation: libev first, so that event_set & co. resolve
 # to it, with libevent loaded too.
 $(BUILD)/fixtures/libev_%: tests/fixtures/libev_%.c

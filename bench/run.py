@@ -81,6 +81,11 @@ def benchmarks(shim):
     uv = shim_configs(shim)
     ev = libevent_configs(shim)
     b = lambda p: os.path.join(BIN, p)
+    # The registration benchmarks also without the per-call-site stack
+    # cache: every registration unwinds.
+    reg = uv + [Config("loopsan stack_cache=0",
+                       {"LD_PRELOAD": shim, "LOOPSAN_OPTIONS": "stack_cache=0"},
+                       ref="baseline", shim=True)]
     out = [
         Bench("timer0", [b("timer0"), n(5e6)], uv,
               "zero-delay timer re-armed in its callback (1 callback + 1 uv_timer_start each)"),
@@ -95,11 +100,11 @@ def benchmarks(shim):
               "64-byte ping-pong over 127.0.0.1, N round trips"),
         Bench("tcp_echo", [b("tcp_echo"), n(2e5), "32"], uv,
               "N uv_write of 32 bytes to an echo server, read back", deterministic=False),
-        Bench("regstack", [b("regstack"), n(5e6)], uv,
+        Bench("regstack", [b("regstack"), n(5e6)], reg,
               "uv_timer_start+uv_timer_stop N times, one call site (no loop run)"),
-        Bench("regstack_sites", [b("regstack"), n(5e6), "sites"], uv,
+        Bench("regstack_sites", [b("regstack"), n(5e6), "sites"], reg,
               "uv_timer_start+uv_timer_stop N times over 1000 call sites"),
-        Bench("regstack_fp", [b("regstack_fp"), n(5e6)], uv,
+        Bench("regstack_fp", [b("regstack_fp"), n(5e6)], reg,
               "regstack built with frame pointers (one call site)"),
         # The watchdog (stuck_at) against none: it should cost nothing
         # measurable when no callback is slow.

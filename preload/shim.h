@@ -49,9 +49,10 @@ static inline int ls_from_lib(const struct ls_lib *lib, const void *ret)
 }
 
 /* The site of a registration by api of cb, made by the call instruction
- * that returns to ret. The stack is captured the first time a thread
- * registers from that instruction with that callback; later registrations
- * from there reuse it (stack_cache=0 captures every time). */
+ * that returns to ret (preload/site_cache.c). The stack is captured the
+ * first time any thread of the process registers from that instruction
+ * with that callback; later registrations from there, on any thread,
+ * reuse it (stack_cache=0 captures every time). */
 uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret);
 
 /* An on-loop callback begins and ends (LS_TIMED and the other libraries'

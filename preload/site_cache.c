@@ -1,0 +1,125 @@
+/* The site of a registration, looked up by the registering call
+ * instruction, the callback, the api and the thread, so that a call site
+ * pays for unwinding its stack once per thread (stack_cache=1). The thread
+ * is part of the key because two threads usually reach one call
+ * instruction through different callers (a worker's entry function, not
+ * main), and the outer frames are the part of a stack that says which.
+ *
+ * One process-wide open-addressing table, mapped once and never grown or
+ * freed. A lookup is a few loads: no lock, no allocation, no system call,
+ * so a registration from a signal handler cannot deadlock here. An entry
+ * is claimed by a CAS on `ret` and published by the release store of its
+ * site (which ls_site_intern has made unique); readers pass over an entry
+ * that is claimed but not yet published, so a signal handler that
+ * registers while its thread is adding the same key adds it again (one
+ * slot wasted, both right). The mapping is private: a forked child keeps
+ * it, and its site ids stay valid (the child's trace gets every site again
+ * from ls_stack_replay); an entry a fork caught half-written stays
+ * unpublished and is passed over.
+ *
+ * A thread is known by the address of its TLS block, which glibc reuses
+ * for a new thread after one has exited: threads that come and go reuse
+ * the entries of those that went (and their outer frames) instead of
+ * filling the table. When the table cannot be mapped, or a key finds no
+ * free slot within LS_SITE_PROBES of its home, registrations from there
+ * unwind every time, as with stack_cache=0.
+ */
+#include <sys/mman.h>
+
+#include "preload/shim.h"
+
+#define LS_SITE_SLOTS (1u << 16)   /* call sites x callbacks x threads; 2 MiB, touched as used */
+#define LS_SITE_PROBES 16
+
+struct ls_site_slot {
+	uintptr_t ret;      /* 0: free; claimed by CAS */
+	uintptr_t cb;
+	uintptr_t thread;
+	uint32_t api;
+	uint32_t site;      /* 0 until published */
+};
+
+/* Its address tells threads apart (one TLS block per live thread). */
+static __thread char ls_site_thread;
+
+static struct ls_site_slot *ls_site_table;
+static int ls_site_table_state;    /* 0 not yet, 1 mapped, -1 unavailable */
+
+static struct ls_site_slot *ls_site_table_get(void)
+{
+	struct ls_site_slot *t = __atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
+	if (LS_LIKELY(t != NULL) || __atomic_load_n(&ls_site_table_state, __ATOMIC_RELAXED) < 0)
+		return t;
+	/* First miss: threads may race here; the loser unmaps its copy. */
+	const size_t size = sizeof(struct ls_site_slot) * LS_SITE_SLOTS;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		__atomic_store_n(&ls_site_table_state, -1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	struct ls_site_slot *expect = NULL;
+	if (!__atomic_compare_exchange_n(&ls_site_table, &expect, (struct ls_site_slot *)p, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		munmap(p, size);
+		return expect;
+	}
+	__atomic_store_n(&ls_site_table_state, 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+static inline uint32_t ls_site_home(uintptr_t r, uintptr_t c, uintptr_t th, uint32_t api)
+{
+	uint64_t h = ((uint64_t)r ^ ((uint64_t)c << 17) ^ ((uint64_t)th << 7) ^
+		      ((uint64_t)api << 48)) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 40) & (LS_SITE_SLOTS - 1);
+}
+
+static void ls_site_remember(struct ls_site_slot *t, uint32_t home, uintptr_t r, uintptr_t c,
+			     uintptr_t th, uint32_t api, uint32_t site)
+{
+	for (uint32_t k = 0; k < LS_SITE_PROBES; k++) {
+		struct ls_site_slot *s = &t[(home + k) & (LS_SITE_SLOTS - 1)];
+		uintptr_t have = __atomic_load_n(&s->ret, __ATOMIC_ACQUIRE);
+		if (have == 0 && __atomic_compare_exchange_n(&s->ret, &have, r, 0, __ATOMIC_ACQ_REL,
+							     __ATOMIC_ACQUIRE)) {
+			s->cb = c;
+			s->thread = th;
+			s->api = api;
+			__atomic_store_n(&s->site, site, __ATOMIC_RELEASE);
+			return;
+		}
+		/* Someone else got there first with this very key. */
+		if (have == r && __atomic_load_n(&s->site, __ATOMIC_ACQUIRE) != 0 &&
+		    s->cb == c && s->thread == th && s->api == api)
+			return;
+	}
+}
+
+uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret)
+{
+	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = (uintptr_t)&ls_site_thread;
+	if (!ls_opt.stack_cache || r == 0)
+		return ls_site_intern(api, ls_stack_capture(), c);
+	struct ls_site_slot *t = __atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
+	uint32_t home = ls_site_home(r, c, th, api);
+	if (LS_LIKELY(t != NULL)) {
+		for (uint32_t k = 0; k < LS_SITE_PROBES; k++) {
+			const struct ls_site_slot *s = &t[(home + k) & (LS_SITE_SLOTS - 1)];
+			uintptr_t have = __atomic_load_n(&s->ret, __ATOMIC_ACQUIRE);
+			if (have == 0)
+				break;
+			if (have != r)
+				continue;
+			uint32_t site = __atomic_load_n(&s->site, __ATOMIC_ACQUIRE);
+			if (site != 0 && s->cb == c && s->thread == th && s->api == api)
+				return site;
+		}
+	} else {
+		t = ls_site_table_get();
+	}
+	uint32_t site = ls_site_intern(api, ls_stack_capture(), c);
+	if (site != 0 && t != NULL)
+		ls_site_remember(t, home, r, c, th, api, site);
+	return site;
+}
