@@ -17,12 +17,14 @@
  * from ls_stack_replay); an entry a fork caught half-written stays
  * unpublished and is passed over.
  *
- * A thread is known by the address of its TLS block, which glibc reuses
- * for a new thread after one has exited: threads that come and go reuse
- * the entries of those that went (and their outer frames) instead of
- * filling the table. When the table cannot be mapped, or a key finds no
- * free slot within LS_SITE_PROBES of its home, registrations from there
- * unwind every time, as with stack_cache=0.
+ * A thread is known by a number of its own, never reused: a new thread
+ * must not take a dead one's entries, whose outer frames are the dead
+ * thread's (glibc hands a new thread the dead one's TLS block, so its
+ * address would not do). Entries of threads that are gone stay: a program
+ * that keeps starting threads that register fills the table, and then
+ * registrations unwind every time. So do they when the table cannot be
+ * mapped, or when a key finds no free slot within LS_SITE_PROBES of its
+ * home: as with stack_cache=0, slower, never wrong.
  */
 #include <sys/mman.h>
 
@@ -39,8 +41,17 @@ struct ls_site_slot {
 	uint32_t site;      /* 0 until published */
 };
 
-/* Its address tells threads apart (one TLS block per live thread). */
-static __thread char ls_site_thread;
+/* The thread's number in keys, from 1; 0 until its first registration. */
+static __thread uintptr_t ls_site_thread_id;
+static uintptr_t ls_site_threads;
+
+static inline uintptr_t ls_site_thread(void)
+{
+	uintptr_t id = ls_site_thread_id;
+	if (LS_UNLIKELY(id == 0))
+		id = ls_site_thread_id = __atomic_add_fetch(&ls_site_threads, 1, __ATOMIC_RELAXED);
+	return id;
+}
 
 static struct ls_site_slot *ls_site_table;
 static int ls_site_table_state;    /* 0 not yet, 1 mapped, -1 unavailable */
@@ -98,7 +109,7 @@ static void ls_site_remember(struct ls_site_slot *t, uint32_t home, uintptr_t r,
 
 uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret)
 {
-	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = (uintptr_t)&ls_site_thread;
+	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = ls_site_thread();
 	if (!ls_opt.stack_cache || r == 0)
 		return ls_site_intern(api, ls_stack_capture(), c);
 	struct ls_site_slot *t = __atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
