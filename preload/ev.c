@@ -587,7 +587,11 @@ LS_EXPORT void event_config_free(struct event_config *cfg)
 		uint32_t other_ = ls_loop_run_enter((base), (api), 0);   \
 		if (other_ != 0) /* a base another thread runs */       \
 			ls_note_wrong_thread((api), (base), NULL, other_); \
+		struct ls_run_here was_;                                 \
+		ls_run_here_begin(&was_, other_ == 0 ? (base) : NULL,    \
+				  (uintptr_t)__builtin_frame_address(0)); \
 		rc_ = (call);                                            \
+		ls_run_here_end(&was_);                                  \
 		ls_loop_run_leave(base);                                 \
 		return rc_;                                              \
 	} while (0)

@@ -91,7 +91,7 @@ extern int ls_ev_locking;
 static inline void ls_ev_check_thread(uint32_t api, const void *base, const void *obj,
 				      int lock_ok)
 {
-	if (base == NULL)
+	if (base == NULL || ls_running_here(base))
 		return;
 	struct ls_entry *e = ls_table_find(base);
 	if (LS_LIKELY(e == NULL))

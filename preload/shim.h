@@ -216,6 +216,36 @@ _Noreturn void ls_lost_callback(const char *what, const void *key);
 		ls_record_callback((site), t0_, d_, (on_loop));             \
 	} while (0)
 
+/* The thread-rule fast path: the calling thread is inside its run call of
+ * `loop` (uv_run, event_base_loop), so it is the thread that runs it. A
+ * run call left by longjmp no longer counts: the caller's frame is then no
+ * longer below the run call's. */
+static inline int ls_running_here(const void *loop)
+{
+	return loop == ls_lt.run_loop && (uintptr_t)__builtin_frame_address(0) < ls_lt.run_frame;
+}
+
+/* Around a run call (its interposer's frame): ls_running_here answers for
+ * loop until ls_run_here_end puts back what it answered for before. */
+struct ls_run_here {
+	const void *loop;
+	uintptr_t frame;
+};
+
+static inline void ls_run_here_begin(struct ls_run_here *was, const void *loop, uintptr_t frame)
+{
+	was->loop = ls_lt.run_loop;
+	was->frame = ls_lt.run_frame;
+	ls_lt.run_loop = loop;
+	ls_lt.run_frame = frame;
+}
+
+static inline void ls_run_here_end(const struct ls_run_here *was)
+{
+	ls_lt.run_loop = was->loop;
+	ls_lt.run_frame = was->frame;
+}
+
 /* record.c: the records every loop library's interposers write. Each keeps
  * errno. */
 /* A call on `loop` (or on its `handle`) from this thread while thread

@@ -466,11 +466,14 @@ LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 	__typeof__(&uv_run) real = LS_UV(uv_run);
 	if (ls_disabled)
 		return real(loop, mode);
-	uint32_t other = ls_loop_run_enter(loop, LS_API_UV_RUN,
-					   (uintptr_t)__builtin_frame_address(0));
+	uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+	uint32_t other = ls_loop_run_enter(loop, LS_API_UV_RUN, frame);
 	if (other != 0)  /* uv_run while another thread runs it */
 		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
+	struct ls_run_here was;
+	ls_run_here_begin(&was, other == 0 ? loop : NULL, frame);
 	int rc = real(loop, mode);
+	ls_run_here_end(&was);
 	ls_loop_run_leave(loop);
 	return rc;
 }

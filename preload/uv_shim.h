@@ -65,7 +65,7 @@ void ls_uv_wrong_thread(uint32_t api, const uv_loop_t *loop, const void *handle,
 
 static inline void ls_uv_check_thread(uint32_t api, const uv_loop_t *loop, const void *handle)
 {
-	if (loop == NULL)
+	if (loop == NULL || ls_running_here(loop))
 		return;
 	struct ls_entry *e = ls_table_find(loop);
 	if (LS_LIKELY(e == NULL))

@@ -112,6 +112,8 @@ struct ls_loop_thread {
 		uint64_t begin, dur;
 	} pending[8];            /* blocking calls of this iteration, confirmed by the next selector call */
 	struct ls_watch *watch;  /* this thread's watchdog slot, NULL if none */
+	const void *run_loop;    /* the loop this thread runs (innermost run call), or NULL */
+	uintptr_t run_frame;     /* the frame of that run call's interposer */
 };
 
 extern __thread struct ls_loop_thread ls_lt;
