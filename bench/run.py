@@ -188,11 +188,12 @@ def show_command(bench, cfg):
 class Result:
     def __init__(self):
         self.wall, self.cpu, self.trace, self.callbacks = [], [], [], []
+        self.by_round = {}  # round -> wall time, for ratios of runs made side by side
         self.failures = []
         self.stderr = set()
 
 
-def run_once(bench, cfg, res, base_env):
+def run_once(bench, cfg, res, base_env, rnd):
     env = dict(base_env)
     env.update(cfg.env)
     tmp = tempfile.mkdtemp(prefix="loopsan-bench.")
@@ -229,6 +230,7 @@ def run_once(bench, cfg, res, base_env):
         if line.startswith("callbacks="):
             cbs = int(line.split("=", 1)[1])
     res.wall.append(t1 - t0)
+    res.by_round[rnd] = t1 - t0
     res.cpu.append((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime))
     res.trace.append(size)
     res.callbacks.append(cbs)
@@ -294,7 +296,7 @@ def main():
             for r in range(RUNS):
                 k = r % len(bench.configs)  # rotate the order: no config always first
                 for cfg in bench.configs[k:] + bench.configs[:k]:
-                    run_once(bench, cfg, results[cfg.label], base_env)
+                    run_once(bench, cfg, results[cfg.label], base_env, r)
             print(f"bench: {bench.name} done in {time.time() - t_b:.1f} s", file=sys.stderr, flush=True)
             table.append((bench, results))
     finally:
@@ -302,8 +304,8 @@ def main():
 
     lines = [f"Machine: {machine()}", "",
              "| benchmark | callbacks | reference: median [min-max] s | configuration: median [min-max] s "
-             "| ratio | +ns/callback | CPU ratio | trace bytes | trace B/callback |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| ratio | paired ratio | +ns/callback | CPU ratio | trace bytes | trace B/callback |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for bench, results in table:
         for cfg in bench.configs:
             res = results[cfg.label]
@@ -322,6 +324,8 @@ def main():
                              f"{sorted(set(res.callbacks))} vs {cfg.ref} {sorted(set(cbs_ref))}; "
                              f"command: {show_command(bench, cfg)}")
             ratio = ns = cpu = bpc = None
+            rounds = sorted(set(res.by_round) & set(ref.by_round))
+            paired = med([res.by_round[k] / ref.by_round[k] for k in rounds]) if rounds else None
             if res.wall and ref.wall:
                 ratio = med(res.wall) / med(ref.wall)
                 cpu = med(res.cpu) / med(ref.cpu) if med(ref.cpu) else None
@@ -334,7 +338,8 @@ def main():
             lines.append(
                 f"| {bench.name} | {fmt_int(cbs)} | {refname}{fmt_time(ref.wall)} | {cfg.label}: "
                 f"{fmt_time(res.wall) if res.wall else 'FAILED'} | "
-                f"{'-' if ratio is None else f'{ratio:.2f}'} | {'-' if ns is None else f'{ns:.0f}'} | "
+                f"{'-' if ratio is None else f'{ratio:.2f}'} | "
+                f"{'-' if paired is None else f'{paired:.2f}'} | {'-' if ns is None else f'{ns:.0f}'} | "
                 f"{'-' if cpu is None else f'{cpu:.2f}'} | {fmt_int(tb)} | "
                 f"{'-' if bpc is None else f'{bpc:.2f}'} |")
     lines.append("")
