@@ -147,3 +147,46 @@ Test(slow_callback, slow_callback_before_sigkill_is_reported_from_incomplete_tra
 	json_decref(rep);
 	free(trace);
 }
+
+/* A timer re-armed from its own callbacks: with the callback and site it
+ * already has (the shim writes nothing then, and takes no lock), from
+ * another line, with another callback. Each run counts under the site that
+ * armed it. */
+Test(slow_callback, a_rearmed_timer_counts_each_run_under_the_site_that_armed_it)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+	ls_run_fixture(&r, "rearm", dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "a=3 b=50\n");
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *st = ls_stats_json(trace);
+	const struct {
+		const char *cb, *marker;
+		long count;
+	} want[] = {
+		{ "on_a", "arm_main", 1 }, { "on_a", "a_again", 1 }, { "on_b", "a_to_b", 1 },
+		{ "on_b", "b_again", 49 }, { "on_a", "b_to_a", 1 },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]), i;
+	long seen[sizeof(want) / sizeof(want[0])] = { 0 };
+	json_t *s;
+	json_array_foreach(json_object_get(st, "sites"), i, s) {
+		if (strcmp(ls_str(s, "api"), "uv_timer_start") != 0)
+			continue;
+		long line = (long)ls_int(json_object_get(s, "registered_at"), "line");
+		size_t k = 0;
+		while (k < nwant && !(strcmp(ls_str(s, "callback"), want[k].cb) == 0 &&
+				      line == ls_marker_line("rearm", want[k].marker)))
+			k++;
+		cr_assert_lt(k, nwant, "a site nobody armed: %s at line %ld", ls_str(s, "callback"),
+			     line);
+		seen[k] += (long)ls_int(s, "count");
+	}
+	for (size_t k = 0; k < nwant; k++)
+		cr_assert_eq(seen[k], want[k].count, "%s armed at @%s ran %ld times, not %ld",
+			     want[k].cb, want[k].marker, seen[k], want[k].count);
+	json_decref(st);
+	free(trace);
+}
