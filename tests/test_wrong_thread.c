@@ -43,6 +43,23 @@ Test(wrong_thread, timer_started_from_another_thread_is_reported_with_both_threa
 	json_decref(rep);
 }
 
+/* The calling thread runs a loop of its own, and calls from inside it: it
+ * is still not the thread that runs the timer's loop. */
+Test(wrong_thread, a_thread_running_its_own_loop_is_still_the_wrong_thread_for_another)
+{
+	json_t *rep = report_of("fromloop", NULL, NULL);
+	json_t *f = ls_only_finding(rep, "wrong-thread", NULL);
+	long pid = ls_int(ls_process(rep), "pid");
+	cr_assert_str_eq(ls_str(f, "api"), "uv_timer_start");
+	cr_assert_str_eq(ls_str(json_object_get(f, "thread"), "name"), "worker");
+	cr_assert_eq(ls_int(json_object_get(f, "loop_thread"), "tid"), pid);
+	ls_assert_frame(f, "called_at", 0, "schedule_reminder", "wrong_thread.c",
+			ls_marker_line("wrong_thread", "wrong_call"));
+	ls_assert_frame(f, "called_at", 1, "on_own_timer", "wrong_thread.c",
+			ls_marker_line("wrong_thread", "own_loop_call"));
+	json_decref(rep);
+}
+
 Test(wrong_thread, async_send_from_another_thread_is_fine)
 {
 	json_t *rep = report_of("fixed", NULL, NULL);
