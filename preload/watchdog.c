@@ -53,6 +53,10 @@ static void ls_stuck_handler(int sig, siginfo_t *si, void *ucv)
 	if (w != NULL && want != __atomic_load_n(&w->got, __ATOMIC_RELAXED)) {
 		unw_cursor_t c;
 		uint32_t n = 0;
+		/* libunwind's own libc calls (read() on its pipe) are the shim's:
+		 * the interposers must not record them, least of all from here,
+		 * where the interrupted code may be inside the trace writer. */
+		ls_lt.in_shim++;
 		if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
 			do {
 				unw_word_t ip = 0;
@@ -61,6 +65,7 @@ static void ls_stuck_handler(int sig, siginfo_t *si, void *ucv)
 				w->pcs[n++] = (uintptr_t)ip;
 			} while (n < ls_opt.stack_depth && n < LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
 		}
+		ls_lt.in_shim--;
 		w->npcs = n;
 		__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
 	}

@@ -157,7 +157,12 @@ uint32_t ls_stack_capture(void)
 	/* The shim's own frames (interposer, helpers, a trampoline) are a
 	 * few; unwinding further than needed is the main cost here. */
 	void *raw[LS_MAX_STACK_DEPTH + 8];
+	/* libunwind calls libc itself (a read() on its pipe to check that
+	 * memory is mapped): those calls are the shim's, not the program's
+	 * blocking calls, and must not capture a stack in turn. */
+	ls_lt.in_shim++;
 	int n = unw_backtrace(raw, (int)ls_opt.stack_depth + 8);
+	ls_lt.in_shim--;
 	/* The shim's frames go: the interposer on top, and the trampolines
 	 * between a callback and the loop when it registers from a callback. */
 	uint64_t pcs[LS_MAX_STACK_DEPTH];
