@@ -209,6 +209,11 @@ static inline void ls_run(struct ls_run *r, const char *cwd, const char *const *
 	int ofd = memfd_create("ls-stdout", 0);
 	int efd = memfd_create("ls-stderr", 0);
 	cr_assert(ofd >= 0 && efd >= 0, "memfd_create: %s", strerror(errno));
+	/* Children of the program share these files: without O_APPEND, two of
+	 * them writing at once could both write at the same offset (a memfd
+	 * does not serialize its file position), one line over the other. */
+	cr_assert(fcntl(ofd, F_SETFL, O_APPEND) == 0 && fcntl(efd, F_SETFL, O_APPEND) == 0,
+		  "O_APPEND: %s", strerror(errno));
 
 	fflush(NULL);
 	pid_t pid = fork();
