@@ -363,6 +363,22 @@ static inline int ls_count_traces(const char *dir)
 	return n;
 }
 
+/* The whole file at path (NUL-terminated), its length in *len. */
+static inline char *ls_read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY);
+
+	cr_assert(fd >= 0 && fstat(fd, &st) == 0, "%s: %s", path, strerror(errno));
+	char *buf = malloc((size_t)st.st_size + 1);
+	cr_assert(buf);
+	cr_assert_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
+	buf[st.st_size] = '\0';
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
 /* The one loopsan.<pid>.trace in dir, as an absolute path. */
 static inline char *ls_single_trace(const char *dir)
 {

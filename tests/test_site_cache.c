@@ -4,6 +4,7 @@
  * program built with frame pointers and one built without. The reference
  * is the fixture's own backtrace() (libgcc's unwinder, not the shim's). */
 #include "harness.h"
+#include "tracer/format.h"
 
 LS_SUITE(site_cache);
 
@@ -169,4 +170,53 @@ Test(site_cache, every_registration_unwound_gives_the_same_stacks)
 {
 	check_stacks("reg_sites", "stack_cache=0");
 	check_stacks("reg_sites_nofp", "stack_cache=0");
+}
+
+/* How many SITE records of the trace name api. */
+static int sites_of_api(const char *trace, uint32_t api)
+{
+	size_t len;
+	char *buf = ls_read_file(trace, &len);
+	const struct ls_file_header *h = (const void *)buf;
+	cr_assert(len >= LS_HEADER_SIZE && !memcmp(h->magic, LS_FILE_MAGIC, 8), "%s", trace);
+	size_t cs = h->chunk_size;
+	int n = 0;
+	for (size_t off = LS_HEADER_SIZE; off + cs <= len; off += cs) {
+		const struct ls_chunk_header *c = (const void *)(buf + off);
+		if (c->magic != LS_CHUNK_MAGIC)
+			continue;
+		for (size_t p = sizeof(*c); p + sizeof(struct ls_rec) <= sizeof(*c) + c->used;) {
+			const struct ls_rec *r = (const void *)(buf + off + p);
+			if (r->size < sizeof(*r))
+				break;
+			if (r->type == LS_REC_SITE && r->size >= sizeof(*r) + sizeof(struct ls_rec_site) &&
+			    ((const struct ls_rec_site *)(r + 1))->api == api)
+				n++;
+			p += r->size;
+		}
+	}
+	free(buf);
+	return n;
+}
+
+/* libunwind calls read() on a pipe of its own to check that memory is
+ * mapped. Those calls, made while the shim unwinds a registration (or the
+ * watchdog's signal handler unwinds a stuck thread), are the shim's: the
+ * blocking-call interposer once took them for the program's, inside its
+ * callbacks, and captured a stack for each, from within the unwinder (and,
+ * from the signal handler, from within the trace writer the signal had
+ * interrupted: a crash). stress (16 threads, each with a loop) never calls
+ * read() itself; under the old shim its trace had 6 to 12 such sites. */
+Test(site_cache, the_unwinders_own_reads_are_not_the_programs)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+	ls_run_fixture_arg(&r, "stress", dir, true, "stack_cache=0:slow_callback_ms=1", "16");
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	cr_assert_gt(sites_of_api(trace, LS_API_UV_IDLE_START), 0, "the walk finds sites at all");
+	cr_assert_eq(sites_of_api(trace, LS_API_READ), 0,
+		     "a read() site in a program that calls no read(): libunwind's");
+	free(trace);
 }

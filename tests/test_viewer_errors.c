@@ -19,20 +19,6 @@ static char *real_trace(void)
 	return ls_single_trace(dir);
 }
 
-static void *read_all(const char *path, size_t *len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY);
-
-	cr_assert(fd >= 0 && fstat(fd, &st) == 0, "%s: %s", path, strerror(errno));
-	char *buf = malloc((size_t)st.st_size + 1);
-	cr_assert(buf);
-	cr_assert_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
-	close(fd);
-	*len = (size_t)st.st_size;
-	return buf;
-}
-
 static void write_all(const char *path, const void *buf, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -138,7 +124,7 @@ Test(viewer_errors, unsupported_version_is_rejected_naming_it)
 {
 	char *trace = real_trace();
 	size_t len;
-	char *buf = read_all(trace, &len);
+	char *buf = ls_read_file(trace, &len);
 
 	((struct ls_file_header *)(void *)buf)->version = 99;
 	write_all(trace, buf, len);
@@ -151,7 +137,7 @@ Test(viewer_errors, trace_cut_in_the_middle_of_a_chunk_is_reported_as_incomplete
 {
 	char *trace = real_trace();
 	size_t len;
-	char *buf = read_all(trace, &len);
+	char *buf = ls_read_file(trace, &len);
 	size_t off = find_chunk(buf, len, 16, 0);
 	const struct ls_chunk_header *c = (const void *)(buf + off);
 	char *cut = ls_fmt("%s/loopsan.3.trace", ls_tmpdir());
@@ -174,7 +160,7 @@ Test(viewer_errors, unknown_record_type_is_skipped_by_its_size)
 {
 	char *trace = real_trace();
 	size_t len;
-	char *buf = read_all(trace, &len);
+	char *buf = ls_read_file(trace, &len);
 	size_t off = find_chunk(buf, len, 8, 32);
 	struct ls_chunk_header *c = (void *)(buf + off);
 	struct ls_rec *rec = (void *)(buf + off + sizeof(*c) + c->used);
@@ -200,7 +186,7 @@ Test(viewer_errors, chunk_used_beyond_the_chunk_does_not_crash_the_viewer)
 {
 	char *trace = real_trace();
 	size_t len;
-	char *buf = read_all(trace, &len);
+	char *buf = ls_read_file(trace, &len);
 	size_t off = find_chunk(buf, len, 8, 0);
 
 	((struct ls_chunk_header *)(void *)(buf + off))->used = 0xfffffff0u;
@@ -214,7 +200,7 @@ Test(viewer_errors, zero_sized_record_does_not_hang_the_viewer)
 {
 	char *trace = real_trace();
 	size_t len;
-	char *buf = read_all(trace, &len);
+	char *buf = ls_read_file(trace, &len);
 	size_t off = find_chunk(buf, len, 8, 0);
 	struct ls_rec *rec = (void *)(buf + off + sizeof(struct ls_chunk_header));
 
@@ -229,7 +215,7 @@ Test(viewer_errors, oversized_record_does_not_crash_the_viewer)
 {
 	char *trace = real_trace();
 	size_t len;
-	char *buf = read_all(trace, &len);
+	char *buf = ls_read_file(trace, &len);
 	size_t off = find_chunk(buf, len, 8, 0);
 	struct ls_rec *rec = (void *)(buf + off + sizeof(struct ls_chunk_header));
 
