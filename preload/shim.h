@@ -234,8 +234,11 @@ struct ls_run_here {
 
 static inline void ls_run_here_begin(struct ls_run_here *was, const void *loop, uintptr_t frame)
 {
-	was->loop = ls_lt.run_loop;
-	was->frame = ls_lt.run_frame;
+	/* A run call this one is not inside was left by longjmp: it is not
+	 * put back when this one ends. */
+	int outer = ls_lt.run_loop != NULL && frame < ls_lt.run_frame;
+	was->loop = outer ? ls_lt.run_loop : NULL;
+	was->frame = outer ? ls_lt.run_frame : 0;
 	ls_lt.run_loop = loop;
 	ls_lt.run_frame = frame;
 }
