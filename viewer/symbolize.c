@@ -191,6 +191,20 @@ static struct mod_entry *module_at(struct ls_symbolizer *s, uint64_t pc)
 	return NULL;
 }
 
+/* The line at addr found through the compile unit that covers it. clang
+ * writes no .debug_aranges by default, and elfutils 0.188 (Debian 12) finds
+ * a unit for an address only through them, so dwfl_module_getsrc finds
+ * nothing in a program built with clang: this walks the units instead. */
+static Dwarf_Line *line_by_cu(Dwfl_Module *dm, Dwarf_Addr addr)
+{
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = NULL;
+	while ((cu = dwfl_module_nextcu(dm, cu, &bias)) != NULL)
+		if (dwarf_haspc(cu, addr - bias) == 1)
+			return dwarf_getsrc_die(cu, addr - bias);
+	return NULL;
+}
+
 static void lookup_dwarf(Dwfl_Module *dm, uint64_t addr, struct ls_frame *f)
 {
 	GElf_Off off;
@@ -200,10 +214,15 @@ static void lookup_dwarf(Dwfl_Module *dm, uint64_t addr, struct ls_frame *f)
 	if (name && name[0] != '@') /* "fn@@GLIBC_2.34": keep the bare name */
 		f->function = ls_xstrndup(name, strcspn(name, "@"));
 	Dwfl_Line *line = dwfl_module_getsrc(dm, addr);
-	if (!line)
-		return;
 	int lineno = 0;
-	const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	const char *file = NULL;
+	if (line) {
+		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	} else {
+		Dwarf_Line *l = line_by_cu(dm, addr);
+		if (l && dwarf_lineno(l, &lineno) == 0)
+			file = dwarf_linesrc(l, NULL, NULL);
+	}
 	if (file && lineno > 0) {
 		f->file = ls_xstrdup(file);
 		f->line = lineno;
