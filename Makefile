@@ -33,7 +33,7 @@ FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
-.PHONY: all deps demo test sanitize clean fuzz fuzz-smoke transparency
+.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
@@ -97,8 +97,16 @@ sanitize: deps
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	LOOPSAN_BUILD=$(abspath build-san) LOOPSAN_SANITIZED=1 build-san/tests/loopsan-tests --jobs 2
 
+# The shim, the viewer, the fixtures and the tests built with clang instead,
+# in their own build dir, running the whole suite (programs built with
+# clang are the users' too: their debug info differs, see symbolize.c).
+test-clang: deps
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang \
+		all $(FIXTURES:$(BUILD)/%=build-clang/%) build-clang/tests/loopsan-tests
+	LOOPSAN_BUILD=$(abspath build-clang) build-clang/tests/loopsan-tests --jobs 2
+
 clean:
-	rm -rf build build-san build-fuzz build-tsan
+	rm -rf build build-san build-fuzz build-tsan build-clang
 
 # Someone else's test suite under the shim: Python's own test_asyncio, run
 # without and with LD_PRELOAD, results compared test by test (see
