@@ -276,11 +276,14 @@ static uint64_t ls_fd_min_ticks(void)
 	return hz ? hz / 1000 : UINT64_MAX;
 }
 
-static inline void ls_block_end_fd(struct ls_block *b, uint32_t api, const void *ret, int fd)
+/* by_fd: a call on descriptor fd, blocking only when fd is in blocking
+ * mode (and the call took long enough to look); else fd is not used. */
+static inline void ls_block_end_fd(struct ls_block *b, uint32_t api, const void *ret, int by_fd,
+				   int fd)
 {
 	if (!b->on)
 		return;
-	if (ls_ticks() - b->begin < ls_fd_min_ticks() || !ls_fd_blocks(fd)) {
+	if (by_fd && (ls_ticks() - b->begin < ls_fd_min_ticks() || !ls_fd_blocks(fd))) {
 		struct ls_watch *w = ls_lt.watch;
 		if (w != NULL)
 			__atomic_store_n(&w->blocking_site, 0, __ATOMIC_RELEASE);
@@ -289,29 +292,25 @@ static inline void ls_block_end_fd(struct ls_block *b, uint32_t api, const void 
 	ls_block_end(b, api, ret);
 }
 
-/* read/recv/accept/connect: blocking when the descriptor is in blocking
- * mode (and the call took long enough to look). */
-#define LS_BLOCKING_FD(api, fd, cond, call)                                \
+/* One interposer: the real call, watched when cond says it may wait and
+ * the caller is the program on a loop thread. */
+#define LS_BLOCKING_CALL(api, by_fd, fd, cond, call)                       \
 	do {                                                               \
 		const void *ret_ = __builtin_return_address(0);            \
 		struct ls_block b_ = { 0 };                                \
 		if (LS_UNLIKELY(ls_block_watched(ret_)) && (cond))         \
 			ls_block_begin(&b_, (api), ret_);                  \
 		__typeof__(call) rc_ = call;                               \
-		ls_block_end_fd(&b_, (api), ret_, (fd));                   \
+		ls_block_end_fd(&b_, (api), ret_, (by_fd), (fd));          \
 		return rc_;                                                \
 	} while (0)
 
-#define LS_BLOCKING(api, cond, call)                                       \
-	do {                                                               \
-		const void *ret_ = __builtin_return_address(0);            \
-		struct ls_block b_ = { 0 };                                \
-		if (LS_UNLIKELY(ls_block_watched(ret_)) && (cond))         \
-			ls_block_begin(&b_, (api), ret_);                  \
-		__typeof__(call) rc_ = call;                               \
-		ls_block_end(&b_, (api), ret_);                            \
-		return rc_;                                                \
-	} while (0)
+/* read/recv/accept/connect: blocking when the descriptor is in blocking
+ * mode (and the call took long enough to look). */
+#define LS_BLOCKING_FD(api, fd, cond, call) LS_BLOCKING_CALL(api, 1, fd, cond, call)
+
+/* The other blocking calls: blocking whenever cond says they may wait. */
+#define LS_BLOCKING(api, cond, call) LS_BLOCKING_CALL(api, 0, -1, cond, call)
 
 LS_EXPORT unsigned int sleep(unsigned int seconds)
 {
