@@ -18,11 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
-RUNS = max(1, int(os.environ.get("BENCH_RUNS", "5")))
-SCALE = float(os.environ.get("BENCH_SCALE", "1"))
-OUT = os.environ.get("BENCH_OUT", "")
-SCRUB = ("LD_PRELOAD", "LOOPSAN_OPTIONS")
+from benchlib import BUILD, RUNS, SCALE, clean_env, emit
+
 
 
 def n(x):
@@ -39,9 +36,9 @@ def programs():
         ("async_pummel", [b("async_pummel"), "2", n(5e4)]),
         ("ev_echo", [b("ev_echo"), n(2e6), "32"]),
         ("churn 1000", [f("churn"), "1000"]),
-        ("churn 300000", [f("churn"), n(3e5)]),
+        (f"churn {n(3e5)}", [f("churn"), n(3e5)]),
         ("churn 1000,fresh", [f("churn"), "1000,fresh"]),
-        ("churn 300000,fresh", [f("churn"), n(3e5) + ",fresh"]),
+        (f"churn {n(3e5)},fresh", [f("churn"), n(3e5) + ",fresh"]),
     ]
 
 
@@ -61,7 +58,7 @@ def peak_kib(argv, env, extra):
 
 def main():
     shim = os.path.join(BUILD, "libloopsan.so")
-    base = {k: v for k, v in os.environ.items() if k not in SCRUB}
+    base = clean_env()
     rows = []
     for name, argv in programs():
         if not os.access(argv[0], os.X_OK):
@@ -77,11 +74,7 @@ def main():
     lines = ["", f"Peak RSS, median of {RUNS} runs each:", "",
              "| program | baseline MiB | loopsan MiB | added MiB |",
              "| --- | ---: | ---: | ---: |"] + rows
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    if OUT:
-        with open(OUT, "a") as f:
-            f.write(text)
+    emit(lines)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,9 @@ import sys
 import tempfile
 import time
 
-BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
-RUNS = max(1, int(os.environ.get("BENCH_RUNS", "5")))
-MB = float(os.environ.get("BENCH_VIEWER_MB", "1024")) * float(os.environ.get("BENCH_SCALE", "1"))
-OUT = os.environ.get("BENCH_OUT", "")
-SCRUB = ("LD_PRELOAD", "LOOPSAN_OPTIONS")
+from benchlib import BUILD, RUNS, SCALE, clean_env, emit
+
+MB = float(os.environ.get("BENCH_VIEWER_MB", "1024")) * SCALE
 
 
 def timed(argv, env):
@@ -49,7 +47,7 @@ def main():
     for f in (viewer, shim, idle):
         if not os.access(f, os.R_OK):
             sys.exit(f"bench viewer: {f} missing: run make bench")
-    env = {k: v for k, v in os.environ.items() if k not in SCRUB}
+    env = clean_env()
     tmp = tempfile.mkdtemp(prefix="loopsan-bench-viewer.")
     try:
         callbacks = max(1000, int(MB * 1e6 / 16))
@@ -86,11 +84,7 @@ def main():
              "",
              "| command | trace bytes | median [min-max] s | MB/s | peak RSS MiB |",
              "| --- | ---: | --- | ---: | ---: |"] + rows
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    if OUT:
-        with open(OUT, "a") as f:
-            f.write(text)
+    emit(lines)
 
 
 if __name__ == "__main__":
