@@ -185,11 +185,10 @@ static inline bool ls__env_overridden(const char *entry, const char *const *env)
 	return false;
 }
 
-/* Runs argv[0] (a path) with the test's environment minus LD_PRELOAD and
- * LOOPSAN_OPTIONS, plus env ("KEY=VALUE", NULL-terminated, may be NULL),
- * in cwd (NULL: the test's cwd). */
-static inline void ls_run(struct ls_run *r, const char *cwd, const char *const *env,
-			  const char *const *argv)
+/* The test's environment minus LD_PRELOAD and LOOPSAN_OPTIONS, plus env
+ * ("KEY=VALUE", NULL-terminated, may be NULL), for execve; free() the
+ * array (its strings are environ's and env's). */
+static inline char **ls_env_with(const char *const *env)
 {
 	size_t n = 0, extra = 0, k = 0;
 
@@ -205,6 +204,15 @@ static inline void ls_run(struct ls_run *r, const char *cwd, const char *const *
 	for (size_t i = 0; i < extra; i++)
 		envp[k++] = (char *)env[i];
 	envp[k] = NULL;
+	return envp;
+}
+
+/* Runs argv[0] (a path) with the environment ls_env_with(env) gives, in
+ * cwd (NULL: the test's cwd). */
+static inline void ls_run(struct ls_run *r, const char *cwd, const char *const *env,
+			  const char *const *argv)
+{
+	char **envp = ls_env_with(env);
 
 	int ofd = memfd_create("ls-stdout", 0);
 	int efd = memfd_create("ls-stderr", 0);

@@ -364,17 +364,10 @@ static void kill_at(const char *dir, char mark, long ms)
 	char *bin = ls_fixture_bin("kill_target");
 	char *shim = ls_shim();
 	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	size_t n = 0, k = 0;
+	const char *env[] = {pre, NULL};
+	char **envp = ls_env_with(env);
 	int fds[2];
 
-	while (environ[n])
-		n++;
-	char **envp = calloc(n + 2, sizeof(*envp));
-	cr_assert(envp);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "LOOPSAN_OPTIONS=", 16))
-			envp[k++] = environ[i];
-	envp[k++] = pre;
 	cr_assert(pipe(fds) == 0);
 	fflush(NULL);
 	pid_t pid = fork();

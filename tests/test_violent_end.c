@@ -176,17 +176,8 @@ static void spawn_and_kill(const char *dir, const char *options, long us)
 	char *shim = ls_shim();
 	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
 	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options);
-	size_t n = 0, k = 0;
-
-	while (environ[n])
-		n++;
-	char **envp = calloc(n + 3, sizeof(*envp));
-	cr_assert(envp);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "LOOPSAN_OPTIONS=", 16))
-			envp[k++] = environ[i];
-	envp[k++] = pre;
-	envp[k++] = opt;
+	const char *env[] = {pre, opt, NULL};
+	char **envp = ls_env_with(env);
 	fflush(NULL);
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
