@@ -52,7 +52,7 @@ static inline int ls_from_lib(const struct ls_lib *lib, const void *ret)
  * that returns to ret (preload/site_cache.c). The stack is captured the
  * first time any thread of the process registers from that instruction
  * with that callback; later registrations from there, on any thread,
- * reuse it (stack_cache=0 captures every time). */
+ * reuse it (stack_cache=0 captures every time). Keeps errno. */
 uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret);
 
 /* An on-loop callback begins and ends (LS_TIMED and the other libraries'
@@ -186,6 +186,22 @@ struct ls_entry *ls_table_get_new_locked(const void *key);
 int ls_table_take(const void *key, struct ls_entry *out); /* copy and remove */
 /* Calls fn on every live entry, with the lock held. */
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
+
+/* preload/req_table.c: requests in flight, without a lock. ls_req_put
+ * returns -1 when the table has no room near the key (the caller keeps the
+ * request in the side table instead); ls_req_take copies and removes, and
+ * returns 0 when the request is not there. ls_req_foreach calls fn on each
+ * request in flight; what fn leaves in *reported is kept. */
+struct ls_req_info {
+	ls_fn cb;
+	void *loop;
+	uint32_t site;
+	uint32_t api;
+};
+int ls_req_put(const void *req, const struct ls_req_info *in);
+int ls_req_take(const void *req, struct ls_req_info *out);
+void ls_req_foreach(void (*fn)(const void *req, struct ls_req_info *r, int *reported, void *arg),
+		    void *arg);
 
 /* A callback whose entry is gone: never call a wrong function. */
 _Noreturn void ls_lost_callback(const char *what, const void *key);

@@ -26,6 +26,7 @@
  * mapped, or when a key finds no free slot within LS_SITE_PROBES of its
  * home: as with stack_cache=0, slower, never wrong.
  */
+#include <errno.h>
 #include <sys/mman.h>
 
 #include "preload/shim.h"
@@ -107,7 +108,59 @@ static void ls_site_remember(struct ls_site_slot *t, uint32_t home, uintptr_t r,
 	}
 }
 
+/* The thread's last sites, by call instruction: a registration repeated
+ * from the same place (a timer re-armed from its callback, a write
+ * issued in a loop) finds its site without hashing into the table. */
+#define LS_SITE_MEMO 8
+static __thread struct ls_site_memo {
+	uintptr_t ret, cb;
+	uint32_t api, site;
+} ls_site_memo[LS_SITE_MEMO];
+
+static inline struct ls_site_memo *ls_site_memo_of(uintptr_t r)
+{
+	return &ls_site_memo[(r ^ (r >> 4) ^ (r >> 8)) & (LS_SITE_MEMO - 1)];
+}
+
+static uint32_t ls_register_site_slow(uint32_t api, ls_fn cb, const void *ret,
+				      struct ls_site_memo *m);
+
 uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret)
+{
+	uintptr_t r = (uintptr_t)ret;
+	struct ls_site_memo *m = ls_site_memo_of(r);
+	if (LS_LIKELY(m->ret == r && m->cb == (uintptr_t)cb && m->api == api && r != 0))
+		return m->site;
+	return ls_register_site_slow(api, cb, ret, m);
+}
+
+static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret);
+
+/* The memo missed: the table, or a new capture, then the memo. Keeps
+ * errno (libunwind and the trace writer may change it). Out of line, so
+ * that the memo's hit path saves no registers. */
+__attribute__((noinline)) static uint32_t ls_register_site_slow(uint32_t api, ls_fn cb,
+								 const void *ret,
+								 struct ls_site_memo *m)
+{
+	int saved = errno;
+	uint32_t site = ls_register_site_lookup(api, cb, ret);
+	errno = saved;
+	if (site != 0 && ls_opt.stack_cache && ret != NULL) {
+		/* A signal handler registering meanwhile must not match a
+		 * half-written memo: the key goes last. */
+		m->ret = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		m->cb = (uintptr_t)cb;
+		m->api = api;
+		m->site = site;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		m->ret = (uintptr_t)ret;
+	}
+	return site;
+}
+
+static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret)
 {
 	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = ls_site_thread();
 	if (!ls_opt.stack_cache || r == 0)

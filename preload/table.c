@@ -219,6 +219,17 @@ static void ls_table_atfork_prepare(void)
 	fork_tid = ls_trace_tid();
 }
 
+/* A request of a loop the child does not run: the parent's to finish. */
+static void ls_table_atfork_request(const void *req, struct ls_req_info *r, int *reported,
+				    void *arg)
+{
+	(void)req;
+	(void)arg;
+	struct ls_entry *l = ls_find_locked((uintptr_t)r->loop);
+	if (l != NULL && l->tid != 0 && l->tid != fork_tid)
+		*reported = 1;
+}
+
 static void ls_table_atfork_child(void)
 {
 	pthread_mutex_init(&lock, NULL);
@@ -231,6 +242,7 @@ static void ls_table_atfork_child(void)
 		if (l != NULL && l->tid != 0 && l->tid != fork_tid)
 			e->flags |= LS_ENT_REPORTED;
 	}
+	ls_req_foreach(ls_table_atfork_request, NULL);
 }
 
 __attribute__((constructor)) static void ls_table_init(void)

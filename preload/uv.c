@@ -69,8 +69,15 @@ ls_fn ls_uv_cb_of(const void *h, int slot, uint32_t *site)
 	return e->cb[slot];
 }
 
+/* Requests live in the request table (req_table.c), without a lock; in
+ * the side table only when that has no room near the key. */
+static uint32_t ls_reqs_in_side_table;   /* ever put there: takes look there too */
+
 int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api)
 {
+	struct ls_req_info in = { .cb = cb, .loop = loop, .site = site, .api = api };
+	if (LS_LIKELY(ls_req_put(req, &in) == 0))
+		return 0;
 	int saved = errno;
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_new_locked(req);
@@ -80,29 +87,49 @@ int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api
 		e->site[LS_CB_MAIN] = site;
 		e->api = api;
 		e->flags = LS_ENT_REQUEST;
+		__atomic_store_n(&ls_reqs_in_side_table, 1, __ATOMIC_RELAXED);
 	}
 	ls_table_unlock();
 	errno = saved;
 	return e == NULL ? -1 : 0;
 }
 
+static int ls_uv_req_take_any(void *req, struct ls_req_info *r)
+{
+	if (LS_LIKELY(ls_req_take(req, r)))
+		return 1;
+	struct ls_entry e;
+	if (!__atomic_load_n(&ls_reqs_in_side_table, __ATOMIC_RELAXED))
+		return 0;
+	int saved = errno;
+	int found = ls_table_take(req, &e);
+	errno = saved;
+	if (!found)
+		return 0;
+	r->cb = e.cb[LS_CB_MAIN];
+	r->loop = e.loop;
+	r->site = e.site[LS_CB_MAIN];
+	r->api = e.api;
+	return 1;
+}
+
 void ls_uv_req_forget(void *req)
 {
-	struct ls_entry gone;
+	struct ls_req_info gone;
 	int saved = errno;
-	ls_table_take(req, &gone);
+	ls_uv_req_take_any(req, &gone);
 	errno = saved;
 }
 
-void ls_uv_req_take(void *req, struct ls_entry *e)
+void ls_uv_req_take(void *req, struct ls_req_info *r)
 {
 	/* Before the callback: it usually frees the request, and the memory
 	 * may hold a new one before we return. */
-	if (!ls_table_take(req, e))
+	if (!ls_uv_req_take_any(req, r))
 		ls_lost_callback("request", req);
 }
 
-void ls_uv_dropped_error(const struct ls_entry *e, int status)
+void ls_uv_dropped_error(const struct ls_req_info *e, int status)
 {
 	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_dropped_error);
 	struct ls_rec *r = ls_rec_reserve(size);
@@ -111,7 +138,7 @@ void ls_uv_dropped_error(const struct ls_entry *e, int status)
 	memset(r, 0, size);
 	r->type = LS_REC_DROPPED_ERROR;
 	r->size = size;
-	r->arg = e->site[LS_CB_MAIN];
+	r->arg = e->site;
 	struct ls_rec_dropped_error *d = (struct ls_rec_dropped_error *)(r + 1);
 	d->error = status;
 	d->api = e->api;
@@ -139,9 +166,7 @@ static int ls_set_handle_cb(uv_handle_t *h, uint32_t api, ls_fn cb, const void *
 {
 	ls_uv_check_thread(api, h->loop, h);
 	ls_uv_check_open(api, h);
-	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_uv_set_cb(h, LS_CB_MAIN, cb, site, was);
 }
 
@@ -568,6 +593,32 @@ LS_EXPORT int uv_loop_close(uv_loop_t *loop)
 
 /* ---- process exit ------------------------------------------------------ */
 
+/* The OPEN_HANDLE record of a request never done, its callback of site. */
+static void ls_request_open(struct ls_rec_open_handle *o, uint32_t site)
+{
+	o->flags |= LS_HANDLE_REQUEST;
+	o->init_site = site;
+	o->site = site;
+	strcpy(o->type_name, "request");
+}
+
+static void ls_report_leftover_request(const void *req, struct ls_req_info *r, int *reported,
+				       void *arg)
+{
+	(void)arg;
+	if (*reported)
+		return;
+	struct ls_rec_open_handle o;
+	memset(&o, 0, sizeof(o));
+	o.loop = (uintptr_t)r->loop;
+	o.handle = (uintptr_t)req;
+	o.flags = LS_HANDLE_AT_EXIT;
+	ls_request_open(&o, r->site);
+	ls_note_open(&o);
+	ls_trace_note_unclosed();
+	*reported = 1;
+}
+
 /* With the table locked: a handle never closed or a request never done.
  * The handle's memory may be gone by now: only the entry is read. */
 static void ls_report_leftover(struct ls_entry *e, void *arg)
@@ -584,10 +635,7 @@ static void ls_report_leftover(struct ls_entry *e, void *arg)
 	if (e->flags & LS_ENT_CLOSING)
 		o.flags |= LS_HANDLE_CLOSING;
 	if (e->flags & LS_ENT_REQUEST) {
-		o.flags |= LS_HANDLE_REQUEST;
-		o.init_site = e->site[LS_CB_MAIN];
-		o.site = e->site[LS_CB_MAIN];
-		strcpy(o.type_name, "request");
+		ls_request_open(&o, e->site[LS_CB_MAIN]);
 	} else {
 		o.handle_type = e->htype;
 		o.init_site = e->init_site;
@@ -608,5 +656,6 @@ __attribute__((destructor(150))) static void ls_uv_at_exit(void)
 		return;
 	int saved = errno;
 	ls_table_foreach(ls_report_leftover, NULL);
+	ls_req_foreach(ls_report_leftover_request, NULL);
 	errno = saved;
 }

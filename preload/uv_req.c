@@ -30,9 +30,7 @@ static inline int ls_req_begin(const void *ret, void *req, uv_loop_t *loop,
 	if (cb == NULL || req == NULL || ls_uv_skip(ret))
 		return 0;
 	ls_uv_check_thread(api, loop, req);
-	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_uv_req_start(req, loop, cb, site, api) == 0;
 }
 
@@ -49,12 +47,10 @@ static inline int ls_req_end(void *req, int rc)
 #define LS_REQ_TRAMP(name, cb_type, PARAMS, ARGS)                               \
 	static void name PARAMS                                                  \
 	{                                                                        \
-		struct ls_entry e_;                                              \
-		int saved_ = errno;                                              \
-		ls_uv_req_take(req, &e_);                                        \
-		cb_type cb_ = (cb_type)e_.cb[LS_CB_MAIN];                        \
-		errno = saved_;                                                  \
-		LS_TIMED(e_.site[LS_CB_MAIN], 1, cb_ ARGS);                      \
+		struct ls_req_info r_;                                           \
+		ls_uv_req_take(req, &r_);                                        \
+		cb_type cb_ = (cb_type)r_.cb;                                    \
+		LS_TIMED(r_.site, 1, cb_ ARGS);                                  \
 	}
 
 /* ---- file system -------------------------------------------------------- */

@@ -51,7 +51,7 @@ int ls_uv_handle_born(uv_loop_t *loop, uv_handle_t *h, uint32_t htype, uint32_t 
  * hands it to the trampoline and forgets it. */
 int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api);
 void ls_uv_req_forget(void *req);
-void ls_uv_req_take(void *req, struct ls_entry *e);
+void ls_uv_req_take(void *req, struct ls_req_info *r);
 
 /* libuv is not thread-safe: a call on a loop, or on a handle or request of
  * it, made from another thread while that loop runs, is a wrong-thread
@@ -95,6 +95,6 @@ void ls_uv_close_undo(uv_handle_t *h);
 void ls_uv_close_tramp(uv_handle_t *h);
 
 /* A request finished with error `status` and no callback took it. */
-void ls_uv_dropped_error(const struct ls_entry *e, int status);
+void ls_uv_dropped_error(const struct ls_req_info *r, int status);
 
 #endif

@@ -18,9 +18,7 @@ static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb, const void *r
 {
 	ls_uv_check_thread(api, h->loop, h);
 	ls_uv_check_open(api, h);
-	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_uv_set_cb(h, slot, cb, site, was);
 }
 
@@ -29,9 +27,7 @@ static int ls_on(uv_handle_t *h, int slot, uint32_t api, ls_fn cb, const void *r
 static int ls_req(void *req, uv_loop_t *loop, uint32_t api, ls_fn cb, const void *ret)
 {
 	ls_uv_check_thread(api, loop, req);
-	int saved = errno;
 	uint32_t site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_uv_req_start(req, loop, cb, site, api);
 }
 
@@ -152,13 +148,13 @@ LS_EXPORT int uv_accept(uv_stream_t *server, uv_stream_t *client)
 #define LS_REQ_TRAMP(name, req_t, cb_t)                                          \
 	static void name(req_t *req, int status)                                 \
 	{                                                                        \
-		struct ls_entry e;                                               \
-		ls_uv_req_take(req, &e);                                         \
-		if (e.cb[LS_CB_MAIN] != NULL) {                                  \
-			cb_t cb = (cb_t)e.cb[LS_CB_MAIN];                        \
-			LS_TIMED(e.site[LS_CB_MAIN], 1, cb(req, status));        \
+		struct ls_req_info r;                                            \
+		ls_uv_req_take(req, &r);                                         \
+		if (r.cb != NULL) {                                              \
+			cb_t cb = (cb_t)r.cb;                                    \
+			LS_TIMED(r.site, 1, cb(req, status));                    \
 		} else if (status < 0 && status != UV_ECANCELED) {               \
-			ls_uv_dropped_error(&e, status);                         \
+			ls_uv_dropped_error(&r, status);                         \
 		}                                                                \
 	}
 

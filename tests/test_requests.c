@@ -273,3 +273,48 @@ Test(requests, request_fixtures_print_nothing_else_under_the_shim)
 		ls_cleanup();
 	}
 }
+
+/* ---- many requests in flight ----------------------------------------------- */
+
+/* 40 000 writes in flight are more than the lock-free request table holds
+ * (32 Ki slots): the rest wait in the side table. Every callback must still
+ * get its own request (the fixture checks parity and once-only), and each
+ * is counted under the callback it was started with. */
+Test(requests, requests_beyond_the_request_table_call_back_their_own_callbacks)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture_arg(&r, "many_writes", dir, true, NULL, "40000");
+	cr_assert_eq(ls_exit_code(&r), 0, "many_writes exited %d under the shim\n%s%s",
+		     ls_exit_code(&r), r.out, r.err);
+	cr_assert_str_eq(r.out, "written 40000\n");
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *st = ls_stats_json(trace);
+
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_even"), "count"), 20000);
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_odd"), "count"), 20000);
+	cr_assert_str_eq(ls_str(ls_stats_site(st, "on_odd"), "api"), "uv_write");
+	json_decref(st);
+	json_t *rep = ls_report_json(trace);
+	cr_assert_eq(ls_count(rep, NULL, NULL), 0, "%s",
+		     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
+	json_decref(rep);
+	free(trace);
+}
+
+/* A write still in flight when the process exits is pending-at-close,
+ * created where uv_write was called. */
+Test(requests, write_still_pending_at_exit_is_pending_at_close)
+{
+	json_t *rep = ls_fixture_report("many_writes", "exit", NULL, NULL);
+	json_t *f = ls_only_finding(rep, "pending-at-close", "on_pending_write");
+
+	cr_assert_str_eq(ls_str(f, "api"), "uv_write");
+	cr_assert_str_eq(ls_str(f, "handle"), "request");
+	cr_assert(ls_bool(f, "at_exit"));
+	ls_assert_frame(f, "created_at", 0, "write_pending", "many_writes.c",
+			ls_marker_line("many_writes", "pending_write"));
+	json_decref(rep);
+}
