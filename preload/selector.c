@@ -119,8 +119,9 @@ static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void 
 /* The rarer work of a selector call: ending an iteration that needs a
  * record, a thread that becomes a loop. Takes the shim's own calls out of
  * the user's (in_shim) and keeps errno. */
-static void ls_sel_enter_slow(struct ls_loop_thread *l, uint32_t api, const void *ret,
-			      uint64_t now, int end_iter)
+__attribute__((noinline, cold)) static void ls_sel_enter_slow(struct ls_loop_thread *l,
+							      uint32_t api, const void *ret,
+							      uint64_t now, int end_iter)
 {
 	int saved = errno;
 	l->in_shim++;
@@ -135,8 +136,9 @@ static void ls_sel_enter_slow(struct ls_loop_thread *l, uint32_t api, const void
 }
 
 /* The hot path (a library's loop polling again, nothing slow) is a
- * timestamp and a few stores: no call, errno untouched. */
-static void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_t timeout_ns)
+ * timestamp and a few stores, inlined into the interposer: no call, errno
+ * untouched. */
+static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_t timeout_ns)
 {
 	struct ls_loop_thread *l = &ls_lt;
 	s->skip = ls_disabled || l->in_shim;
@@ -187,9 +189,12 @@ static inline void ls_iteration_begin(struct ls_loop_thread *l, uint64_t now, ui
 	}
 }
 
+static void ls_sel_leave_wait(struct ls_sel *s, const void *ret, int rc);
+
 /* A selector call came back. Only a late wait (and a nested one, a
  * blocking call) writes anything; otherwise the iteration begins. */
-static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
+static inline __attribute__((always_inline)) void ls_sel_leave(struct ls_sel *s, const void *ret,
+							       int rc)
 {
 	if (s->skip)
 		return;
@@ -203,6 +208,13 @@ static void ls_sel_leave(struct ls_sel *s, const void *ret, int rc)
 		ls_iteration_begin(l, s->begin, 0);
 		return;
 	}
+	ls_sel_leave_wait(s, ret, rc);
+}
+
+/* A selector call that may have waited came back: the time it took. */
+__attribute__((noinline)) static void ls_sel_leave_wait(struct ls_sel *s, const void *ret, int rc)
+{
+	struct ls_loop_thread *l = &ls_lt;
 	uint64_t now = ls_ticks(), dur = now - s->begin;
 	if (LS_UNLIKELY(s->nested)) {
 		if (s->timeout_ns != 0) {
