@@ -177,7 +177,44 @@ static inline void ls_entry_reset(struct ls_entry *e)
 		__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
 }
 
-struct ls_entry *ls_table_find(const void *key);
+/* preload/table.c's array: open addressing, linear probing; replaced
+ * (never changed in size) when it fills, the old one kept for readers. */
+#define LS_EMPTY ((uintptr_t)0)
+#define LS_TOMB ((uintptr_t)1)
+
+struct ls_table {
+	uint32_t bits;
+	uint32_t used;        /* live + tombstones */
+	uint32_t live;
+	uint32_t pad;
+	struct ls_entry slot[];
+};
+
+extern struct ls_table *ls_table_cur LS_HIDDEN;
+
+static inline uint32_t ls_hash(uintptr_t key, uint32_t bits)
+{
+	return (uint32_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
+
+/* The entry for key, or NULL: lock-free, inlined into the trampolines. */
+static inline struct ls_entry *ls_table_find(const void *key)
+{
+	struct ls_table *t = __atomic_load_n(&ls_table_cur, __ATOMIC_ACQUIRE);
+	if (t == NULL || (uintptr_t)key <= LS_TOMB)
+		return NULL;
+	uint32_t mask = (1u << t->bits) - 1;
+	uintptr_t k = (uintptr_t)key;
+	for (uint32_t i = ls_hash(k, t->bits), n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		uintptr_t s = __atomic_load_n(&t->slot[i].key, __ATOMIC_ACQUIRE);
+		if (LS_LIKELY(s == k))
+			return &t->slot[i];
+		if (s == LS_EMPTY)
+			return NULL;
+	}
+	return NULL;
+}
+
 void ls_table_lock(void);
 void ls_table_unlock(void);
 struct ls_entry *ls_table_get_locked(const void *key); /* find or add; NULL when out of memory */

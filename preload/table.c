@@ -15,42 +15,10 @@
 
 #include "preload/shim.h"
 
-#define LS_EMPTY ((uintptr_t)0)
-#define LS_TOMB ((uintptr_t)1)
 #define LS_MIN_BITS 10
 
-struct ls_table {
-	uint32_t bits;
-	uint32_t used;        /* live + tombstones */
-	uint32_t live;
-	uint32_t pad;
-	struct ls_entry slot[];
-};
-
-static struct ls_table *cur;
+struct ls_table *ls_table_cur;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-static inline uint32_t ls_hash(uintptr_t key, uint32_t bits)
-{
-	return (uint32_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
-}
-
-struct ls_entry *ls_table_find(const void *key)
-{
-	struct ls_table *t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
-	if (t == NULL || (uintptr_t)key <= LS_TOMB)
-		return NULL;
-	uint32_t mask = (1u << t->bits) - 1;
-	uintptr_t k = (uintptr_t)key;
-	for (uint32_t i = ls_hash(k, t->bits), n = 0; n <= mask; i = (i + 1) & mask, n++) {
-		uintptr_t s = __atomic_load_n(&t->slot[i].key, __ATOMIC_ACQUIRE);
-		if (s == k)
-			return &t->slot[i];
-		if (s == LS_EMPTY)
-			return NULL;
-	}
-	return NULL;
-}
 
 static struct ls_table *ls_table_new(uint32_t bits)
 {
@@ -88,7 +56,7 @@ static struct ls_table *ls_rebuild(struct ls_table *old)
 		for (uint32_t i = 0; i < (1u << old->bits); i++)
 			if (old->slot[i].key > LS_TOMB)
 				ls_insert_copy(t, &old->slot[i]);
-	__atomic_store_n(&cur, t, __ATOMIC_RELEASE);
+	__atomic_store_n(&ls_table_cur, t, __ATOMIC_RELEASE);
 	return t;
 }
 
@@ -100,7 +68,7 @@ static struct ls_entry *ls_get_locked(const void *key, int *added)
 	uintptr_t k = (uintptr_t)key;
 	if (k <= LS_TOMB)
 		return NULL; /* a NULL handle or request: libuv's to refuse */
-	struct ls_table *t = cur;
+	struct ls_table *t = ls_table_cur;
 	if (t == NULL || 2 * (t->used + 1) > (1u << t->bits))
 		t = ls_rebuild(t);
 	if (t == NULL)
@@ -143,7 +111,7 @@ struct ls_entry *ls_table_get_new_locked(const void *key)
 
 static struct ls_entry *ls_find_locked(uintptr_t k)
 {
-	struct ls_table *t = cur;
+	struct ls_table *t = ls_table_cur;
 	if (t == NULL || k <= LS_TOMB)
 		return NULL;
 	uint32_t mask = (1u << t->bits) - 1;
@@ -156,7 +124,7 @@ static struct ls_entry *ls_find_locked(uintptr_t k)
 	return NULL;
 }
 
-/* With the lock held: slot i of cur was just removed. A tombstone followed
+/* With the lock held: slot i of the table was just removed. A tombstone followed
  * by an empty slot ends its run: no key lies past it, so no reader's probe
  * needs it, and it becomes empty again, with the tombstones before it.
  * Without this, keys that come and go at ever new addresses (requests
@@ -182,8 +150,8 @@ int ls_table_take(const void *key, struct ls_entry *out)
 	if (e != NULL) {
 		*out = *e;
 		__atomic_store_n(&e->key, LS_TOMB, __ATOMIC_RELEASE);
-		cur->live--;
-		ls_trim_tombs(cur, (uint32_t)(e - cur->slot));
+		ls_table_cur->live--;
+		ls_trim_tombs(ls_table_cur, (uint32_t)(e - ls_table_cur->slot));
 	}
 	pthread_mutex_unlock(&lock);
 	return e != NULL;
@@ -192,7 +160,7 @@ int ls_table_take(const void *key, struct ls_entry *out)
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg)
 {
 	pthread_mutex_lock(&lock);
-	struct ls_table *t = cur;
+	struct ls_table *t = ls_table_cur;
 	for (uint32_t i = 0; t != NULL && i < (1u << t->bits); i++)
 		if (t->slot[i].key > LS_TOMB)
 			fn(&t->slot[i], arg);
@@ -233,7 +201,7 @@ static void ls_table_atfork_request(const void *req, struct ls_req_info *r, int 
 static void ls_table_atfork_child(void)
 {
 	pthread_mutex_init(&lock, NULL);
-	struct ls_table *t = cur;
+	struct ls_table *t = ls_table_cur;
 	for (uint32_t i = 0; t != NULL && i < (1u << t->bits); i++) {
 		struct ls_entry *e = &t->slot[i];
 		if (e->key <= LS_TOMB || (e->flags & LS_ENT_LOOP) || e->loop == NULL)

@@ -37,24 +37,31 @@
 #define LS_FIRST(a, ...) (a)
 #define LS_FIRST_ARG LS_FIRST
 
+/* The check is out of line: libuv calls some of these itself on every
+ * loop iteration (uv_timer_stop, uv_timer_again from its timer run), and
+ * those calls then go straight on to libuv without saving a register. */
+__attribute__((noinline)) static void ls_checked(uint32_t api, const uv_loop_t *loop,
+						 const void *handle)
+{
+	ls_uv_check_thread(api, loop, handle);
+}
+
 #define LS_CHECKED(ret_t, name, PARAMS, ARGS, LOOP, HANDLE)                    \
 	LS_EXPORT ret_t name PARAMS                                            \
 	{                                                                      \
 		const void *ret = __builtin_return_address(0);                 \
-		__typeof__(&name) real = LS_UV(name);                          \
 		if (LS_FIRST_ARG ARGS != NULL && !ls_uv_skip(ret))             \
-			ls_uv_check_thread(ls_api_##name, LOOP, HANDLE);       \
-		return real ARGS;                                              \
+			ls_checked(ls_api_##name, LOOP, HANDLE);               \
+		return LS_UV(name) ARGS;                                       \
 	}
 
 #define LS_CHECKED_VOID(name, PARAMS, ARGS, LOOP, HANDLE)                      \
 	LS_EXPORT void name PARAMS                                             \
 	{                                                                      \
 		const void *ret = __builtin_return_address(0);                 \
-		__typeof__(&name) real = LS_UV(name);                          \
 		if (LS_FIRST_ARG ARGS != NULL && !ls_uv_skip(ret))             \
-			ls_uv_check_thread(ls_api_##name, LOOP, HANDLE);       \
-		real ARGS;                                                     \
+			ls_checked(ls_api_##name, LOOP, HANDLE);               \
+		LS_UV(name) ARGS;                                              \
 	}
 
 /* The API number of each checked function, by its own name. */
