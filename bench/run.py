@@ -87,7 +87,7 @@ def benchmarks(shim):
                        {"LD_PRELOAD": shim, "LOOPSAN_OPTIONS": "stack_cache=0"},
                        ref="baseline", shim=True)]
     out = [
-        Bench("timer0", [b("timer0"), n(5e6)], uv,
+        Bench("timer0", [b("timer0"), n(2e7)], uv,
               "zero-delay timer re-armed in its callback (1 callback + 1 uv_timer_start each)"),
         Bench("idle", [b("idle"), n(2e6)], uv, "idle callback counting to N (one epoll_wait per callback)"),
         Bench("idle100", [b("idle"), n(2e7), "100"], uv,
@@ -98,7 +98,7 @@ def benchmarks(shim):
               "1-byte ping-pong over 127.0.0.1, N round trips"),
         Bench("tcp_pingpong64", [b("tcp_pingpong"), n(5e4), "64"], uv,
               "64-byte ping-pong over 127.0.0.1, N round trips"),
-        Bench("tcp_echo", [b("tcp_echo"), n(2e5), "32"], uv,
+        Bench("tcp_echo", [b("tcp_echo"), n(1e6), "32"], uv,
               "N uv_write of 32 bytes to an echo server, read back", deterministic=False),
         Bench("regstack", [b("regstack"), n(5e6)], reg,
               "uv_timer_start+uv_timer_stop N times, one call site (no loop run)"),
