@@ -174,15 +174,26 @@ LS_EXPORT int uv_write(uv_write_t *req, uv_stream_t *s, const uv_buf_t bufs[],
 	return ls_req_done(req, real(req, s, bufs, nbufs, ls_write_tramp));
 }
 
+__attribute__((noinline)) static int ls_write2(uv_write_t *req, uv_stream_t *s,
+						const uv_buf_t bufs[], unsigned int nbufs,
+						uv_stream_t *send_handle, uv_write_cb cb,
+						const void *ret)
+{
+	__typeof__(&uv_write2) real = LS_UV(uv_write2);
+	if (ls_req(req, s->loop, LS_API_UV_WRITE2, (ls_fn)cb, ret) != 0)
+		return real(req, s, bufs, nbufs, send_handle, cb);
+	return ls_req_done(req, real(req, s, bufs, nbufs, send_handle, ls_write_tramp));
+}
+
+/* libuv's own uv_write calls this with the trampoline already in place:
+ * that call goes straight on (a tail call, nothing saved). */
 LS_EXPORT int uv_write2(uv_write_t *req, uv_stream_t *s, const uv_buf_t bufs[],
 			unsigned int nbufs, uv_stream_t *send_handle, uv_write_cb cb)
 {
 	const void *ret = __builtin_return_address(0);
-	__typeof__(&uv_write2) real = LS_UV(uv_write2);
-	if (req == NULL || s == NULL || cb == ls_write_tramp || ls_uv_skip(ret) ||
-	    ls_req(req, s->loop, LS_API_UV_WRITE2, (ls_fn)cb, ret) != 0)
-		return real(req, s, bufs, nbufs, send_handle, cb);
-	return ls_req_done(req, real(req, s, bufs, nbufs, send_handle, ls_write_tramp));
+	if (req == NULL || s == NULL || cb == ls_write_tramp || ls_uv_skip(ret))
+		return LS_UV(uv_write2)(req, s, bufs, nbufs, send_handle, cb);
+	return ls_write2(req, s, bufs, nbufs, send_handle, cb, ret);
 }
 
 LS_EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *s, uv_shutdown_cb cb)
