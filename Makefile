@@ -132,7 +132,9 @@ $(BUILD)/bench/%: bench/%.c bench/common.h
 $(BUILD)/bench/regstack_fp: bench/regstack.c
 
 .PHONY: bench
-bench: all $(BENCH_BIN) $(BUILD)/fixtures/churn
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BUILD)/fixtures/churn
 	BUILD=$(BUILD) bench/run.sh
 
 # ---- fuzzing: `make fuzz`, `make fuzz-smoke` (see tests/fuzz) --------------

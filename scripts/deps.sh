@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs the Debian packages loopsan needs to build, test and run its demo.
+# Installs the Debian packages loopsan needs to build, test and run its demo;
+# `deps.sh bench` also those `make bench` compares with or measures by
+# (ltrace, valgrind's callgrind).
 # Idempotent: when everything is present it only asks dpkg and returns.
 set -eu
 
@@ -8,6 +10,11 @@ libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev
 clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite
 memcached tmux libev-dev"
+case "${1:-}" in
+"") ;;
+bench) PKGS="$PKGS ltrace valgrind python3" ;;
+*) echo "usage: scripts/deps.sh [bench]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do
