@@ -33,6 +33,10 @@ struct ls_range {
 
 static struct ls_range ls_ev_libs[LS_EV_MAX_LIBS];
 static uint32_t ls_ev_nlibs;
+/* From the lowest library's start to the highest one's end. It only grows,
+ * and is widened before a library is counted in ls_ev_nlibs. */
+struct ls_ev_span ls_ev_span;
+int ls_ev_foreign;
 
 static const char *const ls_ev_sonames[] = {
 	"libevent-2.1.so.7", "libevent_core-2.1.so.7", "libevent_extra-2.1.so.7",
@@ -41,8 +45,10 @@ static const char *const ls_ev_sonames[] = {
 
 int ls_ev_in_lib(const void *addr)
 {
-	uint32_t n = __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE);
 	uintptr_t a = (uintptr_t)addr;
+	if (!ls_ev_in_span(a))
+		return 0;
+	uint32_t n = __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++)
 		if (a - ls_ev_libs[i].lo < ls_ev_libs[i].hi - ls_ev_libs[i].lo)
 			return 1;
@@ -76,6 +82,10 @@ static int ls_ev_add_lib(struct dl_phdr_info *info, size_t size, void *arg)
 		return 0;
 	ls_ev_libs[n].lo = lo;
 	ls_ev_libs[n].hi = hi;
+	if (n == 0 || lo < ls_ev_span.lo)
+		__atomic_store_n(&ls_ev_span.lo, lo, __ATOMIC_RELAXED);
+	if (n == 0 || hi > ls_ev_span.hi)
+		__atomic_store_n(&ls_ev_span.hi, hi, __ATOMIC_RELAXED);
 	__atomic_store_n(&ls_ev_nlibs, n + 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -100,6 +110,10 @@ void *ls_ev_resolve(const char *name)
 		abort();
 	}
 	dl_iterate_phdr(ls_ev_add_lib, NULL);
+	/* Before the caller publishes p (LS_EV's release store): a thread
+	 * that finds p there finds this too. */
+	if (!ls_ev_in_lib(p))
+		__atomic_store_n(&ls_ev_foreign, 1, __ATOMIC_RELAXED);
 	errno = saved;
 	return p;
 }

@@ -24,14 +24,41 @@
  * the global scope, libevent's own from one of its libraries. */
 void *ls_ev_resolve(const char *name);
 
+/* Published with release, read with acquire: ls_ev_foreign, set while
+ * resolving, is seen by every thread that sees the real function. */
 #define LS_EV(fn) ({                                                         \
 	static __typeof__(&fn) real_;                                        \
-	__typeof__(&fn) r_ = __atomic_load_n(&real_, __ATOMIC_RELAXED);      \
+	__typeof__(&fn) r_ = __atomic_load_n(&real_, __ATOMIC_ACQUIRE);      \
 	if (LS_UNLIKELY(r_ == NULL)) {                                       \
 		r_ = (__typeof__(&fn))ls_ev_resolve(#fn);                    \
-		__atomic_store_n(&real_, r_, __ATOMIC_RELAXED);              \
+		__atomic_store_n(&real_, r_, __ATOMIC_RELEASE);              \
 	}                                                                    \
 	r_; })
+
+/* Has ls_ev_resolve ever found a function outside libevent's libraries
+ * (libev's compat layer)? Until it has, every real function is libevent's
+ * and ls_ev_skip need not look. */
+extern int ls_ev_foreign;
+
+/* The span of libevent's libraries (lowest start to highest end): the
+ * program's return addresses and callbacks lie outside it, and
+ * ls_ev_in_lib answers for them without walking the libraries. */
+struct ls_ev_span {
+	uintptr_t lo, hi;
+};
+extern struct ls_ev_span ls_ev_span;
+
+static inline int ls_ev_in_span(uintptr_t a)
+{
+	uintptr_t lo = __atomic_load_n(&ls_ev_span.lo, __ATOMIC_RELAXED);
+	return a - lo < __atomic_load_n(&ls_ev_span.hi, __ATOMIC_RELAXED) - lo;
+}
+
+/* ls_ev_in_lib, its common answer (outside the span) inline. */
+static inline int ls_ev_own_addr(const void *addr)
+{
+	return ls_ev_in_span((uintptr_t)addr) && ls_ev_in_lib(addr);
+}
 
 /* Non-zero while an interposer runs the real function: libevent's exports
  * that end in a tail call of another (event_base_loopexit ->
@@ -64,14 +91,16 @@ extern __thread int ls_ev_inside;
  * calls itself (event_new -> event_assign, bufferevents -> event_add). */
 static inline int ls_ev_skip(const void *real, const void *ret)
 {
-	return ls_disabled || ls_ev_inside || !ls_ev_in_lib(real) || ls_ev_in_lib(ret);
+	return ls_disabled || ls_ev_inside ||
+	       (__atomic_load_n(&ls_ev_foreign, __ATOMIC_RELAXED) && !ls_ev_in_lib(real)) ||
+	       ls_ev_own_addr(ret);
 }
 
 /* A callback in libevent itself (event_loopexit's, evhttp's own handlers):
  * libevent registering its own, whichever way the call came. */
 static inline int ls_ev_own_cb(const void *cb)
 {
-	return ls_ev_in_lib(cb);
+	return ls_ev_own_addr(cb);
 }
 
 /* ---- bases ---------------------------------------------------------------- */
