@@ -189,10 +189,8 @@ void *ls_ev_oneshot(uint32_t api, ls_fn cb, void *arg, const void *base, const v
 	void *token = ls_ev_token();
 	if (token == NULL)
 		return NULL;
-	int saved = errno;
 	struct ls_oneshot o = { .api = api, .flags = flags, .cb = cb, .arg = arg, .base = base };
 	o.site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_ev_record(token, ls_fill_oneshot, &o) == 0 ? token : NULL;
 }
 
@@ -243,17 +241,28 @@ static void ls_fill_event(struct ls_entry *e, void *arg)
 	e->api = b->api;
 }
 
+/* event_self_cbarg(): the address of a variable of libevent's, the same
+ * for the whole process, so asked once. */
+static void *ls_ev_self_cbarg(void)
+{
+	static void *self;
+	void *p = __atomic_load_n(&self, __ATOMIC_RELAXED);
+	if (LS_UNLIKELY(p == NULL)) {
+		p = LS_EV(event_self_cbarg)();
+		__atomic_store_n(&self, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
 /* The event's callback from now on: the user's (cb, arg), registered by
  * api from ret. event_self_cbarg() as the argument means the event. */
 static int ls_event_born(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
 			 void *arg, uint32_t owned, const void *ret)
 {
-	int saved = errno;
 	struct ls_event_born b = { .base = base, .cb = cb, .arg = arg, .owned = owned, .api = api };
-	if (arg == LS_EV(event_self_cbarg)())
+	if (arg == ls_ev_self_cbarg())
 		b.arg = ev;
 	b.site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_ev_record(ev, ls_fill_event, &b);
 }
 
@@ -266,7 +275,7 @@ LS_EXPORT struct event *event_new(struct event_base *base, evutil_socket_t fd, s
 	    ls_ev_own_cb((const void *)cb))
 		return real(base, fd, events, cb, arg);
 	/* The event does not exist yet: libevent puts it in the argument. */
-	struct event *ev = real(base, fd, events, ls_ev_tramp, LS_EV(event_self_cbarg)());
+	struct event *ev = real(base, fd, events, ls_ev_tramp, ls_ev_self_cbarg());
 	if (ev != NULL &&
 	    ls_event_born(ev, LS_EV(event_get_base)(ev), LS_API_EV_NEW, (ls_fn)cb, arg,
 			  LS_ENT_EV_OWNED, ret) != 0) {

@@ -58,10 +58,8 @@ struct ls_bev_cbs {
 /* The sites of the callbacks the program gives, registered by api[slot]. */
 static void ls_bev_sites(struct ls_bev_cbs *c, const uint32_t api[3], const void *ret)
 {
-	int saved = errno;
 	for (int i = 0; i < 3; i++)
 		c->site[i] = c->cb[i] ? ls_register_site(api[i], c->cb[i], ret) : 0;
-	errno = saved;
 }
 
 /* The bufferevent's callbacks from now on. Callbacks the program sets are
@@ -183,10 +181,8 @@ static void ls_fill_bev(struct ls_entry *e, void *arg)
 static void ls_bev_born(struct bufferevent *bev, const void *base, uint32_t api,
 			int options, const struct ls_bev_cbs *cbs, const void *ret)
 {
-	int saved = errno;
 	struct ls_bev_born b = { .base = base, .options = (uint32_t)options, .cbs = cbs };
 	b.site = ls_register_site(api, NULL, ret);
-	errno = saved;
 	ls_ev_record(bev, ls_fill_bev, &b);
 }
 
@@ -389,9 +385,7 @@ LS_EXPORT void evconnlistener_set_cb(struct evconnlistener *lev, evconnlistener_
 		real(lev, cb, arg);
 		return;
 	}
-	int saved = errno;
 	uint32_t site = cb ? ls_register_site(LS_API_EVCONNLISTENER_SET_CB, (ls_fn)cb, ret) : 0;
-	errno = saved;
 	if (cb != NULL)
 		ls_lev_set(token, LS_LEV_ACCEPT, (ls_fn)cb, arg, 1, site);
 	real(lev, cb ? ls_lev_tramp : NULL, token);
@@ -408,10 +402,8 @@ LS_EXPORT void evconnlistener_set_error_cb(struct evconnlistener *lev, evconnlis
 		real(lev, errorcb);
 		return;
 	}
-	int saved = errno;
 	uint32_t site = errorcb ? ls_register_site(LS_API_EVCONNLISTENER_SET_ERROR_CB,
 						   (ls_fn)errorcb, ret) : 0;
-	errno = saved;
 	if (errorcb != NULL)
 		ls_lev_set(token, LS_LEV_ERROR, (ls_fn)errorcb, NULL, 0, site);
 	real(lev, errorcb ? ls_lev_error_tramp : NULL);
