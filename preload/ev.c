@@ -129,6 +129,7 @@ int ls_ev_record(const void *key, void (*fill)(struct ls_entry *e, void *arg), v
 	struct ls_entry *e = ls_table_get_new_locked(key);
 	if (e != NULL) {
 		fill(e, arg);
+		ls_ev_changed();
 	}
 	ls_table_unlock();
 	errno = saved;
@@ -205,20 +206,65 @@ void ls_ev_forget(const void *key)
 {
 	struct ls_entry gone;
 	int saved = errno;
-	ls_table_take(key, &gone);
+	if (ls_table_take(key, &gone))
+		ls_ev_changed();
 	errno = saved;
+}
+
+/* ---- what a thread has seen of its events ---------------------------------- */
+
+__thread struct ls_ev_seen ls_ev_seen_tab[LS_EV_SEEN];
+uintptr_t ls_ev_gen = 1;   /* never 0: an empty copy never matches */
+
+struct ls_ev_seen *ls_ev_seen_fill(const void *key, struct ls_ev_seen *s)
+{
+	/* Read before the entry: a change made after it moves it again. */
+	uintptr_t gen = __atomic_load_n(&ls_ev_gen, __ATOMIC_ACQUIRE);
+	const struct ls_entry *e = ls_table_find(key);
+	if (e == NULL)
+		return NULL;
+	uint32_t f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+	if (!(f & (LS_ENT_EV_EVENT | LS_ENT_EV_BEV)) || (f & (LS_ENT_EV_FREED | LS_ENT_EV_BASE_GONE)))
+		return NULL;
+	/* A signal handler of this thread must not match a half-written
+	 * copy: the key goes last. */
+	s->key = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s->gen = gen;
+	s->flags = f;
+	s->loop = __atomic_load_n(&e->loop, __ATOMIC_RELAXED);
+	s->arg = e->arg;
+	for (int i = 0; i < 3; i++) {
+		s->cb[i] = e->cb[i];
+		s->site[i] = e->site[i];
+	}
+	s->any_thread = -1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s->key = (uintptr_t)key;
+	return s;
 }
 
 /* ---- events --------------------------------------------------------------- */
 
 static void ls_ev_tramp(evutil_socket_t fd, short what, void *ev)
 {
-	struct ls_entry *e = ls_table_find(ev);
-	if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
-		ls_lost_callback("event", ev);
-	event_callback_fn cb = (event_callback_fn)e->cb[0];
-	void *arg = e->arg;
-	uint32_t site = e->site[0];
+	const struct ls_ev_seen *s = ls_ev_seen_of(ev);
+	event_callback_fn cb;
+	void *arg;
+	uint32_t site;
+	if (LS_LIKELY(s != NULL && s->cb[0] != NULL)) {
+		cb = (event_callback_fn)s->cb[0];
+		arg = s->arg;
+		site = s->site[0];
+	} else {
+		/* Freed (libevent may still run a callback it had begun). */
+		struct ls_entry *e = ls_table_find(ev);
+		if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
+			ls_lost_callback("event", ev);
+		cb = (event_callback_fn)e->cb[0];
+		arg = e->arg;
+		site = e->site[0];
+	}
 	LS_EV_TIMED(site, cb(fd, what, arg));
 }
 
@@ -336,8 +382,10 @@ LS_EXPORT int event_base_set(struct event_base *base, struct event *ev)
 	int rc = real(base, ev);
 	if (rc == 0 && ev != NULL && !ls_ev_skip((const void *)real, ret)) {
 		struct ls_entry *e = ls_table_find(ev);
-		if (e != NULL)
+		if (e != NULL) {
 			__atomic_store_n(&e->loop, (void *)base, __ATOMIC_RELAXED);
+			ls_ev_changed();
+		}
 	}
 	return rc;
 }
@@ -346,6 +394,14 @@ LS_EXPORT int event_base_set(struct event_base *base, struct event *ev)
  * thread rule. */
 static void ls_event_use(uint32_t api, const struct event *ev, int lock_ok)
 {
+	struct ls_ev_seen *s = ls_ev_seen_of(ev);
+	if (LS_LIKELY(s != NULL)) {
+		/* In good standing: only the thread rule, which a lockable
+		 * base passes whoever runs it. */
+		if (!ls_running_here(s->loop) && !(lock_ok && ls_ev_seen_any_thread(s)))
+			ls_ev_check_thread(api, s->loop, ev, lock_ok);
+		return;
+	}
 	struct ls_entry *e = ls_table_find(ev);
 	if (e == NULL) {
 		ls_ev_check_thread(api, LS_EV(event_get_base)(ev), ev, lock_ok);
@@ -360,31 +416,35 @@ static void ls_event_use(uint32_t api, const struct event *ev, int lock_ok)
 		ls_ev_check_thread(api, __atomic_load_n(&e->loop, __ATOMIC_RELAXED), ev, lock_ok);
 }
 
-LS_EXPORT int event_add(struct event *ev, const struct timeval *tv)
+static void ls_event_use_locked_ok(uint32_t api, const struct event *ev)
 {
-	const void *ret = __builtin_return_address(0);
-	__typeof__(&event_add) real = LS_EV(event_add);
-	if (ev != NULL && !ls_ev_skip((const void *)real, ret))
-		ls_event_use(LS_API_EV_ADD, ev, 1);
-	return real(ev, tv);
+	ls_event_use(api, ev, 1);
 }
 
-LS_EXPORT int event_del(struct event *ev)
+LS_EV_CHECKED(int, event_add, LS_API_EV_ADD, ev, ls_event_use_locked_ok,
+	      (struct event *ev, const struct timeval *tv), (ev, tv))
+LS_EV_CHECKED(int, event_del, LS_API_EV_DEL, ev, ls_event_use_locked_ok, (struct event *ev), (ev))
+
+/* LS_EV_CHECKED's shape, for a function that returns nothing. */
+static __typeof__(&event_active) event_active_real;
+
+__attribute__((noinline)) static void event_active_checked(const void *ret, struct event *ev,
+							   int res, short ncalls)
 {
-	const void *ret = __builtin_return_address(0);
-	__typeof__(&event_del) real = LS_EV(event_del);
+	__typeof__(&event_active) real = LS_EV_IN(event_active_real, event_active);
 	if (ev != NULL && !ls_ev_skip((const void *)real, ret))
-		ls_event_use(LS_API_EV_DEL, ev, 1);
-	return real(ev);
+		ls_event_use(LS_API_EV_ACTIVE, ev, 1);
+	real(ev, res, ncalls);
 }
 
 LS_EXPORT void event_active(struct event *ev, int res, short ncalls)
 {
 	const void *ret = __builtin_return_address(0);
-	__typeof__(&event_active) real = LS_EV(event_active);
-	if (ev != NULL && !ls_ev_skip((const void *)real, ret))
-		ls_event_use(LS_API_EV_ACTIVE, ev, 1);
-	real(ev, res, ncalls);
+	__typeof__(&event_active) real = __atomic_load_n(&event_active_real, __ATOMIC_ACQUIRE);
+	if (LS_LIKELY(real != NULL && ls_ev_use_is_fine(ev, ret)))
+		real(ev, res, ncalls);
+	else
+		event_active_checked(ret, ev, res, ncalls);
 }
 
 /* The entry stays, marked freed (its callback kept: a callback libevent is
@@ -397,6 +457,7 @@ static void ls_mark_freed(const void *obj, uint32_t kind)
 	struct ls_entry *e = ls_table_get_locked(obj);
 	if (e != NULL)
 		e->flags |= kind | LS_ENT_EV_FREED;
+	ls_ev_changed();
 	ls_table_unlock();
 	errno = saved;
 }
@@ -775,6 +836,7 @@ LS_EXPORT void event_base_free(struct event_base *base)
 	for (uint32_t i = 0; i < p.ntokens; i++)
 		ls_ev_forget(p.tokens[i]);
 	ls_table_foreach(ls_mark_base_gone, base);
+	ls_ev_changed();
 	ls_ev_forget(base);
 	if (ls_ev_current_base == base)
 		ls_ev_current_base = NULL;
