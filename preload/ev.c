@@ -15,6 +15,7 @@
 #include <event2/event_compat.h>
 #include <event2/thread.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,18 @@ void ls_ev_forget(const void *key)
 __thread struct ls_ev_seen ls_ev_seen_tab[LS_EV_SEEN];
 uintptr_t ls_ev_gen = 1;   /* never 0: an empty copy never matches */
 
+/* In a forked child the side table marks what the loops of other threads
+ * own (table.c), behind the copies' backs. */
+static void ls_ev_seen_atfork_child(void)
+{
+	ls_ev_changed();
+}
+
+__attribute__((constructor)) static void ls_ev_seen_init(void)
+{
+	pthread_atfork(NULL, NULL, ls_ev_seen_atfork_child);
+}
+
 struct ls_ev_seen *ls_ev_seen_fill(const void *key, struct ls_ev_seen *s)
 {
 	/* Read before the entry: a change made after it moves it again. */
@@ -232,6 +245,7 @@ struct ls_ev_seen *ls_ev_seen_fill(const void *key, struct ls_ev_seen *s)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	s->gen = gen;
 	s->flags = f;
+	s->api = e->api;
 	s->loop = __atomic_load_n(&e->loop, __ATOMIC_RELAXED);
 	s->arg = e->arg;
 	for (int i = 0; i < 3; i++) {
@@ -300,15 +314,76 @@ static void *ls_ev_self_cbarg(void)
 	return p;
 }
 
-/* The event's callback from now on: the user's (cb, arg), registered by
- * api from ret. event_self_cbarg() as the argument means the event. */
-static int ls_event_born(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
-			 void *arg, uint32_t owned, const void *ret)
+/* The event's base from now on, if the shim knows the event and it has
+ * another. Written under the lock: a rebuild of the table copies entries
+ * under it, and a store into the array it replaced would be lost. */
+static void ls_event_set_base(const struct event *ev, struct event_base *base)
 {
-	struct ls_event_born b = { .base = base, .cb = cb, .arg = arg, .owned = owned, .api = api };
-	if (arg == ls_ev_self_cbarg())
-		b.arg = ev;
-	b.site = ls_register_site(api, cb, ret);
+	struct ls_entry *e = ls_table_find(ev);
+	if (e == NULL || __atomic_load_n(&e->loop, __ATOMIC_RELAXED) == base)
+		return;   /* nothing to write: no lock */
+	int saved = errno;
+	ls_table_lock();
+	e = ls_table_find(ev);
+	if (e != NULL) {
+		__atomic_store_n(&e->loop, (void *)base, __ATOMIC_RELAXED);
+		ls_ev_changed();
+	}
+	ls_table_unlock();
+	errno = saved;
+}
+
+/* What ls_fill_event is to make of the user's (cb, arg), registered by
+ * api from ret. event_self_cbarg() as the argument means the event. */
+static void ls_event_born_as(struct ls_event_born *b, struct event *ev, struct event_base *base,
+			     uint32_t api, ls_fn cb, void *arg, const void *ret)
+{
+	b->base = base;
+	b->cb = cb;
+	b->arg = arg == ls_ev_self_cbarg() ? ev : arg;
+	b->api = api;
+	b->site = ls_register_site(api, cb, ret);
+}
+
+/* event_new: a new event. */
+static int ls_event_born(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
+			 void *arg, const void *ret)
+{
+	struct ls_event_born b = { .owned = LS_ENT_EV_OWNED };
+	ls_event_born_as(&b, ev, base, api, cb, arg, ret);
+	return ls_ev_record(ev, ls_fill_event, &b);
+}
+
+/* event_assign, event_set: an event the program assigns, maybe again. It
+ * keeps its duty to be freed when event_new made it. */
+static int ls_event_assigned(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
+			     void *arg, const void *ret)
+{
+	struct ls_event_born b = { 0 };
+	ls_event_born_as(&b, ev, base, api, cb, arg, ret);
+	const struct ls_ev_seen *s = ls_ev_seen_of(ev);
+	if (s != NULL) {
+		/* In good standing. Given what it has (the same callback and
+		 * argument from the same place, as servers do at every state
+		 * change), nothing is written: no lock, and every thread's
+		 * copy stays good; but its base, which event_set puts back
+		 * to event_init's each time. Only ls_fill_event writes an
+		 * event's entry, init_site as site[0]. */
+		b.owned = (s->flags & (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED)) ==
+			  (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED) ? LS_ENT_EV_OWNED : 0;
+		if (s->flags == (LS_ENT_EV_EVENT | b.owned) && s->cb[0] == b.cb &&
+		    s->arg == b.arg && s->site[0] == b.site && s->api == b.api) {
+			if (s->loop != base)
+				ls_event_set_base(ev, base);
+			return 0;
+		}
+	} else {
+		/* New to the shim, freed or orphaned: made anew. */
+		const struct ls_entry *e = ls_table_find(ev);
+		uint32_t f = e ? __atomic_load_n(&e->flags, __ATOMIC_RELAXED) : 0;
+		b.owned = (f & (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED | LS_ENT_EV_FREED)) ==
+			  (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED) ? LS_ENT_EV_OWNED : 0;
+	}
 	return ls_ev_record(ev, ls_fill_event, &b);
 }
 
@@ -323,26 +398,13 @@ LS_EXPORT struct event *event_new(struct event_base *base, evutil_socket_t fd, s
 	/* The event does not exist yet: libevent puts it in the argument. */
 	struct event *ev = real(base, fd, events, ls_ev_tramp, ls_ev_self_cbarg());
 	if (ev != NULL &&
-	    ls_event_born(ev, LS_EV(event_get_base)(ev), LS_API_EV_NEW, (ls_fn)cb, arg,
-			  LS_ENT_EV_OWNED, ret) != 0) {
+	    ls_event_born(ev, LS_EV(event_get_base)(ev), LS_API_EV_NEW, (ls_fn)cb, arg, ret) != 0) {
 		/* The shim could not keep the callback: give libevent the user's. */
 		int saved = errno;
 		LS_EV(event_assign)(ev, base, fd, events, cb, arg);
 		errno = saved;
 	}
 	return ev;
-}
-
-/* An event the program assigns again keeps its duty to be freed when
- * event_new made it. */
-static uint32_t ls_still_owned(const struct event *ev)
-{
-	struct ls_entry *e = ls_table_find(ev);
-	if (e == NULL)
-		return 0;
-	uint32_t f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
-	return (f & (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED | LS_ENT_EV_FREED)) ==
-	       (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED) ? LS_ENT_EV_OWNED : 0;
 }
 
 LS_EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_socket_t fd,
@@ -352,8 +414,8 @@ LS_EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_soc
 	__typeof__(&event_assign) real = LS_EV(event_assign);
 	if (ev == NULL || cb == NULL || cb == ls_ev_tramp || ls_ev_skip((const void *)real, ret) ||
 	    ls_ev_own_cb((const void *)cb) ||
-	    ls_event_born(ev, base ? base : ls_ev_current_base, LS_API_EV_ASSIGN, (ls_fn)cb, arg,
-			  ls_still_owned(ev), ret) != 0)
+	    ls_event_assigned(ev, base ? base : ls_ev_current_base, LS_API_EV_ASSIGN, (ls_fn)cb,
+			      arg, ret) != 0)
 		return real(ev, base, fd, events, cb, arg);
 	return real(ev, base, fd, events, ls_ev_tramp, ev);
 }
@@ -367,8 +429,7 @@ LS_EXPORT void event_set(struct event *ev, evutil_socket_t fd, short events,
 	__typeof__(&event_set) real = LS_EV(event_set);
 	if (ev == NULL || cb == NULL || cb == ls_ev_tramp || ls_ev_skip((const void *)real, ret) ||
 	    ls_ev_own_cb((const void *)cb) ||
-	    ls_event_born(ev, ls_ev_current_base, LS_API_EV_SET, (ls_fn)cb, arg,
-			  ls_still_owned(ev), ret) != 0) {
+	    ls_event_assigned(ev, ls_ev_current_base, LS_API_EV_SET, (ls_fn)cb, arg, ret) != 0) {
 		real(ev, fd, events, cb, arg);
 		return;
 	}
@@ -380,13 +441,8 @@ LS_EXPORT int event_base_set(struct event_base *base, struct event *ev)
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&event_base_set) real = LS_EV(event_base_set);
 	int rc = real(base, ev);
-	if (rc == 0 && ev != NULL && !ls_ev_skip((const void *)real, ret)) {
-		struct ls_entry *e = ls_table_find(ev);
-		if (e != NULL) {
-			__atomic_store_n(&e->loop, (void *)base, __ATOMIC_RELAXED);
-			ls_ev_changed();
-		}
-	}
+	if (rc == 0 && ev != NULL && !ls_ev_skip((const void *)real, ret))
+		ls_event_set_base(ev, base);
 	return rc;
 }
 

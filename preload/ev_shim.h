@@ -140,8 +140,9 @@ static inline void ls_ev_check_thread(uint32_t api, const void *base, const void
 /* ---- what a thread has seen of its events ------------------------------------ */
 
 /* The hot paths (the trampolines, event_add, event_del, event_active, the
- * bufferevent calls) read a few fields of an event's or a bufferevent's
- * entry, again and again for the same few objects. Each thread keeps a
+ * bufferevent calls, an event_assign or event_set that changes nothing)
+ * read a few fields of an event's or a bufferevent's entry, again and
+ * again for the same few objects. Each thread keeps a
  * copy of them for the last objects it used, good while ls_ev_gen has not
  * moved since: every change the libevent files make to the entry of an
  * event, a bufferevent or a base (a registration, a free, event_base_set,
@@ -159,6 +160,7 @@ struct ls_ev_seen {
 	void *arg;
 	uint32_t site[3];
 	uint32_t flags;
+	uint32_t api;
 	int any_thread;         /* ls_ev_seen_any_thread; -1: not asked yet */
 };
 
