@@ -15,6 +15,7 @@
 #include <event2/event_compat.h>
 #include <event2/thread.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,10 @@ struct ls_range {
 
 static struct ls_range ls_ev_libs[LS_EV_MAX_LIBS];
 static uint32_t ls_ev_nlibs;
+/* From the lowest library's start to the highest one's end. It only grows,
+ * and is widened before a library is counted in ls_ev_nlibs. */
+struct ls_ev_span ls_ev_span;
+int ls_ev_foreign;
 
 static const char *const ls_ev_sonames[] = {
 	"libevent-2.1.so.7", "libevent_core-2.1.so.7", "libevent_extra-2.1.so.7",
@@ -41,8 +46,10 @@ static const char *const ls_ev_sonames[] = {
 
 int ls_ev_in_lib(const void *addr)
 {
-	uint32_t n = __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE);
 	uintptr_t a = (uintptr_t)addr;
+	if (!ls_ev_in_span(a))
+		return 0;
+	uint32_t n = __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++)
 		if (a - ls_ev_libs[i].lo < ls_ev_libs[i].hi - ls_ev_libs[i].lo)
 			return 1;
@@ -76,6 +83,10 @@ static int ls_ev_add_lib(struct dl_phdr_info *info, size_t size, void *arg)
 		return 0;
 	ls_ev_libs[n].lo = lo;
 	ls_ev_libs[n].hi = hi;
+	if (n == 0 || lo < ls_ev_span.lo)
+		__atomic_store_n(&ls_ev_span.lo, lo, __ATOMIC_RELAXED);
+	if (n == 0 || hi > ls_ev_span.hi)
+		__atomic_store_n(&ls_ev_span.hi, hi, __ATOMIC_RELAXED);
 	__atomic_store_n(&ls_ev_nlibs, n + 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -100,6 +111,10 @@ void *ls_ev_resolve(const char *name)
 		abort();
 	}
 	dl_iterate_phdr(ls_ev_add_lib, NULL);
+	/* Before the caller publishes p (LS_EV's release store): a thread
+	 * that finds p there finds this too. */
+	if (!ls_ev_in_lib(p))
+		__atomic_store_n(&ls_ev_foreign, 1, __ATOMIC_RELAXED);
 	errno = saved;
 	return p;
 }
@@ -115,6 +130,7 @@ int ls_ev_record(const void *key, void (*fill)(struct ls_entry *e, void *arg), v
 	struct ls_entry *e = ls_table_get_new_locked(key);
 	if (e != NULL) {
 		fill(e, arg);
+		ls_ev_changed();
 	}
 	ls_table_unlock();
 	errno = saved;
@@ -175,10 +191,8 @@ void *ls_ev_oneshot(uint32_t api, ls_fn cb, void *arg, const void *base, const v
 	void *token = ls_ev_token();
 	if (token == NULL)
 		return NULL;
-	int saved = errno;
 	struct ls_oneshot o = { .api = api, .flags = flags, .cb = cb, .arg = arg, .base = base };
 	o.site = ls_register_site(api, cb, ret);
-	errno = saved;
 	return ls_ev_record(token, ls_fill_oneshot, &o) == 0 ? token : NULL;
 }
 
@@ -193,20 +207,78 @@ void ls_ev_forget(const void *key)
 {
 	struct ls_entry gone;
 	int saved = errno;
-	ls_table_take(key, &gone);
+	if (ls_table_take(key, &gone))
+		ls_ev_changed();
 	errno = saved;
+}
+
+/* ---- what a thread has seen of its events ---------------------------------- */
+
+__thread struct ls_ev_seen ls_ev_seen_tab[LS_EV_SEEN];
+uintptr_t ls_ev_gen = 1;   /* never 0: an empty copy never matches */
+
+/* In a forked child the side table marks what the loops of other threads
+ * own (table.c), behind the copies' backs. */
+static void ls_ev_seen_atfork_child(void)
+{
+	ls_ev_changed();
+}
+
+__attribute__((constructor)) static void ls_ev_seen_init(void)
+{
+	pthread_atfork(NULL, NULL, ls_ev_seen_atfork_child);
+}
+
+struct ls_ev_seen *ls_ev_seen_fill(const void *key, struct ls_ev_seen *s)
+{
+	/* Read before the entry: a change made after it moves it again. */
+	uintptr_t gen = __atomic_load_n(&ls_ev_gen, __ATOMIC_ACQUIRE);
+	const struct ls_entry *e = ls_table_find(key);
+	if (e == NULL)
+		return NULL;
+	uint32_t f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+	if (!(f & (LS_ENT_EV_EVENT | LS_ENT_EV_BEV)) || (f & (LS_ENT_EV_FREED | LS_ENT_EV_BASE_GONE)))
+		return NULL;
+	/* A signal handler of this thread must not match a half-written
+	 * copy: the key goes last. */
+	s->key = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s->gen = gen;
+	s->flags = f;
+	s->api = e->api;
+	s->loop = __atomic_load_n(&e->loop, __ATOMIC_RELAXED);
+	s->arg = e->arg;
+	for (int i = 0; i < 3; i++) {
+		s->cb[i] = e->cb[i];
+		s->site[i] = e->site[i];
+	}
+	s->any_thread = -1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s->key = (uintptr_t)key;
+	return s;
 }
 
 /* ---- events --------------------------------------------------------------- */
 
 static void ls_ev_tramp(evutil_socket_t fd, short what, void *ev)
 {
-	struct ls_entry *e = ls_table_find(ev);
-	if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
-		ls_lost_callback("event", ev);
-	event_callback_fn cb = (event_callback_fn)e->cb[0];
-	void *arg = e->arg;
-	uint32_t site = e->site[0];
+	const struct ls_ev_seen *s = ls_ev_seen_of(ev);
+	event_callback_fn cb;
+	void *arg;
+	uint32_t site;
+	if (LS_LIKELY(s != NULL && s->cb[0] != NULL)) {
+		cb = (event_callback_fn)s->cb[0];
+		arg = s->arg;
+		site = s->site[0];
+	} else {
+		/* Freed (libevent may still run a callback it had begun). */
+		struct ls_entry *e = ls_table_find(ev);
+		if (LS_UNLIKELY(e == NULL || e->cb[0] == NULL))
+			ls_lost_callback("event", ev);
+		cb = (event_callback_fn)e->cb[0];
+		arg = e->arg;
+		site = e->site[0];
+	}
 	LS_EV_TIMED(site, cb(fd, what, arg));
 }
 
@@ -229,17 +301,89 @@ static void ls_fill_event(struct ls_entry *e, void *arg)
 	e->api = b->api;
 }
 
-/* The event's callback from now on: the user's (cb, arg), registered by
- * api from ret. event_self_cbarg() as the argument means the event. */
-static int ls_event_born(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
-			 void *arg, uint32_t owned, const void *ret)
+/* event_self_cbarg(): the address of a variable of libevent's, the same
+ * for the whole process, so asked once. */
+static void *ls_ev_self_cbarg(void)
 {
+	static void *self;
+	void *p = __atomic_load_n(&self, __ATOMIC_RELAXED);
+	if (LS_UNLIKELY(p == NULL)) {
+		p = LS_EV(event_self_cbarg)();
+		__atomic_store_n(&self, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+/* The event's base from now on, if the shim knows the event and it has
+ * another. Written under the lock: a rebuild of the table copies entries
+ * under it, and a store into the array it replaced would be lost. */
+static void ls_event_set_base(const struct event *ev, struct event_base *base)
+{
+	struct ls_entry *e = ls_table_find(ev);
+	if (e == NULL || __atomic_load_n(&e->loop, __ATOMIC_RELAXED) == base)
+		return;   /* nothing to write: no lock */
 	int saved = errno;
-	struct ls_event_born b = { .base = base, .cb = cb, .arg = arg, .owned = owned, .api = api };
-	if (arg == LS_EV(event_self_cbarg)())
-		b.arg = ev;
-	b.site = ls_register_site(api, cb, ret);
+	ls_table_lock();
+	e = ls_table_find(ev);
+	if (e != NULL) {
+		__atomic_store_n(&e->loop, (void *)base, __ATOMIC_RELAXED);
+		ls_ev_changed();
+	}
+	ls_table_unlock();
 	errno = saved;
+}
+
+/* What ls_fill_event is to make of the user's (cb, arg), registered by
+ * api from ret. event_self_cbarg() as the argument means the event. */
+static void ls_event_born_as(struct ls_event_born *b, struct event *ev, struct event_base *base,
+			     uint32_t api, ls_fn cb, void *arg, const void *ret)
+{
+	b->base = base;
+	b->cb = cb;
+	b->arg = arg == ls_ev_self_cbarg() ? ev : arg;
+	b->api = api;
+	b->site = ls_register_site(api, cb, ret);
+}
+
+/* event_new: a new event. */
+static int ls_event_born(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
+			 void *arg, const void *ret)
+{
+	struct ls_event_born b = { .owned = LS_ENT_EV_OWNED };
+	ls_event_born_as(&b, ev, base, api, cb, arg, ret);
+	return ls_ev_record(ev, ls_fill_event, &b);
+}
+
+/* event_assign, event_set: an event the program assigns, maybe again. It
+ * keeps its duty to be freed when event_new made it. */
+static int ls_event_assigned(struct event *ev, struct event_base *base, uint32_t api, ls_fn cb,
+			     void *arg, const void *ret)
+{
+	struct ls_event_born b = { 0 };
+	ls_event_born_as(&b, ev, base, api, cb, arg, ret);
+	const struct ls_ev_seen *s = ls_ev_seen_of(ev);
+	if (s != NULL) {
+		/* In good standing. Given what it has (the same callback and
+		 * argument from the same place, as servers do at every state
+		 * change), nothing is written: no lock, and every thread's
+		 * copy stays good; but its base, which event_set puts back
+		 * to event_init's each time. Only ls_fill_event writes an
+		 * event's entry, init_site as site[0]. */
+		b.owned = (s->flags & (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED)) ==
+			  (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED) ? LS_ENT_EV_OWNED : 0;
+		if (s->flags == (LS_ENT_EV_EVENT | b.owned) && s->cb[0] == b.cb &&
+		    s->arg == b.arg && s->site[0] == b.site && s->api == b.api) {
+			if (s->loop != base)
+				ls_event_set_base(ev, base);
+			return 0;
+		}
+	} else {
+		/* New to the shim, freed or orphaned: made anew. */
+		const struct ls_entry *e = ls_table_find(ev);
+		uint32_t f = e ? __atomic_load_n(&e->flags, __ATOMIC_RELAXED) : 0;
+		b.owned = (f & (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED | LS_ENT_EV_FREED)) ==
+			  (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED) ? LS_ENT_EV_OWNED : 0;
+	}
 	return ls_ev_record(ev, ls_fill_event, &b);
 }
 
@@ -252,28 +396,15 @@ LS_EXPORT struct event *event_new(struct event_base *base, evutil_socket_t fd, s
 	    ls_ev_own_cb((const void *)cb))
 		return real(base, fd, events, cb, arg);
 	/* The event does not exist yet: libevent puts it in the argument. */
-	struct event *ev = real(base, fd, events, ls_ev_tramp, LS_EV(event_self_cbarg)());
+	struct event *ev = real(base, fd, events, ls_ev_tramp, ls_ev_self_cbarg());
 	if (ev != NULL &&
-	    ls_event_born(ev, LS_EV(event_get_base)(ev), LS_API_EV_NEW, (ls_fn)cb, arg,
-			  LS_ENT_EV_OWNED, ret) != 0) {
+	    ls_event_born(ev, LS_EV(event_get_base)(ev), LS_API_EV_NEW, (ls_fn)cb, arg, ret) != 0) {
 		/* The shim could not keep the callback: give libevent the user's. */
 		int saved = errno;
 		LS_EV(event_assign)(ev, base, fd, events, cb, arg);
 		errno = saved;
 	}
 	return ev;
-}
-
-/* An event the program assigns again keeps its duty to be freed when
- * event_new made it. */
-static uint32_t ls_still_owned(const struct event *ev)
-{
-	struct ls_entry *e = ls_table_find(ev);
-	if (e == NULL)
-		return 0;
-	uint32_t f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
-	return (f & (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED | LS_ENT_EV_FREED)) ==
-	       (LS_ENT_EV_EVENT | LS_ENT_EV_OWNED) ? LS_ENT_EV_OWNED : 0;
 }
 
 LS_EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_socket_t fd,
@@ -283,8 +414,8 @@ LS_EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_soc
 	__typeof__(&event_assign) real = LS_EV(event_assign);
 	if (ev == NULL || cb == NULL || cb == ls_ev_tramp || ls_ev_skip((const void *)real, ret) ||
 	    ls_ev_own_cb((const void *)cb) ||
-	    ls_event_born(ev, base ? base : ls_ev_current_base, LS_API_EV_ASSIGN, (ls_fn)cb, arg,
-			  ls_still_owned(ev), ret) != 0)
+	    ls_event_assigned(ev, base ? base : ls_ev_current_base, LS_API_EV_ASSIGN, (ls_fn)cb,
+			      arg, ret) != 0)
 		return real(ev, base, fd, events, cb, arg);
 	return real(ev, base, fd, events, ls_ev_tramp, ev);
 }
@@ -298,8 +429,7 @@ LS_EXPORT void event_set(struct event *ev, evutil_socket_t fd, short events,
 	__typeof__(&event_set) real = LS_EV(event_set);
 	if (ev == NULL || cb == NULL || cb == ls_ev_tramp || ls_ev_skip((const void *)real, ret) ||
 	    ls_ev_own_cb((const void *)cb) ||
-	    ls_event_born(ev, ls_ev_current_base, LS_API_EV_SET, (ls_fn)cb, arg,
-			  ls_still_owned(ev), ret) != 0) {
+	    ls_event_assigned(ev, ls_ev_current_base, LS_API_EV_SET, (ls_fn)cb, arg, ret) != 0) {
 		real(ev, fd, events, cb, arg);
 		return;
 	}
@@ -311,11 +441,8 @@ LS_EXPORT int event_base_set(struct event_base *base, struct event *ev)
 	const void *ret = __builtin_return_address(0);
 	__typeof__(&event_base_set) real = LS_EV(event_base_set);
 	int rc = real(base, ev);
-	if (rc == 0 && ev != NULL && !ls_ev_skip((const void *)real, ret)) {
-		struct ls_entry *e = ls_table_find(ev);
-		if (e != NULL)
-			__atomic_store_n(&e->loop, (void *)base, __ATOMIC_RELAXED);
-	}
+	if (rc == 0 && ev != NULL && !ls_ev_skip((const void *)real, ret))
+		ls_event_set_base(ev, base);
 	return rc;
 }
 
@@ -323,6 +450,14 @@ LS_EXPORT int event_base_set(struct event_base *base, struct event *ev)
  * thread rule. */
 static void ls_event_use(uint32_t api, const struct event *ev, int lock_ok)
 {
+	struct ls_ev_seen *s = ls_ev_seen_of(ev);
+	if (LS_LIKELY(s != NULL)) {
+		/* In good standing: only the thread rule, which a lockable
+		 * base passes whoever runs it. */
+		if (!ls_running_here(s->loop) && !(lock_ok && ls_ev_seen_any_thread(s)))
+			ls_ev_check_thread(api, s->loop, ev, lock_ok);
+		return;
+	}
 	struct ls_entry *e = ls_table_find(ev);
 	if (e == NULL) {
 		ls_ev_check_thread(api, LS_EV(event_get_base)(ev), ev, lock_ok);
@@ -337,31 +472,35 @@ static void ls_event_use(uint32_t api, const struct event *ev, int lock_ok)
 		ls_ev_check_thread(api, __atomic_load_n(&e->loop, __ATOMIC_RELAXED), ev, lock_ok);
 }
 
-LS_EXPORT int event_add(struct event *ev, const struct timeval *tv)
+static void ls_event_use_locked_ok(uint32_t api, const struct event *ev)
 {
-	const void *ret = __builtin_return_address(0);
-	__typeof__(&event_add) real = LS_EV(event_add);
-	if (ev != NULL && !ls_ev_skip((const void *)real, ret))
-		ls_event_use(LS_API_EV_ADD, ev, 1);
-	return real(ev, tv);
+	ls_event_use(api, ev, 1);
 }
 
-LS_EXPORT int event_del(struct event *ev)
+LS_EV_CHECKED(int, event_add, LS_API_EV_ADD, ev, ls_event_use_locked_ok,
+	      (struct event *ev, const struct timeval *tv), (ev, tv))
+LS_EV_CHECKED(int, event_del, LS_API_EV_DEL, ev, ls_event_use_locked_ok, (struct event *ev), (ev))
+
+/* LS_EV_CHECKED's shape, for a function that returns nothing. */
+static __typeof__(&event_active) event_active_real;
+
+__attribute__((noinline)) static void event_active_checked(const void *ret, struct event *ev,
+							   int res, short ncalls)
 {
-	const void *ret = __builtin_return_address(0);
-	__typeof__(&event_del) real = LS_EV(event_del);
+	__typeof__(&event_active) real = LS_EV_IN(event_active_real, event_active);
 	if (ev != NULL && !ls_ev_skip((const void *)real, ret))
-		ls_event_use(LS_API_EV_DEL, ev, 1);
-	return real(ev);
+		ls_event_use(LS_API_EV_ACTIVE, ev, 1);
+	real(ev, res, ncalls);
 }
 
 LS_EXPORT void event_active(struct event *ev, int res, short ncalls)
 {
 	const void *ret = __builtin_return_address(0);
-	__typeof__(&event_active) real = LS_EV(event_active);
-	if (ev != NULL && !ls_ev_skip((const void *)real, ret))
-		ls_event_use(LS_API_EV_ACTIVE, ev, 1);
-	real(ev, res, ncalls);
+	__typeof__(&event_active) real = __atomic_load_n(&event_active_real, __ATOMIC_ACQUIRE);
+	if (LS_LIKELY(real != NULL && ls_ev_use_is_fine(ev, ret)))
+		real(ev, res, ncalls);
+	else
+		event_active_checked(ret, ev, res, ncalls);
 }
 
 /* The entry stays, marked freed (its callback kept: a callback libevent is
@@ -374,6 +513,7 @@ static void ls_mark_freed(const void *obj, uint32_t kind)
 	struct ls_entry *e = ls_table_get_locked(obj);
 	if (e != NULL)
 		e->flags |= kind | LS_ENT_EV_FREED;
+	ls_ev_changed();
 	ls_table_unlock();
 	errno = saved;
 }
@@ -752,6 +892,7 @@ LS_EXPORT void event_base_free(struct event_base *base)
 	for (uint32_t i = 0; i < p.ntokens; i++)
 		ls_ev_forget(p.tokens[i]);
 	ls_table_foreach(ls_mark_base_gone, base);
+	ls_ev_changed();
 	ls_ev_forget(base);
 	if (ls_ev_current_base == base)
 		ls_ev_current_base = NULL;

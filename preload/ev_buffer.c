@@ -22,6 +22,11 @@ enum { LS_BEV_READ = 0, LS_BEV_WRITE = 1, LS_BEV_EVENT = 2 };
 
 static ls_fn ls_bev_cb_of(const struct bufferevent *bev, int slot, uint32_t *site)
 {
+	const struct ls_ev_seen *s = ls_ev_seen_of(bev);
+	if (LS_LIKELY(s != NULL && s->cb[slot] != NULL)) {
+		*site = s->site[slot];
+		return s->cb[slot];
+	}
 	struct ls_entry *e = ls_table_find(bev);
 	if (LS_UNLIKELY(e == NULL || e->cb[slot] == NULL))
 		ls_lost_callback("bufferevent", bev);
@@ -58,10 +63,8 @@ struct ls_bev_cbs {
 /* The sites of the callbacks the program gives, registered by api[slot]. */
 static void ls_bev_sites(struct ls_bev_cbs *c, const uint32_t api[3], const void *ret)
 {
-	int saved = errno;
 	for (int i = 0; i < 3; i++)
 		c->site[i] = c->cb[i] ? ls_register_site(api[i], c->cb[i], ret) : 0;
-	errno = saved;
 }
 
 /* The bufferevent's callbacks from now on. Callbacks the program sets are
@@ -86,14 +89,14 @@ static void ls_bev_set(struct bufferevent *bev, const struct ls_bev_cbs *c, int 
 				e->site[i] = c->site[i];
 			}
 		}
+		ls_ev_changed();
 	}
 	ls_table_unlock();
 	errno = saved;
 }
 
-static const void *ls_bev_base(const struct ls_entry *e, struct bufferevent *bev)
+static const void *ls_bev_base(const void *base, struct bufferevent *bev)
 {
-	const void *base = e ? __atomic_load_n(&e->loop, __ATOMIC_RELAXED) : NULL;
 	if (base == NULL)
 		base = LS_EV(bufferevent_get_base)(bev);
 	return base ? base : ls_ev_current_base;
@@ -104,6 +107,18 @@ static const void *ls_bev_base(const struct ls_entry *e, struct bufferevent *bev
  * bufferevent with libevent's locking on). */
 static void ls_bev_use(uint32_t api, struct bufferevent *bev)
 {
+	struct ls_ev_seen *s = ls_ev_seen_of(bev);
+	if (LS_LIKELY(s != NULL)) {
+		/* In good standing: only the thread rule, which a
+		 * thread-safe bufferevent of a lockable base passes whoever
+		 * runs the base. */
+		int lock_ok = (s->flags & LS_ENT_EV_LOCKABLE) != 0;
+		if (s->loop == NULL)
+			ls_ev_check_thread(api, ls_bev_base(NULL, bev), bev, lock_ok);
+		else if (!ls_running_here(s->loop) && !ls_ev_seen_any_thread(s))
+			ls_ev_check_thread(api, s->loop, bev, lock_ok);
+		return;
+	}
 	struct ls_entry *e = ls_table_find(bev);
 	uint32_t f = e ? __atomic_load_n(&e->flags, __ATOMIC_RELAXED) : 0;
 	if (LS_UNLIKELY(f & LS_ENT_EV_FREED))
@@ -111,7 +126,10 @@ static void ls_bev_use(uint32_t api, struct bufferevent *bev)
 	else if (LS_UNLIKELY(f & LS_ENT_EV_BASE_GONE))
 		ls_note_misuse(api, LS_MISUSE_BASE_FREED, bev, e->init_site);
 	else
-		ls_ev_check_thread(api, ls_bev_base(e, bev), bev, (f & LS_ENT_EV_LOCKABLE) != 0);
+		ls_ev_check_thread(api,
+				   ls_bev_base(e ? __atomic_load_n(&e->loop, __ATOMIC_RELAXED) : NULL,
+					       bev),
+				   bev, (f & LS_ENT_EV_LOCKABLE) != 0);
 }
 
 LS_EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_cb readcb,
@@ -183,10 +201,8 @@ static void ls_fill_bev(struct ls_entry *e, void *arg)
 static void ls_bev_born(struct bufferevent *bev, const void *base, uint32_t api,
 			int options, const struct ls_bev_cbs *cbs, const void *ret)
 {
-	int saved = errno;
 	struct ls_bev_born b = { .base = base, .options = (uint32_t)options, .cbs = cbs };
 	b.site = ls_register_site(api, NULL, ret);
-	errno = saved;
 	ls_ev_record(bev, ls_fill_bev, &b);
 }
 
@@ -256,30 +272,21 @@ LS_EXPORT void bufferevent_free(struct bufferevent *bev)
 	e = ls_table_get_locked(bev);
 	if (e != NULL)
 		e->flags |= LS_ENT_EV_BEV | LS_ENT_EV_FREED;
+	ls_ev_changed();
 	ls_table_unlock();
 	errno = saved;
 	real(bev);
 }
 
 /* Calls the shim only checks: the thread rule and use after free. */
-#define LS_BEV_CHECKED(ret_t, name, api, PARAMS, ARGS)                         \
-	LS_EXPORT ret_t name PARAMS                                            \
-	{                                                                      \
-		const void *ret = __builtin_return_address(0);                 \
-		__typeof__(&name) real = LS_EV(name);                          \
-		if (bev != NULL && !ls_ev_skip((const void *)real, ret))       \
-			ls_bev_use(api, bev);                                  \
-		return real ARGS;                                              \
-	}
-
-LS_BEV_CHECKED(int, bufferevent_enable, LS_API_BEV_ENABLE, (struct bufferevent *bev, short event),
-	       (bev, event))
-LS_BEV_CHECKED(int, bufferevent_disable, LS_API_BEV_DISABLE,
-	       (struct bufferevent *bev, short event), (bev, event))
-LS_BEV_CHECKED(int, bufferevent_write, LS_API_BEV_WRITE,
-	       (struct bufferevent *bev, const void *data, size_t size), (bev, data, size))
-LS_BEV_CHECKED(int, bufferevent_write_buffer, LS_API_BEV_WRITE_BUFFER,
-	       (struct bufferevent *bev, struct evbuffer *buf), (bev, buf))
+LS_EV_CHECKED(int, bufferevent_enable, LS_API_BEV_ENABLE, bev, ls_bev_use,
+	      (struct bufferevent *bev, short event), (bev, event))
+LS_EV_CHECKED(int, bufferevent_disable, LS_API_BEV_DISABLE, bev, ls_bev_use,
+	      (struct bufferevent *bev, short event), (bev, event))
+LS_EV_CHECKED(int, bufferevent_write, LS_API_BEV_WRITE, bev, ls_bev_use,
+	      (struct bufferevent *bev, const void *data, size_t size), (bev, data, size))
+LS_EV_CHECKED(int, bufferevent_write_buffer, LS_API_BEV_WRITE_BUFFER, bev, ls_bev_use,
+	      (struct bufferevent *bev, struct evbuffer *buf), (bev, buf))
 
 /* ---- listeners ------------------------------------------------------------ */
 
@@ -389,9 +396,7 @@ LS_EXPORT void evconnlistener_set_cb(struct evconnlistener *lev, evconnlistener_
 		real(lev, cb, arg);
 		return;
 	}
-	int saved = errno;
 	uint32_t site = cb ? ls_register_site(LS_API_EVCONNLISTENER_SET_CB, (ls_fn)cb, ret) : 0;
-	errno = saved;
 	if (cb != NULL)
 		ls_lev_set(token, LS_LEV_ACCEPT, (ls_fn)cb, arg, 1, site);
 	real(lev, cb ? ls_lev_tramp : NULL, token);
@@ -408,10 +413,8 @@ LS_EXPORT void evconnlistener_set_error_cb(struct evconnlistener *lev, evconnlis
 		real(lev, errorcb);
 		return;
 	}
-	int saved = errno;
 	uint32_t site = errorcb ? ls_register_site(LS_API_EVCONNLISTENER_SET_ERROR_CB,
 						   (ls_fn)errorcb, ret) : 0;
-	errno = saved;
 	if (errorcb != NULL)
 		ls_lev_set(token, LS_LEV_ERROR, (ls_fn)errorcb, NULL, 0, site);
 	real(lev, errorcb ? ls_lev_error_tramp : NULL);

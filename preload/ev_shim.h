@@ -24,14 +24,45 @@
  * the global scope, libevent's own from one of its libraries. */
 void *ls_ev_resolve(const char *name);
 
-#define LS_EV(fn) ({                                                         \
-	static __typeof__(&fn) real_;                                        \
-	__typeof__(&fn) r_ = __atomic_load_n(&real_, __ATOMIC_RELAXED);      \
+/* The real fn, kept in var once resolved. Published with release, read
+ * with acquire: ls_ev_foreign, set while resolving, is seen by every
+ * thread that sees the real function. */
+#define LS_EV_IN(var, fn) ({                                                 \
+	__typeof__(&fn) r_ = __atomic_load_n(&(var), __ATOMIC_ACQUIRE);      \
 	if (LS_UNLIKELY(r_ == NULL)) {                                       \
 		r_ = (__typeof__(&fn))ls_ev_resolve(#fn);                    \
-		__atomic_store_n(&real_, r_, __ATOMIC_RELAXED);              \
+		__atomic_store_n(&(var), r_, __ATOMIC_RELEASE);              \
 	}                                                                    \
 	r_; })
+
+#define LS_EV(fn) ({                                                         \
+	static __typeof__(&fn) real_;                                        \
+	LS_EV_IN(real_, fn); })
+
+/* Has ls_ev_resolve ever found a function outside libevent's libraries
+ * (libev's compat layer)? Until it has, every real function is libevent's
+ * and ls_ev_skip need not look. */
+extern int ls_ev_foreign;
+
+/* The span of libevent's libraries (lowest start to highest end): the
+ * program's return addresses and callbacks lie outside it, and
+ * ls_ev_in_lib answers for them without walking the libraries. */
+struct ls_ev_span {
+	uintptr_t lo, hi;
+};
+extern struct ls_ev_span ls_ev_span;
+
+static inline int ls_ev_in_span(uintptr_t a)
+{
+	uintptr_t lo = __atomic_load_n(&ls_ev_span.lo, __ATOMIC_RELAXED);
+	return a - lo < __atomic_load_n(&ls_ev_span.hi, __ATOMIC_RELAXED) - lo;
+}
+
+/* ls_ev_in_lib, its common answer (outside the span) inline. */
+static inline int ls_ev_own_addr(const void *addr)
+{
+	return ls_ev_in_span((uintptr_t)addr) && ls_ev_in_lib(addr);
+}
 
 /* Non-zero while an interposer runs the real function: libevent's exports
  * that end in a tail call of another (event_base_loopexit ->
@@ -64,14 +95,16 @@ extern __thread int ls_ev_inside;
  * calls itself (event_new -> event_assign, bufferevents -> event_add). */
 static inline int ls_ev_skip(const void *real, const void *ret)
 {
-	return ls_disabled || ls_ev_inside || !ls_ev_in_lib(real) || ls_ev_in_lib(ret);
+	return ls_disabled || ls_ev_inside ||
+	       (__atomic_load_n(&ls_ev_foreign, __ATOMIC_RELAXED) && !ls_ev_in_lib(real)) ||
+	       ls_ev_own_addr(ret);
 }
 
 /* A callback in libevent itself (event_loopexit's, evhttp's own handlers):
  * libevent registering its own, whichever way the call came. */
 static inline int ls_ev_own_cb(const void *cb)
 {
-	return ls_ev_in_lib(cb);
+	return ls_ev_own_addr(cb);
 }
 
 /* ---- bases ---------------------------------------------------------------- */
@@ -103,6 +136,132 @@ static inline void ls_ev_check_thread(uint32_t api, const void *base, const void
 		return;
 	ls_note_wrong_thread(api, base, obj, run);
 }
+
+/* ---- what a thread has seen of its events ------------------------------------ */
+
+/* The hot paths (the trampolines, event_add, event_del, event_active, the
+ * bufferevent calls, an event_assign or event_set that changes nothing)
+ * read a few fields of an event's or a bufferevent's entry, again and
+ * again for the same few objects. Each thread keeps a
+ * copy of them for the last objects it used, good while ls_ev_gen has not
+ * moved since: every change the libevent files make to the entry of an
+ * event, a bufferevent or a base (a registration, a free, event_base_set,
+ * a base freed) moves it once made (ls_ev_changed). Only objects in good
+ * standing are copied (an event or a bufferevent, neither freed nor
+ * orphaned): misuse takes the side table's path. Nothing else changes
+ * these entries (record.c's run bookkeeping touches a base's run_tid, and
+ * run_tid is never copied); a program that puts a libuv handle where an
+ * event was without freeing it is beyond what libevent allows anyway. */
+struct ls_ev_seen {
+	uintptr_t key;          /* 0: none */
+	uintptr_t gen;          /* ls_ev_gen when copied */
+	const void *loop;
+	ls_fn cb[3];
+	void *arg;
+	uint32_t site[3];
+	uint32_t flags;
+	uint32_t api;
+	int any_thread;         /* ls_ev_seen_any_thread; -1: not asked yet */
+};
+
+#define LS_EV_SEEN 4
+extern __thread struct ls_ev_seen ls_ev_seen_tab[LS_EV_SEEN];
+extern uintptr_t ls_ev_gen;
+
+/* After a change to an entry (with the table lock held or not). */
+static inline void ls_ev_changed(void)
+{
+	__atomic_add_fetch(&ls_ev_gen, 1, __ATOMIC_RELEASE);
+}
+
+/* The copy in s made anew from key's entry; NULL when key has none in good
+ * standing. */
+struct ls_ev_seen *ls_ev_seen_fill(const void *key, struct ls_ev_seen *s);
+
+static inline struct ls_ev_seen *ls_ev_seen_slot(uintptr_t k)
+{
+	return &ls_ev_seen_tab[(k >> 4 ^ k >> 8) & (LS_EV_SEEN - 1)];
+}
+
+/* The thread's copy of key's entry if it has a good one, else NULL. */
+static inline struct ls_ev_seen *ls_ev_seen_hit(const void *key)
+{
+	uintptr_t k = (uintptr_t)key;
+	struct ls_ev_seen *s = ls_ev_seen_slot(k);
+	if (LS_LIKELY(s->key == k && s->gen == __atomic_load_n(&ls_ev_gen, __ATOMIC_ACQUIRE)))
+		return s;
+	return NULL;
+}
+
+/* What the thread knows of key (an event or a bufferevent), or NULL: then
+ * the caller looks in the side table itself. */
+static inline struct ls_ev_seen *ls_ev_seen_of(const void *key)
+{
+	struct ls_ev_seen *s = ls_ev_seen_hit(key);
+	if (LS_LIKELY(s != NULL))
+		return s;
+	return ls_ev_seen_fill(key, ls_ev_seen_slot((uintptr_t)key));
+}
+
+/* May any thread call on s's object, libevent locking it? An event when
+ * its base is lockable, a bufferevent when it is thread-safe too. Asked of
+ * the side table once per copy: a base becomes or stops being lockable
+ * only by being made or freed, which moves ls_ev_gen. */
+static inline int ls_ev_seen_any_thread(struct ls_ev_seen *s)
+{
+	if (LS_UNLIKELY(s->any_thread < 0)) {
+		const struct ls_entry *b = NULL;
+		if (s->loop != NULL &&
+		    (!(s->flags & LS_ENT_EV_BEV) || (s->flags & LS_ENT_EV_LOCKABLE)))
+			b = ls_table_find(s->loop);
+		s->any_thread =
+			b != NULL && (__atomic_load_n(&b->flags, __ATOMIC_RELAXED) & LS_ENT_EV_LOCKABLE);
+	}
+	return s->any_thread;
+}
+
+/* The common call on an event or a bufferevent that the shim only checks,
+ * told apart in a few loads: the program's (ls_ev_skip would say no), on
+ * an object in good standing that the thread has seen, on the base the
+ * thread runs or one that libevent locks. Nothing is to be checked or
+ * recorded then. When this says no, the caller goes the full way,
+ * ls_ev_skip first. */
+static inline int ls_ev_use_is_fine(const void *obj, const void *ret)
+{
+	if (ls_disabled | ls_ev_inside | __atomic_load_n(&ls_ev_foreign, __ATOMIC_RELAXED) ||
+	    ls_ev_in_span((uintptr_t)ret))
+		return 0;
+	const struct ls_ev_seen *s = ls_ev_seen_hit(obj);
+	return s != NULL && (s->any_thread > 0 || ls_running_here(s->loop));
+}
+
+#define LS_UNPAREN(...) __VA_ARGS__
+
+/* An interposer that only checks a call on obj (misuse, the thread rule),
+ * in two parts: the common case (the real function resolved, and
+ * ls_ev_use_is_fine) jumps to the real function with nothing saved and
+ * nothing called first; the rest goes the full way out of line,
+ * name##_checked: resolving, ls_ev_skip, use(api, obj), the real call.
+ * Both end in a tail call, so the interposer keeps nothing across a call
+ * and its prologue saves no register. */
+#define LS_EV_CHECKED(ret_t, name, api, obj, use, PARAMS, ARGS)                   \
+	static __typeof__(&name) name##_real;                                     \
+	__attribute__((noinline)) static ret_t name##_checked(const void *ret,    \
+							      LS_UNPAREN PARAMS)  \
+	{                                                                         \
+		__typeof__(&name) real = LS_EV_IN(name##_real, name);             \
+		if ((obj) != NULL && !ls_ev_skip((const void *)real, ret))        \
+			use((api), (obj));                                        \
+		return real ARGS;                                                 \
+	}                                                                         \
+	LS_EXPORT ret_t name PARAMS                                               \
+	{                                                                         \
+		const void *ret = __builtin_return_address(0);                    \
+		__typeof__(&name) real = __atomic_load_n(&name##_real, __ATOMIC_ACQUIRE); \
+		if (LS_LIKELY(real != NULL && ls_ev_use_is_fine((obj), ret)))     \
+			return real ARGS;                                         \
+		return name##_checked(ret, LS_UNPAREN ARGS);                      \
+	}
 
 /* ---- objects ---------------------------------------------------------------- */
 

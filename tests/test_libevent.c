@@ -118,6 +118,60 @@ Test(libevent, old_api_slow_timer_is_reported_with_its_event_set_site)
 	json_decref(rep);
 }
 
+/* An event given its callback again and again from its own callbacks
+ * (event_assign; event_set and event_base_set), mostly unchanged (the shim
+ * then writes nothing and takes no lock), now and then with another
+ * argument, from another line, with another callback; a bufferevent's
+ * read callback changed while it runs. Each run counts under the site that
+ * armed it and gets the argument it was given (fails if the shim's
+ * lock-free re-registration or a thread's copy of an entry missed a
+ * change). */
+Test(libevent, events_given_their_callback_again_count_each_run_under_the_site_that_armed_it)
+{
+	json_t *st;
+	struct ls_run r;
+	json_t *rep = run("ev_rearm", NULL, &st, &r);
+
+	cr_assert_str_eq(r.out, "a=3 b=40 old=40 c=1 r1=1 r2=1\n");
+	cr_assert_eq(ls_count(rep, NULL, NULL), 0, "%s",
+		     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
+	const struct {
+		const char *cb, *api, *marker;
+		long count;
+	} want[] = {
+		{ "on_a", "event_assign", "assign_main", 1 },
+		{ "on_a", "event_assign", "a_again", 1 },
+		{ "on_b", "event_assign", "a_to_b", 1 },
+		{ "on_b", "event_assign", "b_again", 39 },
+		{ "on_a", "event_assign", "b_to_a", 1 },
+		{ "on_old", "event_set", "old_main", 1 },
+		{ "on_old", "event_set", "old_again", 39 },
+		{ "on_c", "event_set", "old_to_c", 1 },
+		{ "on_read1", "bufferevent_setcb", "setcb_1", 1 },
+		{ "on_read2", "bufferevent_setcb", "setcb_2", 1 },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]), i;
+	long seen[sizeof(want) / sizeof(want[0])] = { 0 };
+	json_t *s;
+	json_array_foreach(json_object_get(st, "sites"), i, s) {
+		long line = (long)ls_int(json_object_get(s, "registered_at"), "line");
+		size_t k = 0;
+		while (k < nwant && !(strcmp(ls_str(s, "callback"), want[k].cb) == 0 &&
+				      strcmp(ls_str(s, "api"), want[k].api) == 0 &&
+				      line == ls_marker_line("ev_rearm", want[k].marker)))
+			k++;
+		cr_assert_lt(k, nwant, "a site nobody armed: %s by %s at line %ld",
+			     ls_str(s, "callback"), ls_str(s, "api"), line);
+		seen[k] += (long)ls_int(s, "count");
+	}
+	for (size_t k = 0; k < nwant; k++)
+		cr_assert_eq(seen[k], want[k].count, "%s armed at @%s ran %ld times, not %ld",
+			     want[k].cb, want[k].marker, seen[k], want[k].count);
+	ls_run_free(&r);
+	json_decref(st);
+	json_decref(rep);
+}
+
 /* ---- wrong-thread ------------------------------------------------------------ */
 
 Test(libevent, event_add_from_another_thread_on_an_unlocked_base_is_reported)
