@@ -109,8 +109,10 @@ int ls_req_put(const void *req, const struct ls_req_info *in)
 		return -1;
 	uint32_t home = ls_req_home(k);
 	struct ls_req_slot *s;
+	uintptr_t was;
 again:
 	s = NULL;
+	was = 0;
 	/* One pass: the key itself (a request that never called back), or
 	 * else the first free slot; the key lies before the first empty one. */
 	for (uint32_t i = 0; i < LS_REQ_PROBES; i++) {
@@ -120,20 +122,19 @@ again:
 			s = c;
 			goto fill;
 		}
-		if (have == LS_REQ_TOMB && s == NULL)
-			s = c;
-		if (have == LS_REQ_EMPTY) {
-			if (s == NULL)
+		if (have <= LS_REQ_TOMB) {   /* empty or a tombstone: free */
+			if (s == NULL) {
 				s = c;
-			break;
+				was = have;
+			}
+			if (have == LS_REQ_EMPTY)
+				break;
 		}
 	}
 	if (s == NULL)
 		return -1;
 	/* Another put may claim it first: then look again. */
-	uintptr_t was = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
-	if ((was != LS_REQ_EMPTY && was != LS_REQ_TOMB) ||
-	    !__atomic_compare_exchange_n(&s->key, &was, LS_REQ_BUSY, 0, __ATOMIC_ACQUIRE,
+	if (!__atomic_compare_exchange_n(&s->key, &was, LS_REQ_BUSY, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		goto again;
 fill:

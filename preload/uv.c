@@ -69,23 +69,20 @@ ls_fn ls_uv_cb_of(const void *h, int slot, uint32_t *site)
 	return e->cb[slot];
 }
 
-/* Requests live in the request table (req_table.c), without a lock; in
- * the side table only when that has no room near the key. */
+/* Requests the request table had no room for (uv_shim.h) go to the side
+ * table, under its lock. */
 static uint32_t ls_reqs_in_side_table;   /* ever put there: takes look there too */
 
-int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api)
+int ls_uv_req_start_side(void *req, const struct ls_req_info *in)
 {
-	struct ls_req_info in = { .cb = cb, .loop = loop, .site = site, .api = api };
-	if (LS_LIKELY(ls_req_put(req, &in) == 0))
-		return 0;
 	int saved = errno;
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_new_locked(req);
 	if (e != NULL) {
-		e->loop = loop;
-		e->cb[LS_CB_MAIN] = cb;
-		e->site[LS_CB_MAIN] = site;
-		e->api = api;
+		e->loop = in->loop;
+		e->cb[LS_CB_MAIN] = in->cb;
+		e->site[LS_CB_MAIN] = in->site;
+		e->api = in->api;
 		e->flags = LS_ENT_REQUEST;
 		__atomic_store_n(&ls_reqs_in_side_table, 1, __ATOMIC_RELAXED);
 	}
@@ -94,10 +91,10 @@ int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api
 	return e == NULL ? -1 : 0;
 }
 
-static int ls_uv_req_take_any(void *req, struct ls_req_info *r)
+/* A request the request table does not have: in the side table, if any
+ * request ever went there. Returns 0 when there is none. */
+static int ls_uv_req_take_side_of(void *req, struct ls_req_info *r)
 {
-	if (LS_LIKELY(ls_req_take(req, r)))
-		return 1;
 	struct ls_entry e;
 	if (!__atomic_load_n(&ls_reqs_in_side_table, __ATOMIC_RELAXED))
 		return 0;
@@ -116,16 +113,13 @@ static int ls_uv_req_take_any(void *req, struct ls_req_info *r)
 void ls_uv_req_forget(void *req)
 {
 	struct ls_req_info gone;
-	int saved = errno;
-	ls_uv_req_take_any(req, &gone);
-	errno = saved;
+	if (!ls_req_take(req, &gone))
+		ls_uv_req_take_side_of(req, &gone);
 }
 
-void ls_uv_req_take(void *req, struct ls_req_info *r)
+void ls_uv_req_take_side(void *req, struct ls_req_info *r)
 {
-	/* Before the callback: it usually frees the request, and the memory
-	 * may hold a new one before we return. */
-	if (!ls_uv_req_take_any(req, r))
+	if (!ls_uv_req_take_side_of(req, r))
 		ls_lost_callback("request", req);
 }
 

@@ -49,9 +49,28 @@ int ls_uv_handle_born(uv_loop_t *loop, uv_handle_t *h, uint32_t htype, uint32_t 
  * interned by the caller; ls_uv_req_start records it before the real call,
  * ls_uv_req_forget undoes it when the real call fails, ls_uv_req_take
  * hands it to the trampoline and forgets it. */
-int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api);
+int ls_uv_req_start_side(void *req, const struct ls_req_info *in);
+void ls_uv_req_take_side(void *req, struct ls_req_info *r);
 void ls_uv_req_forget(void *req);
-void ls_uv_req_take(void *req, struct ls_req_info *r);
+
+/* Requests live in the request table (req_table.c), without a lock; in
+ * the side table only when that has no room near the key. */
+static inline int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api)
+{
+	struct ls_req_info in = { .cb = cb, .loop = loop, .site = site, .api = api };
+	if (LS_LIKELY(ls_req_put(req, &in) == 0))
+		return 0;
+	return ls_uv_req_start_side(req, &in);
+}
+
+/* Before the callback: it usually frees the request, and the memory may
+ * hold a new one before the callback returns. Never returns without the
+ * request's callback (ls_lost_callback). */
+static inline void ls_uv_req_take(void *req, struct ls_req_info *r)
+{
+	if (LS_UNLIKELY(!ls_req_take(req, r)))
+		ls_uv_req_take_side(req, r);
+}
 
 /* libuv is not thread-safe: a call on a loop, or on a handle or request of
  * it, made from another thread while that loop runs, is a wrong-thread
