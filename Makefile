@@ -230,7 +230,12 @@ fuzz-smoke:
 #   so the shim's thread-exit path runs under TSan.
 # Any TSan report stops the run (exit 66) and fails; then the (normal)
 # viewer must count exactly TSAN_THREADS x TSAN_CALLS on_idle callbacks on
-# TSAN_THREADS threads. Logs and traces stay in build-tsan/run-*/.
+# TSAN_THREADS threads. Then the many_writes fixture (built with TSan
+# too): 4 threads, each with a loop of its own, put 20 000 uv_write
+# requests each in flight at once (stacks=0, the threads are joined):
+# puts and takes of the lock-free request table race, and the requests it
+# has no room for go to the side table; every callback must get its own
+# request. Logs and traces stay in build-tsan/run-*/.
 TSAN_BUILD   := build-tsan
 TSAN_FLAGS   := -fsanitize=thread
 TSAN_THREADS ?= 64
@@ -241,9 +246,13 @@ $(TSAN_BUILD)/fixtures/stress: tests/fixtures/stress.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O1 -g -fno-omit-frame-pointer $(TSAN_FLAGS) $(WARN) -o $@ $< -luv -lpthread
 
+$(TSAN_BUILD)/fixtures/many_writes: tests/fixtures/many_writes.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O1 -g -fno-omit-frame-pointer $(TSAN_FLAGS) $(WARN) -o $@ $< -luv -lpthread
+
 .PHONY: tsan-stress
 tsan-stress: deps
-	@$(MAKE) --no-print-directory all $(TSAN_BUILD)/fixtures/stress
+	@$(MAKE) --no-print-directory all $(TSAN_BUILD)/fixtures/stress $(TSAN_BUILD)/fixtures/many_writes
 	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CFLAGS='-O1 -g $(TSAN_FLAGS)' \
 		LDFLAGS='$(TSAN_FLAGS)' $(TSAN_BUILD)/libloopsan.so
 	@n=$(TSAN_THREADS); m=$(TSAN_CALLS); want=$$((n * m)); \
@@ -276,3 +285,14 @@ tsan-stress: deps
 		fi; \
 		echo "tsan-stress: ok, no ThreadSanitizer report, $$want callbacks counted on $$n threads ($$(echo "$$t1 - $$t0" | bc) s)"; \
 	done
+	@dir=$(TSAN_BUILD)/run-requests; rm -rf $$dir && mkdir -p $$dir || exit 1; \
+	echo "tsan-stress: 4 threads x 20000 uv_write requests in flight at once, LOOPSAN_OPTIONS=stacks=0"; \
+	(cd $$dir && $(TSAN_ENV) LOOPSAN_OPTIONS=stacks=0 \
+		LD_PRELOAD=$(abspath $(TSAN_BUILD))/libloopsan.so \
+		../fixtures/many_writes 20000,4 >stdout 2>stderr); rc=$$?; \
+	if [ $$rc -ne 0 ] || grep -q ThreadSanitizer $$dir/stderr || ! grep -qx "written 80000" $$dir/stdout; then \
+		cat $$dir/stderr >&2; \
+		echo "make tsan-stress: FAILED: many_writes exit $$rc, $$(cat $$dir/stdout) (log: $$dir/stderr)" >&2; \
+		exit 1; \
+	fi; \
+	echo "tsan-stress: ok, no ThreadSanitizer report, every request called back its own callback"

@@ -265,9 +265,9 @@ static void *ls_watchdog_main(void *arg)
 					continue;
 			}
 			if (since == 0 || slow == UINT64_MAX || now - since < slow ||
-			    since == w->sampled || now < since)
+			    since == __atomic_load_n(&w->sampled, __ATOMIC_RELAXED) || now < since)
 				continue;
-			w->sampled = since;
+			__atomic_store_n(&w->sampled, since, __ATOMIC_RELAXED);
 			ls_sample(w, tid, site, since);
 		}
 		if (active == 0 && ls_last_thread())
@@ -365,9 +365,16 @@ struct ls_watch *ls_watch_attach(void)
 		 * not be created): its slot must go with it. */
 		if (ls_wd_key_ok)
 			pthread_setspecific(ls_wd_key, got);
-		got->cb_since = got->iter_since = got->sampled = 0;
-		got->cb_site = got->iter_site = got->blocking_site = 0;
-		got->want = got->got = 0;
+		/* The watchdog may be reading the slot already (its tid is
+		 * published): atomic stores, though detach left it idle. */
+		__atomic_store_n(&got->cb_since, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->iter_since, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->sampled, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->cb_site, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->iter_site, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->blocking_site, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->want, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->got, 0, __ATOMIC_RELAXED);
 		/* A second thread makes glibc pay for every cancellable system
 		 * call (epoll_wait, read, ...) ever after: a single-threaded
 		 * program gets its watchdog only once it had a slow callback. */

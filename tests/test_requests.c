@@ -304,6 +304,28 @@ Test(requests, requests_beyond_the_request_table_call_back_their_own_callbacks)
 	free(trace);
 }
 
+/* The same on 4 threads at once, each with a loop of its own: 80 000
+ * writes in flight, puts and takes of the request table racing, and the
+ * threads falling back to the side table together. */
+Test(requests, requests_of_four_threads_at_once_call_back_their_own_callbacks)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture_arg(&r, "many_writes", dir, true, NULL, "20000,4");
+	cr_assert_eq(ls_exit_code(&r), 0, "many_writes exited %d under the shim\n%s%s",
+		     ls_exit_code(&r), r.out, r.err);
+	cr_assert_str_eq(r.out, "written 80000\n");
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *st = ls_stats_json(trace);
+
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_even"), "count"), 40000);
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_odd"), "count"), 40000);
+	json_decref(st);
+	free(trace);
+}
+
 /* A write still in flight when the process exits is pending-at-close,
  * created where uv_write was called. */
 Test(requests, write_still_pending_at_exit_is_pending_at_close)
