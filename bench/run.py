@@ -20,6 +20,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import snapshot_shim
+
 ROOT = os.getcwd()
 BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
 RUNS = max(1, int(os.environ.get("BENCH_RUNS", "5")))
@@ -273,15 +275,10 @@ def machine():
 
 def main():
     start = time.time()
-    shim_built = os.path.join(BUILD, "libloopsan.so")
-    if not os.path.exists(shim_built):
-        sys.exit(f"bench: {shim_built} missing: run make first")
     # The shim is rebuilt by others while we measure: every run uses one
     # snapshot of it, taken now.
-    snapdir = tempfile.mkdtemp(prefix="loopsan-bench-shim.")
-    shim = os.path.join(snapdir, "libloopsan.so")
-    shutil.copy2(shim_built, shim)
-    SHIM_SHOWN[shim] = shim_built
+    snapdir, shim = snapshot_shim()
+    SHIM_SHOWN[shim] = os.path.join(BUILD, "libloopsan.so")
     base_env = {k: v for k, v in os.environ.items() if k not in SCRUB}
     table = []
     try:

@@ -19,9 +19,6 @@
  * a new request keeps one slot, the new one, as the side table's
  * ls_table_get_new_locked did.
  */
-#include <errno.h>
-#include <sys/mman.h>
-
 #include "preload/shim.h"
 
 #define LS_REQ_BITS 15             /* 32 Ki slots of 32 bytes: 1 MiB, touched as used */
@@ -43,36 +40,18 @@ struct ls_req_slot {
 _Static_assert(sizeof(struct ls_req_slot) == 32, "a request slot is 32 bytes");
 _Static_assert(LS_API_COUNT <= UINT16_MAX, "an api fits a request slot");
 
-static struct ls_req_slot *ls_req_tab;
+static void *ls_req_tab;          /* struct ls_req_slot[LS_REQ_SLOTS] */
 static int ls_req_tab_state;        /* 0 not yet, 1 mapped, -1 unavailable */
 
 __attribute__((noinline)) static struct ls_req_slot *ls_req_tab_map(void)
 {
-	if (__atomic_load_n(&ls_req_tab_state, __ATOMIC_RELAXED) < 0)
-		return NULL;
-	/* First put: threads may race here; the loser unmaps its copy. */
-	const size_t size = sizeof(struct ls_req_slot) * LS_REQ_SLOTS;
-	int saved = errno;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	errno = saved;
-	if (p == MAP_FAILED) {
-		__atomic_store_n(&ls_req_tab_state, -1, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	struct ls_req_slot *expect = NULL;
-	if (!__atomic_compare_exchange_n(&ls_req_tab, &expect, (struct ls_req_slot *)p, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		munmap(p, size);
-		return expect;
-	}
-	__atomic_store_n(&ls_req_tab_state, 1, __ATOMIC_RELAXED);
-	return p;
+	return ls_map_once(&ls_req_tab, &ls_req_tab_state,
+			   sizeof(struct ls_req_slot) * LS_REQ_SLOTS);
 }
 
 static inline struct ls_req_slot *ls_req_tab_get(void)
 {
-	struct ls_req_slot *t = __atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+	struct ls_req_slot *t = (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
 	return LS_LIKELY(t != NULL) ? t : ls_req_tab_map();
 }
 
@@ -149,7 +128,7 @@ fill:
 
 int ls_req_take(const void *req, struct ls_req_info *out)
 {
-	struct ls_req_slot *t = __atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+	struct ls_req_slot *t = (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
 	uintptr_t k = (uintptr_t)req;
 	if (t == NULL || k <= LS_REQ_BUSY)
 		return 0;
@@ -168,7 +147,7 @@ int ls_req_take(const void *req, struct ls_req_info *out)
 void ls_req_foreach(void (*fn)(const void *req, struct ls_req_info *r, int *reported, void *arg),
 		    void *arg)
 {
-	struct ls_req_slot *t = __atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+	struct ls_req_slot *t = (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; t != NULL && i < LS_REQ_SLOTS; i++) {
 		struct ls_req_slot *s = &t[i];
 		uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);

@@ -224,6 +224,11 @@ int ls_table_take(const void *key, struct ls_entry *out); /* copy and remove */
 /* Calls fn on every live entry, with the lock held. */
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
 
+/* preload/site_cache.c: the table at *slot, mapped (size bytes, reserved,
+ * touched as used) by the first caller of any thread and never freed;
+ * NULL when it cannot be (*state is then -1 for good). Keeps errno. */
+void *ls_map_once(void **slot, int *state, size_t size);
+
 /* preload/req_table.c: requests in flight, without a lock. ls_req_put
  * returns -1 when the table has no room near the key (the caller keeps the
  * request in the side table instead); ls_req_take copies and removes, and

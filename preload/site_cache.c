@@ -54,30 +54,36 @@ static inline uintptr_t ls_site_thread(void)
 	return id;
 }
 
-static struct ls_site_slot *ls_site_table;
+static void *ls_site_table;        /* struct ls_site_slot[LS_SITE_SLOTS] */
 static int ls_site_table_state;    /* 0 not yet, 1 mapped, -1 unavailable */
 
-static struct ls_site_slot *ls_site_table_get(void)
+void *ls_map_once(void **slot, int *state, size_t size)
 {
-	struct ls_site_slot *t = __atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
-	if (LS_LIKELY(t != NULL) || __atomic_load_n(&ls_site_table_state, __ATOMIC_RELAXED) < 0)
+	void *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (LS_LIKELY(t != NULL) || __atomic_load_n(state, __ATOMIC_RELAXED) < 0)
 		return t;
-	/* First miss: threads may race here; the loser unmaps its copy. */
-	const size_t size = sizeof(struct ls_site_slot) * LS_SITE_SLOTS;
+	/* First use: threads may race here; the loser unmaps its copy. */
+	int saved = errno;
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
 	if (p == MAP_FAILED) {
-		__atomic_store_n(&ls_site_table_state, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(state, -1, __ATOMIC_RELAXED);
 		return NULL;
 	}
-	struct ls_site_slot *expect = NULL;
-	if (!__atomic_compare_exchange_n(&ls_site_table, &expect, (struct ls_site_slot *)p, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+	void *expect = NULL;
+	if (!__atomic_compare_exchange_n(slot, &expect, p, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		munmap(p, size);
 		return expect;
 	}
-	__atomic_store_n(&ls_site_table_state, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(state, 1, __ATOMIC_RELAXED);
 	return p;
+}
+
+static struct ls_site_slot *ls_site_table_get(void)
+{
+	return ls_map_once(&ls_site_table, &ls_site_table_state,
+			   sizeof(struct ls_site_slot) * LS_SITE_SLOTS);
 }
 
 static inline uint32_t ls_site_home(uintptr_t r, uintptr_t c, uintptr_t th, uint32_t api)
@@ -165,7 +171,7 @@ static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret)
 	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = ls_site_thread();
 	if (!ls_opt.stack_cache || r == 0)
 		return ls_site_intern(api, ls_stack_capture(), c);
-	struct ls_site_slot *t = __atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
+	struct ls_site_slot *t = (struct ls_site_slot *)__atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
 	uint32_t home = ls_site_home(r, c, th, api);
 	if (LS_LIKELY(t != NULL)) {
 		for (uint32_t k = 0; k < LS_SITE_PROBES; k++) {
