@@ -257,7 +257,8 @@ _Noreturn void ls_lost_callback(const char *what, const void *key);
 		uintptr_t frame_ = (uintptr_t)__builtin_frame_address(0);   \
 		if (LS_UNLIKELY(ls_self.cur_site != 0 && frame_ >= ls_self.cur_frame)) \
 			ls_callback_left();                                 \
-		uint32_t outer_ = ls_site_at(frame_);                       \
+		/* Now 0, or a callback this one runs inside. */            \
+		uint32_t outer_ = ls_self.cur_site;                         \
 		uintptr_t outer_frame_ = ls_self.cur_frame;                 \
 		ls_self.cur_site = (site);                                  \
 		ls_self.cur_frame = frame_;                                 \
@@ -270,7 +271,7 @@ _Noreturn void ls_lost_callback(const char *what, const void *key);
 		if (on_loop)                                                \
 			ls_loop_cb_end(&ws_);                               \
 		ls_self.cur_site = outer_;                                  \
-		ls_self.cur_frame = outer_ ? outer_frame_ : 0;              \
+		ls_self.cur_frame = outer_frame_;                           \
 		ls_record_callback((site), t0_, d_, (on_loop));             \
 	} while (0)
 

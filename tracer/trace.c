@@ -37,6 +37,7 @@ struct ls_options ls_opt = {
 };
 int ls_disabled;
 uint64_t ls_slow_ticks = UINT64_MAX;
+uint64_t ls_rec_ticks = UINT64_MAX;
 uint64_t ls_tick_hz;
 __thread struct ls_thread ls_self;
 __thread struct ls_loop_thread ls_lt;
@@ -218,8 +219,10 @@ static int ls_trace_open_locked(void)
 		return -1;
 	}
 	ls_crash_arm();
-	__atomic_store_n(&ls_slow_ticks, (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 *
-						     (double)tr.hdr->tick_hz), __ATOMIC_RELAXED);
+	uint64_t slow = (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 * (double)tr.hdr->tick_hz);
+	__atomic_store_n(&ls_slow_ticks, slow, __ATOMIC_RELAXED);
+	__atomic_store_n(&ls_rec_ticks, ls_opt.mode == LS_MODE_TIMELINE ? 0 : slow,
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&ls_tick_hz, tr.hdr->tick_hz, __ATOMIC_RELAXED);
 	tr.next_chunk = 0;
 	__atomic_store_n(&tr.fd, fd, __ATOMIC_RELEASE);

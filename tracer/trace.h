@@ -119,6 +119,7 @@ struct ls_loop_thread {
 extern __thread struct ls_loop_thread ls_lt;
 extern uint32_t ls_gen;
 extern uint64_t ls_slow_ticks;   /* slow_callback_ms in ticks; UINT64_MAX until calibrated */
+extern uint64_t ls_rec_ticks;    /* a callback this long gets a record: ls_slow_ticks, 0 in mode=timeline */
 extern uint64_t ls_tick_hz;      /* ticks per second; 0 until calibrated */
 
 static inline int ls_thread_current(const struct ls_thread *t)
@@ -200,10 +201,12 @@ static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t du
 		s->hist[ls_hist_bucket(dur)]++;
 		__atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELEASE);
 	}
-	if (LS_UNLIKELY(dur >= ls_slow_ticks))
-		ls_record_slow(site, begin, dur, on_loop);
-	else if (ls_opt.mode == LS_MODE_TIMELINE)
-		ls_record_timeline(site, begin, dur);
+	if (LS_UNLIKELY(dur >= ls_rec_ticks)) {
+		if (dur >= ls_slow_ticks)
+			ls_record_slow(site, begin, dur, on_loop);
+		else
+			ls_record_timeline(site, begin, dur);
+	}
 }
 
 /* preload/watchdog.c: the calling thread's watchdog slot goes (thread exit). */
