@@ -191,7 +191,8 @@ static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t du
 {
 	struct ls_thread *t = &ls_self;
 	struct ls_site_stats *s;
-	if (LS_UNLIKELY(!ls_thread_current(t) || t->stats_of == NULL || site == 0 ||
+	/* Site 0 (none) never has a slot: stats_of[0] stays NULL. */
+	if (LS_UNLIKELY(!ls_thread_current(t) || t->stats_of == NULL ||
 			(s = t->stats_of[site]) == NULL))
 		s = ls_stats_slot_slow(site);
 	if (LS_LIKELY(s != NULL)) {
