@@ -109,19 +109,10 @@ struct ls_entry *ls_table_get_new_locked(const void *key)
 	return e;
 }
 
+/* With the lock held, the lock-free lookup serves as well. */
 static struct ls_entry *ls_find_locked(uintptr_t k)
 {
-	struct ls_table *t = ls_table_cur;
-	if (t == NULL || k <= LS_TOMB)
-		return NULL;
-	uint32_t mask = (1u << t->bits) - 1;
-	for (uint32_t i = ls_hash(k, t->bits), n = 0; n <= mask; i = (i + 1) & mask, n++) {
-		if (t->slot[i].key == k)
-			return &t->slot[i];
-		if (t->slot[i].key == LS_EMPTY)
-			return NULL;
-	}
-	return NULL;
+	return ls_table_find((const void *)k);
 }
 
 /* With the lock held: slot i of the table was just removed. A tombstone followed
