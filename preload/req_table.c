@@ -49,9 +49,16 @@ __attribute__((noinline)) static struct ls_req_slot *ls_req_tab_map(void)
 			   sizeof(struct ls_req_slot) * LS_REQ_SLOTS);
 }
 
+/* The table, or NULL before the first put. */
+static inline struct ls_req_slot *ls_req_tab_now(void)
+{
+	return (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+}
+
+/* The table, mapped at the first put. */
 static inline struct ls_req_slot *ls_req_tab_get(void)
 {
-	struct ls_req_slot *t = (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+	struct ls_req_slot *t = ls_req_tab_now();
 	return LS_LIKELY(t != NULL) ? t : ls_req_tab_map();
 }
 
@@ -128,7 +135,7 @@ fill:
 
 int ls_req_take(const void *req, struct ls_req_info *out)
 {
-	struct ls_req_slot *t = (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+	struct ls_req_slot *t = ls_req_tab_now();
 	uintptr_t k = (uintptr_t)req;
 	if (t == NULL || k <= LS_REQ_BUSY)
 		return 0;
@@ -147,7 +154,7 @@ int ls_req_take(const void *req, struct ls_req_info *out)
 void ls_req_foreach(void (*fn)(const void *req, struct ls_req_info *r, int *reported, void *arg),
 		    void *arg)
 {
-	struct ls_req_slot *t = (struct ls_req_slot *)__atomic_load_n(&ls_req_tab, __ATOMIC_ACQUIRE);
+	struct ls_req_slot *t = ls_req_tab_now();
 	for (uint32_t i = 0; t != NULL && i < LS_REQ_SLOTS; i++) {
 		struct ls_req_slot *s = &t[i];
 		uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);

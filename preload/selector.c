@@ -138,7 +138,8 @@ __attribute__((noinline, cold)) static void ls_sel_enter_slow(struct ls_loop_thr
 /* The hot path (a library's loop polling again, nothing slow) is a
  * timestamp and a few stores, inlined into the interposer: no call, errno
  * untouched. */
-static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s, uint32_t api, const void *ret, int64_t timeout_ns)
+static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s, uint32_t api,
+							       const void *ret, int64_t timeout_ns)
 {
 	struct ls_loop_thread *l = &ls_lt;
 	s->skip = ls_disabled || l->in_shim;

@@ -171,7 +171,8 @@ static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret)
 	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = ls_site_thread();
 	if (!ls_opt.stack_cache || r == 0)
 		return ls_site_intern(api, ls_stack_capture(), c);
-	struct ls_site_slot *t = (struct ls_site_slot *)__atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
+	struct ls_site_slot *t =
+		(struct ls_site_slot *)__atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
 	uint32_t home = ls_site_home(r, c, th, api);
 	if (LS_LIKELY(t != NULL)) {
 		for (uint32_t k = 0; k < LS_SITE_PROBES; k++) {

@@ -123,7 +123,7 @@ void ls_uv_req_take_side(void *req, struct ls_req_info *r)
 		ls_lost_callback("request", req);
 }
 
-void ls_uv_dropped_error(const struct ls_req_info *e, int status)
+void ls_uv_dropped_error(const struct ls_req_info *q, int status)
 {
 	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_dropped_error);
 	struct ls_rec *r = ls_rec_reserve(size);
@@ -132,10 +132,10 @@ void ls_uv_dropped_error(const struct ls_req_info *e, int status)
 	memset(r, 0, size);
 	r->type = LS_REC_DROPPED_ERROR;
 	r->size = size;
-	r->arg = e->site;
+	r->arg = q->site;
 	struct ls_rec_dropped_error *d = (struct ls_rec_dropped_error *)(r + 1);
 	d->error = status;
-	d->api = e->api;
+	d->api = q->api;
 	const char *name = LS_UV(uv_err_name)(status);
 	if (name != NULL)
 		strncpy(d->name, name, sizeof(d->name) - 1);
