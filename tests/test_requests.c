@@ -276,27 +276,36 @@ Test(requests, request_fixtures_print_nothing_else_under_the_shim)
 
 /* ---- many requests in flight ----------------------------------------------- */
 
+/* Runs `many_writes arg` under the shim, which must print want, and
+ * checks that on_even and on_odd ran each half of total times, under
+ * uv_write. Returns the trace's path. */
+static char *many_writes(const char *arg, const char *want, long total)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture_arg(&r, "many_writes", dir, true, NULL, arg);
+	cr_assert_eq(ls_exit_code(&r), 0, "many_writes %s exited %d under the shim\n%s%s", arg,
+		     ls_exit_code(&r), r.out, r.err);
+	cr_assert_str_eq(r.out, want);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *st = ls_stats_json(trace);
+
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_even"), "count"), total / 2);
+	cr_assert_eq(ls_int(ls_stats_site(st, "on_odd"), "count"), total / 2);
+	cr_assert_str_eq(ls_str(ls_stats_site(st, "on_odd"), "api"), "uv_write");
+	json_decref(st);
+	return trace;
+}
+
 /* 40 000 writes in flight are more than the lock-free request table holds
  * (32 Ki slots): the rest wait in the side table. Every callback must still
  * get its own request (the fixture checks parity and once-only), and each
  * is counted under the callback it was started with. */
 Test(requests, requests_beyond_the_request_table_call_back_their_own_callbacks)
 {
-	struct ls_run r;
-	const char *dir = ls_tmpdir();
-
-	ls_run_fixture_arg(&r, "many_writes", dir, true, NULL, "40000");
-	cr_assert_eq(ls_exit_code(&r), 0, "many_writes exited %d under the shim\n%s%s",
-		     ls_exit_code(&r), r.out, r.err);
-	cr_assert_str_eq(r.out, "written 40000\n");
-	ls_run_free(&r);
-	char *trace = ls_single_trace(dir);
-	json_t *st = ls_stats_json(trace);
-
-	cr_assert_eq(ls_int(ls_stats_site(st, "on_even"), "count"), 20000);
-	cr_assert_eq(ls_int(ls_stats_site(st, "on_odd"), "count"), 20000);
-	cr_assert_str_eq(ls_str(ls_stats_site(st, "on_odd"), "api"), "uv_write");
-	json_decref(st);
+	char *trace = many_writes("40000", "written 40000\n", 40000);
 	json_t *rep = ls_report_json(trace);
 	cr_assert_eq(ls_count(rep, NULL, NULL), 0, "%s",
 		     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
@@ -309,21 +318,7 @@ Test(requests, requests_beyond_the_request_table_call_back_their_own_callbacks)
  * threads falling back to the side table together. */
 Test(requests, requests_of_four_threads_at_once_call_back_their_own_callbacks)
 {
-	struct ls_run r;
-	const char *dir = ls_tmpdir();
-
-	ls_run_fixture_arg(&r, "many_writes", dir, true, NULL, "20000,4");
-	cr_assert_eq(ls_exit_code(&r), 0, "many_writes exited %d under the shim\n%s%s",
-		     ls_exit_code(&r), r.out, r.err);
-	cr_assert_str_eq(r.out, "written 80000\n");
-	ls_run_free(&r);
-	char *trace = ls_single_trace(dir);
-	json_t *st = ls_stats_json(trace);
-
-	cr_assert_eq(ls_int(ls_stats_site(st, "on_even"), "count"), 40000);
-	cr_assert_eq(ls_int(ls_stats_site(st, "on_odd"), "count"), 40000);
-	json_decref(st);
-	free(trace);
+	free(many_writes("20000,4", "written 80000\n", 80000));
 }
 
 /* A write still in flight when the process exits is pending-at-close,
