@@ -9,11 +9,11 @@ WARN    := -Wall -Wextra -Werror
 STD     := -std=c11 -D_GNU_SOURCE
 CPPFLAGS += -I.
 
-SHIM_SRC   := $(wildcard preload/*.c tracer/*.c)
+SHIM_SRC   := $(wildcard preload/*/*.c tracer/*.c)
 VIEWER_SRC := $(wildcard viewer/*.c)
 SHIM_OBJ   := $(SHIM_SRC:%.c=$(BUILD)/obj/shim/%.o)
 VIEWER_OBJ := $(VIEWER_SRC:%.c=$(BUILD)/obj/viewer/%.o)
-HEADERS    := $(wildcard preload/*.h tracer/*.h viewer/*.h)
+HEADERS    := $(wildcard preload/*/*.h tracer/*.h viewer/*.h)
 
 # The shim exports only the interposed functions (marked LS_EXPORT).
 SHIM_CFLAGS := -fPIC -fvisibility=hidden -fno-omit-frame-pointer -ftls-model=initial-exec
@@ -33,7 +33,7 @@ FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
-.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency
+.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency layers
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
@@ -80,12 +80,18 @@ $(TEST_BIN): $(TEST_SRC) tests/harness.h tracer/format.h Makefile
 deps:
 	@scripts/deps.sh
 
+# The shim's folders depend one way: tracer <- preload/core <- each family
+# (scripts/layers.sh reads the objects' symbols).
+layers: $(BUILD)/libloopsan.so
+	@scripts/layers.sh $(BUILD)
+
 demo: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/demo
 	@scripts/demo.sh $(BUILD)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(FIXTURES) $(TEST_BIN)
+	@scripts/layers.sh $(BUILD)
 	LOOPSAN_BUILD=$(abspath $(BUILD)) $(TEST_BIN) --jobs 2
 	@$(MAKE) --no-print-directory fuzz-smoke
 

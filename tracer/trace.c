@@ -33,7 +33,7 @@ struct ls_options ls_opt = {
 	.stack_cache = 1,
 	.slow_selector_ms = 100,
 	.watchdog = 1,
-	.stuck_signal = 1,      /* SIGRTMAX - 3, see preload/watchdog.c */
+	.stuck_signal = 1,      /* SIGRTMAX - 3, see preload/sys/watchdog.c */
 };
 int ls_disabled;
 uint64_t ls_slow_ticks = UINT64_MAX;
@@ -54,6 +54,31 @@ static struct {
 	char path[600];
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+/* The shim's hooks (trace.h), added at load, never removed. */
+static const struct ls_trace_hooks *ls_hooks[LS_MAX_TRACE_HOOKS];
+static uint32_t ls_nhooks;
+
+static void ls_hooks_opened(void)
+{
+	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++)
+		if (ls_hooks[i]->opened != NULL)
+			ls_hooks[i]->opened();
+}
+
+void ls_trace_hooks_add(const struct ls_trace_hooks *h)
+{
+	pthread_mutex_lock(&tr.lock);
+	uint32_t n = ls_nhooks;
+	if (n < LS_MAX_TRACE_HOOKS) {
+		ls_hooks[n] = h;
+		__atomic_store_n(&ls_nhooks, n + 1, __ATOMIC_RELEASE);
+		if (tr.hdr != NULL && h->opened != NULL)
+			h->opened();
+	}
+	pthread_mutex_unlock(&tr.lock);
+}
 
 static void ls_say(const char *msg)
 {
@@ -121,7 +146,7 @@ static void ls_fill_header(struct ls_file_header *h)
 	h->exe[n] = 0;
 	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		n = read(fd, h->cmdline, sizeof(h->cmdline));
+		n = pread(fd, h->cmdline, sizeof(h->cmdline), 0);
 		h->cmdline_len = n > 0 ? (uint32_t)n : 0;
 		close(fd);
 	}
@@ -218,7 +243,7 @@ static int ls_trace_open_locked(void)
 		ls_cannot("create", err);
 		return -1;
 	}
-	ls_crash_arm();
+	ls_hooks_opened();
 	uint64_t slow = (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 * (double)tr.hdr->tick_hz);
 	__atomic_store_n(&ls_slow_ticks, slow, __ATOMIC_RELAXED);
 	__atomic_store_n(&ls_rec_ticks, ls_opt.mode == LS_MODE_TIMELINE ? 0 : slow,
@@ -315,7 +340,10 @@ static void ls_thread_release(struct ls_thread *t)
 static void ls_thread_exit(void *arg)
 {
 	(void)arg;
-	ls_watch_detach();
+	uint32_t nh = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < nh; i++)
+		if (ls_hooks[i]->thread_exit != NULL)
+			ls_hooks[i]->thread_exit();
 	if (ls_thread_current(&ls_self))
 		ls_thread_release(&ls_self);
 }
@@ -475,8 +503,12 @@ void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 	ls_rec_commit(size);
 out:
 	/* After the commit: this writes records of its own. */
-	if (on_loop)
-		ls_watch_slow_run(begin, dur);
+	if (on_loop) {
+		uint32_t nh = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+		for (uint32_t i = 0; i < nh; i++)
+			if (ls_hooks[i]->slow_run != NULL)
+				ls_hooks[i]->slow_run(begin, dur);
+	}
 }
 
 void ls_record_timeline(uint32_t site, uint64_t begin, uint64_t dur)
@@ -566,7 +598,8 @@ static void ls_atfork_child(void)
 	tr.blocking = tr.slow_selector = 0;
 }
 
-__attribute__((constructor)) static void ls_trace_init(void)
+/* Before the families' (102): they read the options. */
+__attribute__((constructor(101))) static void ls_trace_init(void)
 {
 	if (getauxval(AT_SECURE)) {
 		ls_disabled = 1;  /* setuid/setgid: do nothing at all */

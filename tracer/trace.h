@@ -50,7 +50,6 @@ void ls_trace_note_slow_selector(void);
 void ls_trace_finish(void);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
-void ls_crash_arm(void);      /* preload/crash.c: fatal-signal handlers, once per process */   /* mark the trace complete now (before abort) */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
 uint32_t ls_trace_tid(void);
 
@@ -70,7 +69,7 @@ struct ls_thread {
 
 extern __thread struct ls_thread ls_self;
 
-/* Where a loop thread is, for the watchdog (preload/watchdog.c): one slot
+/* Where a loop thread is, for the watchdog (preload/sys/watchdog.c): one slot
  * per loop thread, in static memory so that the watchdog never reads a
  * dead thread's TLS. The owner writes; the watchdog only reads, except
  * the sampling handshake (want/got). */
@@ -103,7 +102,7 @@ struct ls_loop_thread {
 	uint32_t watch_tried;    /* ls_watch_attach was called */
 	uint32_t lib_loop;       /* a library's loop runs on this thread (uv_run depth) */
 	uint32_t fork_quiet;     /* a forked child, not yet seen running a loop of its own */
-	uint32_t sel_site, sel_site_api; /* selector.c: the site of sel_site_ret */
+	uint32_t sel_site, sel_site_api; /* preload/sys/selector.c: the site of sel_site_ret */
 	uintptr_t sel_site_ret;
 	uint32_t block_site;     /* the last long blocking call (at least half slow_callback_ms) */
 	uint64_t block_begin, block_dur;
@@ -210,10 +209,21 @@ static inline void ls_record_callback(uint32_t site, uint64_t begin, uint64_t du
 	}
 }
 
-/* preload/watchdog.c: the calling thread's watchdog slot goes (thread exit). */
-void ls_watch_detach(void);
-/* A slow on-loop run (callback or iteration) of this thread just ended. */
-void ls_watch_slow_run(uint64_t begin, uint64_t dur);
+/* What the recording side asks of the shim above it. tracer/ names
+ * nothing of preload/: the shim adds its hooks at load (at most
+ * LS_MAX_TRACE_HOOKS sets), and the tracer calls every non-NULL one. */
+struct ls_trace_hooks {
+	/* This process's trace file was just made (fatal-signal handlers go
+	 * in now); called at once for a trace made before the hooks came. */
+	void (*opened)(void);
+	/* A thread that recorded is exiting. */
+	void (*thread_exit)(void);
+	/* A slow on-loop run (callback or iteration) of this thread just
+	 * ended, its record written. */
+	void (*slow_run)(uint64_t begin, uint64_t dur);
+};
+#define LS_MAX_TRACE_HOOKS 4
+void ls_trace_hooks_add(const struct ls_trace_hooks *h);
 
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */
 uint32_t ls_stack_capture(void);

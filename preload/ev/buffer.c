@@ -14,7 +14,7 @@
 #include <event2/listener.h>
 #include <string.h>
 
-#include "preload/ev_shim.h"
+#include "preload/ev/ev_shim.h"
 
 /* ---- bufferevents --------------------------------------------------------- */
 

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "preload/uv_shim.h"
+#include "preload/uv/uv_shim.h"
 
-/* ---- shared with uv_stream.c and uv_req.c ------------------------------ */
+struct ls_lib ls_libuv = { .soname = "libuv.so.1" };
+
+/* ---- shared with stream.c and req.c ------------------------------------ */
 
 int ls_uv_set_cb(uv_handle_t *h, int slot, ls_fn cb, uint32_t site, struct ls_cb_was *was)
 {
@@ -643,13 +645,19 @@ static void ls_report_leftover(struct ls_entry *e, void *arg)
 	ls_check_lost_wakeup(e, LS_LOST_AT_EXIT);
 }
 
-/* Runs before the trace is finished (its destructor has a lower number). */
-__attribute__((destructor(150))) static void ls_uv_at_exit(void)
+/* Runs before the trace is finished. */
+static void ls_uv_at_exit(void)
 {
-	if (ls_disabled || ls_libuv.hi == 0)
+	if (ls_disabled || ls_libuv.text.hi == 0)
 		return;
 	int saved = errno;
 	ls_table_foreach(ls_report_leftover, NULL);
 	ls_req_foreach(ls_report_leftover_request, NULL);
 	errno = saved;
 }
+
+LS_FAMILY(uv) = {
+	.name = "uv",
+	.span = &ls_libuv.text,
+	.at_exit = ls_uv_at_exit,
+};

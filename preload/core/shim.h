@@ -13,17 +13,25 @@
 
 typedef void (*ls_fn)(void);
 
+/* A stretch of text, [lo, hi); 0, 0 until known. */
+struct ls_span {
+	uintptr_t lo, hi;
+};
+
+static inline int ls_span_has(const struct ls_span *s, uintptr_t a)
+{
+	uintptr_t lo = __atomic_load_n(&s->lo, __ATOMIC_RELAXED);
+	return a - lo < __atomic_load_n(&s->hi, __ATOMIC_RELAXED) - lo;
+}
+
 /* A library the shim interposes. `soname` is what to dlopen(RTLD_NOLOAD)
  * when RTLD_NEXT finds nothing: Python loads extension modules (uvloop)
  * RTLD_LOCAL, so their libuv is not in the global scope, yet libuv's own
  * PLT calls still reach the shim. */
 struct ls_lib {
+	struct ls_span text;  /* to recognise the library's own calls */
 	const char *soname;
-	uintptr_t lo, hi;     /* text range, to recognise the library's own calls */
 };
-
-extern struct ls_lib ls_libuv;
-extern struct ls_lib ls_libc;
 
 void *ls_resolve(struct ls_lib *lib, const char *name);
 
@@ -45,11 +53,11 @@ void *ls_resolve(struct ls_lib *lib, const char *name);
  * address alone tells them apart. */
 static inline int ls_from_lib(const struct ls_lib *lib, const void *ret)
 {
-	return (uintptr_t)ret - lib->lo < lib->hi - lib->lo;
+	return ls_span_has(&lib->text, (uintptr_t)ret);
 }
 
 /* The site of a registration by api of cb, made by the call instruction
- * that returns to ret (preload/site_cache.c). The stack is captured the
+ * that returns to ret (preload/core/site_cache.c). The stack is captured the
  * first time any thread of the process registers from that instruction
  * with that callback; later registrations from there, on any thread,
  * reuse it (stack_cache=0 captures every time). Keeps errno. */
@@ -101,44 +109,17 @@ static inline void ls_callback_left(void)
 	}
 }
 
-/* preload/watchdog.c: a slot for the calling loop thread (NULL when the
- * watchdog is off or every slot is taken), and its release. */
-struct ls_watch *ls_watch_attach(void);
-void ls_watch_detach(void);
-
-/* preload/blocking.c: a blocking call (api) of dur ticks from begin by the
- * call instruction before ret, on this loop thread; and the confirmation of
- * those made in the selector iteration that just ended. */
-void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur);
-void ls_blocking_commit_pending(void);
-
-/* preload/selector.c: the calling thread runs an event loop (uv_run, a
- * selector called again and again): give it a watchdog slot. */
-void ls_loop_thread_seen(void);
-
-/* preload/ev.c: is addr in one of libevent's libraries (libevent-2.1,
- * _core, _extra, _pthreads, _openssl) that the shim has seen? Lock-free. */
-int ls_ev_in_lib(const void *addr);
-
 /* Side table: what the shim knows of each handle, request and loop, keyed
  * by its address. Lookups are lock-free; changes take a lock. */
 enum ls_entry_flags {
 	LS_ENT_LOOP = 1u << 0,
 	LS_ENT_CLOSING = 1u << 1,
-	LS_ENT_HANDLE = 1u << 2,    /* made by an interposed uv_*_init */
+	LS_ENT_HANDLE = 1u << 2,    /* made by an interposed init call (uv_*_init) */
 	LS_ENT_REQUEST = 1u << 3,
 	LS_ENT_REPORTED = 1u << 4,  /* already reported open at its loop's close */
-	/* libevent (preload/ev*.c) */
-	LS_ENT_EV_EVENT = 1u << 5,  /* a struct event whose callback the shim wraps */
-	LS_ENT_EV_OWNED = 1u << 6,  /* made by event_new: event_free is due */
-	LS_ENT_EV_BEV = 1u << 7,    /* a bufferevent */
-	LS_ENT_EV_FREED = 1u << 8,  /* event_free / bufferevent_free was called */
-	LS_ENT_EV_BASE_GONE = 1u << 9, /* its event_base was freed */
-	LS_ENT_EV_LOCKABLE = 1u << 10, /* a base (bufferevent) with libevent's locks */
-	LS_ENT_EV_TOKEN = 1u << 11, /* keyed by a token of the shim's, not an object */
-	LS_ENT_EV_ONCE = 1u << 12,  /* event_base_once / event_once */
-	LS_ENT_EV_LISTENER = 1u << 13, /* an evconnlistener: ref is its token */
-	LS_ENT_EV_NOLOCK = 1u << 14, /* an event_config with EVENT_BASE_FLAG_NOLOCK */
+	/* Bits from LS_ENT_FAMILY_SHIFT up are the family's own (its header
+	 * names them): an entry is only ever one family's. */
+	LS_ENT_FAMILY_SHIFT = 5,
 };
 
 struct ls_entry {
@@ -152,14 +133,14 @@ struct ls_entry {
 	uint32_t flags;
 	uint32_t tid;         /* loops: the thread that last ran it */
 	uint32_t api;         /* requests: the call that made it */
-	uint32_t htype;       /* handles: uv_handle_type */
+	uint32_t htype;       /* handles: the family's type of handle (uv_handle_type) */
 	uint32_t run_tid;     /* loops: the thread inside uv_run now, 0 when none */
 	uint32_t run_depth;   /* loops: nested uv_run calls of run_tid */
 	uintptr_t run_frame;  /* loops: the stack frame of run_tid's outermost uv_run */
 	uint32_t sent, seen;  /* async: uv_async_send calls, and how many a callback had seen */
 	uintptr_t send_pc;    /* async: the caller of the last uv_async_send */
-	void *arg;            /* libevent: the user's callback argument */
-	uintptr_t ref;        /* libevent: a listener's token, a token's owner */
+	void *arg;            /* the user's callback argument, where the family keeps it */
+	uintptr_t ref;        /* another entry's key (libevent: a listener's token, a token's owner) */
 };
 
 /* Zeroes an entry but its key, which keeps the slot taken (or tombstoned)
@@ -177,7 +158,7 @@ static inline void ls_entry_reset(struct ls_entry *e)
 		__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
 }
 
-/* preload/table.c's array: open addressing, linear probing; replaced
+/* preload/core/table.c's array: open addressing, linear probing; replaced
  * (never changed in size) when it fills, the old one kept for readers. */
 #define LS_EMPTY ((uintptr_t)0)
 #define LS_TOMB ((uintptr_t)1)
@@ -224,12 +205,12 @@ int ls_table_take(const void *key, struct ls_entry *out); /* copy and remove */
 /* Calls fn on every live entry, with the lock held. */
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
 
-/* preload/site_cache.c: the table at *slot, mapped (size bytes, reserved,
+/* preload/core/site_cache.c: the table at *slot, mapped (size bytes, reserved,
  * touched as used) by the first caller of any thread and never freed;
  * NULL when it cannot be (*state is then -1 for good). Keeps errno. */
 void *ls_map_once(void **slot, int *state, size_t size);
 
-/* preload/req_table.c: requests in flight, without a lock. ls_req_put
+/* preload/core/req_table.c: requests in flight, without a lock. ls_req_put
  * returns -1 when the table has no room near the key (the caller keeps the
  * request in the side table instead); ls_req_take copies and removes, and
  * returns 0 when the request is not there. ls_req_foreach calls fn on each

@@ -1,6 +1,6 @@
 /* The finding records that every loop library's interposers write alike:
  * a call from the wrong thread, a handle misused, a thread that runs a loop,
- * a loop closed with handles still open. uv*.c and ev*.c only decide when. */
+ * a loop closed with handles still open. The families only decide when. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
+#include "preload/core/family.h"
 
 void ls_note_wrong_thread(uint32_t api, const void *loop, const void *handle, uint32_t loop_tid)
 {
@@ -168,7 +168,7 @@ uint32_t ls_loop_run_enter(const void *loop, uint32_t api, uintptr_t frame)
 	ls_table_unlock();
 	if (moved)
 		ls_note_loop_run(loop, tid, api);
-	ls_loop_thread_seen();
+	ls_families_loop_thread();
 	ls_lt.lib_loop++;
 	ls_lt.fork_quiet = 0;
 	errno = saved;

@@ -10,8 +10,9 @@
  * that has left its loop for good (asyncio.run() returned) and then
  * sleeps is not blocking a loop.
  *
- * The libraries' own calls are not the user's: calls from libuv, or from
- * the shim, are never findings.
+ * The libraries' own calls are not the user's: calls from a loop family's
+ * library (libuv, libevent: the spans of their family entries) or from the
+ * shim are never findings.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,9 +34,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "preload/shim.h"
+#include "preload/sys/sys.h"
 
-#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
 
 /* The one table of blocking functions: which api, and when a call of it
  * blocks. docs/FINDINGS.md lists the same. */
@@ -89,7 +89,7 @@ static inline int ls_block_watched(const void *ret)
 	if (LS_LIKELY(l->loop_cb == 0 && l->in_iter == 0))
 		return 0;
 	return !ls_disabled && l->in_shim == 0 && l->fork_quiet == 0 &&
-	       !ls_from_lib(&ls_libuv, ret) && !ls_ev_in_lib(ret) &&
+	       !ls_family_own_call(ret) &&
 	       !ls_module_is_self((uintptr_t)ret);
 }
 

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "preload/uv_shim.h"
+#include "preload/uv/uv_shim.h"
 
 /* The real `fn`, resolved without touching errno (the first call dlsyms). */
 #define LS_UV_QUIET(fn) ({                                                   \

@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "preload/uv_shim.h"
+#include "preload/uv/uv_shim.h"
 
 /* Records cb of handle h in slot, registered by api. 0: install the
  * trampoline. */

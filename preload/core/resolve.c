@@ -5,9 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
-
-struct ls_lib ls_libuv = { .soname = "libuv.so.1" };
+#include "preload/core/shim.h"
 
 static void ls_die(const char *what, const char *name)
 {
@@ -30,11 +28,11 @@ void *ls_resolve(struct ls_lib *lib, const char *name)
 	}
 	if (p == NULL)
 		ls_die("cannot find the real", name);
-	if (__atomic_load_n(&lib->hi, __ATOMIC_ACQUIRE) == 0) {
+	if (__atomic_load_n(&lib->text.hi, __ATOMIC_ACQUIRE) == 0) {
 		uintptr_t lo, hi;
 		if (ls_module_range_of(p, &lo, &hi) == 0) {
-			__atomic_store_n(&lib->lo, lo, __ATOMIC_RELAXED);
-			__atomic_store_n(&lib->hi, hi, __ATOMIC_RELEASE);
+			__atomic_store_n(&lib->text.lo, lo, __ATOMIC_RELAXED);
+			__atomic_store_n(&lib->text.hi, hi, __ATOMIC_RELEASE);
 		}
 	}
 	return p;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <ucontext.h>
 
-#include "tracer/trace.h"
+#include "preload/sys/sys.h"
 
 static const int ls_fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 #define LS_NFATAL (sizeof(ls_fatal) / sizeof(ls_fatal[0]))

@@ -29,7 +29,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "preload/shim.h"
+#include "preload/core/shim.h"
 
 #define LS_SITE_SLOTS (1u << 16)   /* call sites x callbacks x threads; 2 MiB, touched as used */
 #define LS_SITE_PROBES 16

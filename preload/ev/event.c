@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "preload/ev_shim.h"
+#include "preload/ev/ev_shim.h"
 
 /* ---- libevent's libraries ------------------------------------------------- */
 
@@ -36,7 +36,7 @@ static struct ls_range ls_ev_libs[LS_EV_MAX_LIBS];
 static uint32_t ls_ev_nlibs;
 /* From the lowest library's start to the highest one's end. It only grows,
  * and is widened before a library is counted in ls_ev_nlibs. */
-struct ls_ev_span ls_ev_span;
+struct ls_span ls_ev_span;
 int ls_ev_foreign;
 
 static const char *const ls_ev_sonames[] = {
@@ -222,11 +222,6 @@ uintptr_t ls_ev_gen = 1;   /* never 0: an empty copy never matches */
 static void ls_ev_seen_atfork_child(void)
 {
 	ls_ev_changed();
-}
-
-__attribute__((constructor)) static void ls_ev_seen_init(void)
-{
-	pthread_atfork(NULL, NULL, ls_ev_seen_atfork_child);
 }
 
 struct ls_ev_seen *ls_ev_seen_fill(const void *key, struct ls_ev_seen *s)
@@ -956,8 +951,8 @@ static void ls_ev_leftover(struct ls_entry *e, void *arg)
 	ls_trace_note_unclosed();
 }
 
-/* Runs before the trace is finished (its destructor has a lower number). */
-__attribute__((destructor(150))) static void ls_ev_at_exit(void)
+/* Runs before the trace is finished. */
+static void ls_ev_at_exit(void)
 {
 	if (ls_disabled || __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE) == 0)
 		return;
@@ -965,3 +960,11 @@ __attribute__((destructor(150))) static void ls_ev_at_exit(void)
 	ls_table_foreach(ls_ev_leftover, NULL);
 	errno = saved;
 }
+
+LS_FAMILY(ev) = {
+	.name = "ev",
+	.span = &ls_ev_span,
+	.own_addr = ls_ev_in_lib,
+	.at_fork_child = ls_ev_seen_atfork_child,
+	.at_exit = ls_ev_at_exit,
+};

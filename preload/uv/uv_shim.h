@@ -1,4 +1,4 @@
-/* What the libuv interposer files (uv.c, uv_stream.c, uv_req.c) share:
+/* What the libuv interposer files (uv.c, stream.c, req.c, thread.c) share:
  * resolving libuv, telling libuv's own calls apart, registering callback
  * sites, and timing the user's callbacks. */
 #ifndef LOOPSAN_UV_SHIM_H
@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <uv.h>
 
-#include "preload/shim.h"
+#include "preload/core/family.h"
+
+/* libuv.so.1: its text span tells libuv's own calls apart (preload/uv/uv.c). */
+extern struct ls_lib ls_libuv;
 
 #define LS_UV(fn) LS_REAL(ls_libuv, fn)
 
@@ -53,7 +56,7 @@ int ls_uv_req_start_side(void *req, const struct ls_req_info *in);
 void ls_uv_req_take_side(void *req, struct ls_req_info *r);
 void ls_uv_req_forget(void *req);
 
-/* Requests live in the request table (req_table.c), without a lock; in
+/* Requests live in the request table (preload/core/req_table.c), without a lock; in
  * the side table only when that has no room near the key. */
 static inline int ls_uv_req_start(void *req, void *loop, ls_fn cb, uint32_t site, uint32_t api)
 {

@@ -6,11 +6,10 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
+#include "preload/sys/sys.h"
 
 struct ls_lib ls_libc = { .soname = "libc.so.6" };
 
-#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
 
 /* Calls the real exec `call` between finishing the trace and taking that
  * back when it returns (it failed); errno is the exec's. */

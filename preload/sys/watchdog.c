@@ -31,9 +31,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "preload/shim.h"
+#include "preload/sys/sys.h"
 
-#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
 #define LS_WATCH_SLOTS 256
 
 static struct ls_watch ls_watches[LS_WATCH_SLOTS];
@@ -399,7 +398,7 @@ void ls_watch_detach(void)
 }
 
 /* A forked child has only the forking thread, and no watchdog. */
-static void ls_watch_atfork_child(void)
+void ls_watch_atfork_child(void)
 {
 	memset(ls_watches, 0, sizeof(ls_watches));
 	ls_lt.watch = NULL;
@@ -416,8 +415,7 @@ static void ls_watch_thread_exit(void *arg)
 	ls_watch_detach();
 }
 
-__attribute__((constructor)) static void ls_watch_init(void)
+void ls_watch_init(void)
 {
-	pthread_atfork(NULL, NULL, ls_watch_atfork_child);
 	ls_wd_key_ok = pthread_key_create(&ls_wd_key, ls_watch_thread_exit) == 0;
 }

@@ -19,9 +19,8 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
-#include "preload/shim.h"
+#include "preload/sys/sys.h"
 
-#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
 
 struct ls_sel {
 	uint64_t begin;

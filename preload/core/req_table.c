@@ -19,7 +19,7 @@
  * a new request keeps one slot, the new one, as the side table's
  * ls_table_get_new_locked did.
  */
-#include "preload/shim.h"
+#include "preload/core/shim.h"
 
 #define LS_REQ_BITS 15             /* 32 Ki slots of 32 bytes: 1 MiB, touched as used */
 #define LS_REQ_SLOTS (1u << LS_REQ_BITS)

@@ -1,4 +1,4 @@
-/* What the libevent interposer files (ev.c, ev_buffer.c) share: finding
+/* What the libevent interposer files (event.c, buffer.c) share: finding
  * libevent's real functions (in whichever of libevent-2.1, libevent_core,
  * libevent_extra, libevent_pthreads the program loaded), telling libevent's
  * own calls and libev's compat layer apart, the side-table entries of
@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <event2/event.h>
 
-#include "preload/shim.h"
+#include "preload/core/family.h"
 
 /* The real fn: the next definition after the shim, or, when that is not in
  * the global scope, libevent's own from one of its libraries. */
@@ -47,16 +47,16 @@ extern int ls_ev_foreign;
 /* The span of libevent's libraries (lowest start to highest end): the
  * program's return addresses and callbacks lie outside it, and
  * ls_ev_in_lib answers for them without walking the libraries. */
-struct ls_ev_span {
-	uintptr_t lo, hi;
-};
-extern struct ls_ev_span ls_ev_span;
+extern struct ls_span ls_ev_span;
 
 static inline int ls_ev_in_span(uintptr_t a)
 {
-	uintptr_t lo = __atomic_load_n(&ls_ev_span.lo, __ATOMIC_RELAXED);
-	return a - lo < __atomic_load_n(&ls_ev_span.hi, __ATOMIC_RELAXED) - lo;
+	return ls_span_has(&ls_ev_span, a);
 }
+
+/* Is addr in one of libevent's libraries (libevent-2.1, _core, _extra,
+ * _pthreads, _openssl) that the shim has seen? Lock-free. */
+int ls_ev_in_lib(const void *addr);
 
 /* ls_ev_in_lib, its common answer (outside the span) inline. */
 static inline int ls_ev_own_addr(const void *addr)
@@ -106,6 +106,21 @@ static inline int ls_ev_own_cb(const void *cb)
 {
 	return ls_ev_own_addr(cb);
 }
+
+/* The side-table entry flags of libevent's objects (core/shim.h leaves
+ * the bits from LS_ENT_FAMILY_SHIFT up to the families). */
+enum ls_ev_entry_flags {
+	LS_ENT_EV_EVENT = 1u << (LS_ENT_FAMILY_SHIFT + 0),  /* a struct event whose callback the shim wraps */
+	LS_ENT_EV_OWNED = 1u << (LS_ENT_FAMILY_SHIFT + 1),  /* made by event_new: event_free is due */
+	LS_ENT_EV_BEV = 1u << (LS_ENT_FAMILY_SHIFT + 2),    /* a bufferevent */
+	LS_ENT_EV_FREED = 1u << (LS_ENT_FAMILY_SHIFT + 3),  /* event_free / bufferevent_free was called */
+	LS_ENT_EV_BASE_GONE = 1u << (LS_ENT_FAMILY_SHIFT + 4), /* its event_base was freed */
+	LS_ENT_EV_LOCKABLE = 1u << (LS_ENT_FAMILY_SHIFT + 5), /* a base (bufferevent) with libevent's locks */
+	LS_ENT_EV_TOKEN = 1u << (LS_ENT_FAMILY_SHIFT + 6), /* keyed by a token of the shim's, not an object */
+	LS_ENT_EV_ONCE = 1u << (LS_ENT_FAMILY_SHIFT + 7),  /* event_base_once / event_once */
+	LS_ENT_EV_LISTENER = 1u << (LS_ENT_FAMILY_SHIFT + 8), /* an evconnlistener: ref is its token */
+	LS_ENT_EV_NOLOCK = 1u << (LS_ENT_FAMILY_SHIFT + 9), /* an event_config with EVENT_BASE_FLAG_NOLOCK */
+};
 
 /* ---- bases ---------------------------------------------------------------- */
 

@@ -2,9 +2,9 @@
  * or on one of its handles, from another thread than the one running that
  * loop. They record nothing else. The list is the table: a function that is
  * safe from any thread (uv_async_send, uv_mutex_*, uv_hrtime, ...) is not
- * in it; the interposers of uv.c, uv_stream.c and uv_req.c check too.
+ * in it; the interposers of uv.c, stream.c and req.c check too.
  */
-#include "preload/uv_shim.h"
+#include "preload/uv/uv_shim.h"
 
 /* X(return type, name, parameters, arguments, the loop, the handle) */
 #define LS_UV_CHECKED(X)                                                                   \

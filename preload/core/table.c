@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "preload/shim.h"
+#include "preload/core/shim.h"
 
 #define LS_MIN_BITS 10
 

@@ -1,0 +1,36 @@
+/* What the files of preload/sys/ share: the layer below any loop library
+ * (selector calls, blocking calls, fork/exec, crash signals, the watchdog).
+ * Nothing outside this folder includes it; the core reaches it through its
+ * family entry (sys.c). */
+#ifndef LOOPSAN_SYS_H
+#define LOOPSAN_SYS_H
+
+#include "preload/core/family.h"
+
+/* libc: the real functions behind the interposers of this folder. */
+extern struct ls_lib ls_libc;
+#define LS_LIBC(fn) LS_REAL(ls_libc, fn)
+
+/* watchdog.c: a slot for the calling loop thread (NULL when the watchdog
+ * is off or every slot is taken), and its release (thread exit); a slow
+ * on-loop run (callback or iteration) of this thread just ended. */
+struct ls_watch *ls_watch_attach(void);
+void ls_watch_detach(void);
+void ls_watch_slow_run(uint64_t begin, uint64_t dur);
+void ls_watch_init(void);
+void ls_watch_atfork_child(void);
+
+/* blocking.c: a blocking call (api) of dur ticks from begin by the call
+ * instruction before ret, on this loop thread; and the confirmation of
+ * those made in the selector iteration that just ended. */
+void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur);
+void ls_blocking_commit_pending(void);
+
+/* selector.c: the calling thread runs an event loop (a library's run
+ * call, a selector called again and again): give it a watchdog slot. */
+void ls_loop_thread_seen(void);
+
+/* crash.c: fatal-signal handlers, once per process. */
+void ls_crash_arm(void);
+
+#endif
