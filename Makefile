@@ -28,9 +28,10 @@ SAN_FULL := -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_SHIM := -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
-FIXTURES    := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
-TEST_SRC    := $(wildcard tests/test_*.c)
+TEST_DIRS   := tests/uv tests/ev tests/sys tests/viewer tests/real
+FIXTURE_SRC := $(wildcard $(TEST_DIRS:%=%/fixtures/*.c))
+FIXTURES    := $(patsubst %.c,$(BUILD)/fixtures/%,$(notdir $(FIXTURE_SRC)))
+TEST_SRC    := $(wildcard $(TEST_DIRS:%=%/test_*.c))
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
 .PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency layers
@@ -52,20 +53,29 @@ $(BUILD)/obj/viewer/%.o: %.c $(HEADERS) Makefile
 
 # Fixtures are real libuv/libevent programs, built with line info and frame
 # pointers so that creation sites symbolize to the lines the tests expect.
-$(BUILD)/fixtures/%: tests/fixtures/%.c
+# Each lives beside the tests of its family (tests/uv/fixtures/NAME.c, ...,
+# found through vpath) but builds flat into $(BUILD)/fixtures/NAME, the name
+# the tests run it by: no two fixtures may share a name.
+FIXTURE_DUPS := $(strip $(foreach f,$(FIXTURE_SRC),\
+	$(if $(filter-out $(f),$(filter %/$(notdir $(f)),$(FIXTURE_SRC))),$(f))))
+ifneq ($(FIXTURE_DUPS),)
+$(error fixtures with the same name: $(FIXTURE_DUPS))
+endif
+vpath %.c $(sort $(dir $(FIXTURE_SRC)))
+$(BUILD)/fixtures/%: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv -levent -levent_pthreads -lpthread
 
 # reg_sites once more, -O2 without frame pointers, like most distributions'
 # programs and libraries: creation stacks must be the same.
 FIXTURES += $(BUILD)/fixtures/reg_sites_nofp
-$(BUILD)/fixtures/reg_sites_nofp: tests/fixtures/reg_sites.c
+$(BUILD)/fixtures/reg_sites_nofp: tests/sys/fixtures/reg_sites.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O2 -g -fomit-frame-pointer $(WARN) -o $@ $< -luv -lpthread
 
 # libev's libevent emulation: libev first, so that event_set & co. resolve
 # to it, with libevent loaded too.
-$(BUILD)/fixtures/libev_%: tests/fixtures/libev_%.c
+$(BUILD)/fixtures/libev_%: tests/ev/fixtures/libev_%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -Wl,--no-as-needed -lev -levent
 
@@ -248,11 +258,11 @@ TSAN_THREADS ?= 64
 TSAN_CALLS   ?= 100000
 TSAN_ENV     := TSAN_OPTIONS='halt_on_error=1 exitcode=66 second_deadlock_stack=1'
 
-$(TSAN_BUILD)/fixtures/stress: tests/fixtures/stress.c Makefile
+$(TSAN_BUILD)/fixtures/stress: tests/sys/fixtures/stress.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O1 -g -fno-omit-frame-pointer $(TSAN_FLAGS) $(WARN) -o $@ $< -luv -lpthread
 
-$(TSAN_BUILD)/fixtures/many_writes: tests/fixtures/many_writes.c Makefile
+$(TSAN_BUILD)/fixtures/many_writes: tests/uv/fixtures/many_writes.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O1 -g -fno-omit-frame-pointer $(TSAN_FLAGS) $(WARN) -o $@ $< -luv -lpthread
 

@@ -8,8 +8,9 @@
  * and are killed after LS_RUN_TIMEOUT_S seconds.
  *
  * Paths come from LOOPSAN_BUILD (set by `make test`): the shim, the viewer and
- * the fixture binaries live there, the fixture sources in
- * dirname(LOOPSAN_BUILD)/tests/fixtures.
+ * the fixture binaries live there (all of them in LOOPSAN_BUILD/fixtures), the
+ * fixture sources beside the tests of their family, in
+ * dirname(LOOPSAN_BUILD)/tests/FAMILY/fixtures (uv, ev, sys, viewer, real).
  */
 #ifndef LOOPSAN_TESTS_HARNESS_H
 #define LOOPSAN_TESTS_HARNESS_H
@@ -83,13 +84,24 @@ static inline char *ls_fixture_bin(const char *name)
 	return ls_fmt("%s/fixtures/%s", ls_build(), name);
 }
 
+/* tests/FAMILY/fixtures/NAME.c, whichever family holds it (fixture names are
+ * unique across families: the Makefile builds them all into one directory). */
 static inline char *ls_fixture_src(const char *name)
 {
+	static const char *const families[] = {"uv", "ev", "sys", "viewer", "real"};
 	char *repo = ls_repo();
-	char *p = ls_fmt("%s/tests/fixtures/%s.c", repo, name);
 
-	free(repo);
-	return p;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		char *p = ls_fmt("%s/tests/%s/fixtures/%s.c", repo, families[i], name);
+
+		if (access(p, R_OK) == 0) {
+			free(repo);
+			return p;
+		}
+		free(p);
+	}
+	cr_assert_fail("no source of fixture %s in %s/tests/*/fixtures", name, repo);
+	return NULL;
 }
 
 /* ---- temporary directories, removed by the suite's fini ------------------- */
@@ -650,9 +662,9 @@ static inline void ls_assert_thread(json_t *finding, long tid, const char *name)
 
 /* ---- fixture sources ------------------------------------------------------ */
 
-/* Line number of the line of tests/fixtures/NAME.c marked with the comment
- * `@marker` (written as a C comment at the end of the line); exactly one line
- * must carry it. */
+/* Line number of the line of tests/FAMILY/fixtures/NAME.c marked with the
+ * comment `@marker` (written as a C comment at the end of the line); exactly
+ * one line must carry it. */
 static inline int ls_marker_line(const char *fixture, const char *marker)
 {
 	char *path = ls_fixture_src(fixture);

@@ -1,4 +1,4 @@
--- Run by tests/test_real_programs.c as
+-- Run by tests/real/test_real_programs.c as
 --   nvim --headless --clean -c 'luafile tests/real/probe.lua'
 -- with and without the loopsan shim: a repeating libuv timer (5 ms x 20),
 -- vim.fn.system() (uv_spawn + pipes), an async uv_fs_stat, then :qa!.

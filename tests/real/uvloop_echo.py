@@ -1,4 +1,4 @@
-"""A small asyncio program on uvloop, run by tests/test_real_programs.c with
+"""A small asyncio program on uvloop, run by tests/real/test_real_programs.c with
 and without the loopsan shim. Its stdout must not depend on timing: only
 fixed lines are printed. One callback blocks the loop for 0.3 s on purpose
 (the slow callback the report must name)."""

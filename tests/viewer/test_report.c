@@ -1,0 +1,124 @@
+/* `loopsan report`: text and JSON reports of a trace or of a directory. */
+#include "tests/harness.h"
+
+LS_SUITE(report);
+
+static char *slow_timer_trace(void)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture(&r, "slow_timer", dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	ls_run_free(&r);
+	return ls_single_trace(dir);
+}
+
+Test(report, text_report_has_a_block_per_finding_and_a_summary_line)
+{
+	char *trace = slow_timer_trace();
+	long pid = ls_trace_pid(trace);
+	struct ls_run r;
+	const char *args[] = {"report", trace, NULL};
+
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	char *head = ls_fmt("==%ld== slow-callback", pid);
+	char *site = ls_fmt("slow_timer.c:%d", ls_marker_line("slow_timer", "slow_once_start"));
+	const char *text = r.out;
+
+	cr_assert(strstr(text, head), "no \"%s\" block in:\n%s", head, text);
+	cr_assert(strstr(strstr(text, head) + 1, head), "two slow callbacks, two blocks:\n%s", text);
+	cr_assert(strstr(text, "on_slow_once"), "callback not named:\n%s", text);
+	cr_assert(strstr(text, "start_slow_once"), "creation function not named:\n%s", text);
+	cr_assert(strstr(text, site), "creation site %s not shown:\n%s", site, text);
+	cr_assert(strstr(text, "SUMMARY: loopsan:"), "no SUMMARY line:\n%s", text);
+	cr_assert_null(strstr(text, "on_idle"), "fast callback in the report:\n%s", text);
+	ls_run_free(&r);
+	free(head);
+	free(site);
+	free(trace);
+}
+
+Test(report, directory_argument_reports_every_trace_in_it)
+{
+	char *trace = slow_timer_trace();
+	char *dir = strdup(trace);
+	struct ls_run r;
+
+	*strrchr(dir, '/') = '\0';
+	const char *args[] = {"report", "--format", "json", dir, NULL};
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	json_t *rep = ls_parse_report(&r);
+	cr_assert_eq(ls_int(ls_process(rep), "pid"), ls_trace_pid(trace));
+	ls_only_finding(rep, "slow-callback", "on_slow_once");
+	json_decref(rep);
+	ls_run_free(&r);
+	free(dir);
+	free(trace);
+}
+
+Test(report, json_stack_frames_carry_module_and_pc)
+{
+	char *trace = slow_timer_trace();
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "slow-callback", "on_slow_once");
+	json_t *fr = json_array_get(json_object_get(f, "created_at"), 0);
+
+	cr_assert_not_null(fr, "no created_at frame");
+	cr_assert_str_eq(ls_basename(ls_str(fr, "module")), "slow_timer");
+	cr_assert(!strncmp(ls_str(fr, "pc"), "0x", 2));
+	/* The shim's own frames are removed: no frame may be in libloopsan.so. */
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(f, "created_at"), i, x) {
+		json_t *m = json_object_get(x, "module");
+		cr_assert(!m || !strstr(json_string_value(m), "libloopsan"),
+			  "shim frame %zu in created_at", i);
+	}
+	json_decref(rep);
+	free(trace);
+}
+
+Test(report, several_processes_get_a_summary_line_each_and_one_for_the_run)
+{
+	const char *dir = ls_tmpdir();
+	const char *fixtures[] = {"slow_timer", "open_handle"};
+	long pids[2];
+
+	for (int i = 0; i < 2; i++) {
+		struct ls_run r;
+		ls_run_fixture(&r, fixtures[i], dir, NULL);
+		cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+		ls_run_free(&r);
+	}
+	struct ls_run r;
+	const char *args[] = {"report", "--format", "json", dir, NULL};
+	ls_run_viewer(&r, NULL, args);
+	json_t *rep = ls_parse_report(&r);
+	for (int i = 0; i < 2; i++) {
+		json_t *proc = json_array_get(json_object_get(rep, "processes"), (size_t)i);
+		int k = strcmp(ls_str(proc, "exe"), fixtures[0]) == 0 ? 0 : 1;
+		cr_assert_str_eq(ls_str(proc, "exe"), fixtures[k]);
+		pids[k] = ls_int(proc, "pid");
+	}
+	size_t slow = ls_count(rep, "slow-callback", NULL);
+	size_t open = ls_count(rep, "pending-at-close", NULL);
+	json_decref(rep);
+	ls_run_free(&r);
+
+	const char *text_args[] = {"report", dir, NULL};
+	ls_run_viewer(&r, NULL, text_args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	for (int i = 0; i < 2; i++) {
+		char *line = ls_fmt("SUMMARY: loopsan: pid %ld (%s): ", pids[i], fixtures[i]);
+		cr_assert(strstr(r.out, line), "no \"%s\" in:\n%s", line, r.out);
+		free(line);
+	}
+	char *total = ls_fmt("SUMMARY: loopsan: %zu findings in 2 processes (slow-callback: %zu, "
+			     "pending-at-close: %zu)", slow + open, slow, open);
+	cr_assert(strstr(r.out, total), "no \"%s\" in:\n%s", total, r.out);
+	free(total);
+	ls_run_free(&r);
+}
