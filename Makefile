@@ -28,10 +28,10 @@ SAN_FULL := -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_SHIM := -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-TEST_DIRS   := tests/uv tests/ev tests/sys tests/viewer tests/real
-FIXTURE_SRC := $(wildcard $(TEST_DIRS:%=%/fixtures/*.c))
+# tests/FAMILY/test_*.c, and the fixtures they run in tests/FAMILY/fixtures/.
+FIXTURE_SRC := $(wildcard tests/*/fixtures/*.c)
 FIXTURES    := $(patsubst %.c,$(BUILD)/fixtures/%,$(notdir $(FIXTURE_SRC)))
-TEST_SRC    := $(wildcard $(TEST_DIRS:%=%/test_*.c))
+TEST_SRC    := $(wildcard tests/*/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
 .PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency layers

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <signal.h>
@@ -88,20 +89,16 @@ static inline char *ls_fixture_bin(const char *name)
  * unique across families: the Makefile builds them all into one directory). */
 static inline char *ls_fixture_src(const char *name)
 {
-	static const char *const families[] = {"uv", "ev", "sys", "viewer", "real"};
 	char *repo = ls_repo();
-
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		char *p = ls_fmt("%s/tests/%s/fixtures/%s.c", repo, families[i], name);
-
-		if (access(p, R_OK) == 0) {
-			free(repo);
-			return p;
-		}
-		free(p);
-	}
-	cr_assert_fail("no source of fixture %s in %s/tests/*/fixtures", name, repo);
-	return NULL;
+	char *pattern = ls_fmt("%s/tests/*/fixtures/%s.c", repo, name);
+	glob_t g;
+	int rc = glob(pattern, 0, NULL, &g);
+	cr_assert(rc == 0 && g.gl_pathc == 1, "no single source of fixture %s: %s", name, pattern);
+	char *p = ls_fmt("%s", g.gl_pathv[0]);
+	globfree(&g);
+	free(pattern);
+	free(repo);
+	return p;
 }
 
 /* ---- temporary directories, removed by the suite's fini ------------------- */
