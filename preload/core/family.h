@@ -41,26 +41,40 @@ void ls_family_add(const struct ls_family *f);
 	}                                                                    \
 	static const struct ls_family ls_family_##name
 
-/* Is ret (a return address) inside a loop family's library: that library
- * calling, not the program? Lock-free; the families with a library are
- * asked in table order, each first by its span. */
+/* The spans of the families whose library is loaded, for the own-call
+ * test below: `all` covers them all (the program's own text lies outside,
+ * so most of the program's calls are told apart by one compare), `exact`
+ * says that `all` is one family's span with no finer test. Rebuilt by
+ * ls_family_spans_changed; spans only appear and grow. */
 struct ls_own_span {
 	const struct ls_span *span;
 	int (*own_addr)(const void *addr);
 };
-extern struct ls_own_span ls_own_spans[] LS_HIDDEN;
-extern uint32_t ls_n_own_spans LS_HIDDEN;
+#define LS_MAX_FAMILIES 16
+struct ls_own {
+	struct ls_span all;
+	uint32_t exact;
+	uint32_t n;
+	struct ls_own_span v[LS_MAX_FAMILIES];
+};
+extern struct ls_own ls_own LS_HIDDEN;
+
+/* Is ret (a return address) inside a loop family's library: that library
+ * calling, not the program? Lock-free. */
+int ls_family_own_call_slow(const void *ret);
 
 static inline int ls_family_own_call(const void *ret)
 {
-	for (uint32_t i = 0; i < ls_n_own_spans; i++) {
-		const struct ls_own_span *o = &ls_own_spans[i];
-		if (ls_span_has(o->span, (uintptr_t)ret) &&
-		    (o->own_addr == NULL || o->own_addr(ret)))
-			return 1;
-	}
-	return 0;
+	if (LS_LIKELY(!ls_span_has(&ls_own.all, (uintptr_t)ret)))
+		return 0;
+	if (LS_LIKELY(__atomic_load_n(&ls_own.exact, __ATOMIC_ACQUIRE)))
+		return 1;
+	return ls_family_own_call_slow(ret);
 }
+
+/* A family's span was set or widened (its library was found, another of
+ * its libraries was loaded): ls_own is rebuilt. Not on a hot path. */
+void ls_family_spans_changed(void);
 
 /* record.c's loop-run bookkeeping tells every family that this thread runs
  * a loop (the watchdog gives it a slot). */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "preload/core/shim.h"
+#include "preload/core/family.h"
 
 static void ls_die(const char *what, const char *name)
 {
@@ -33,6 +33,7 @@ void *ls_resolve(struct ls_lib *lib, const char *name)
 		if (ls_module_range_of(p, &lo, &hi) == 0) {
 			__atomic_store_n(&lib->text.lo, lo, __ATOMIC_RELAXED);
 			__atomic_store_n(&lib->text.hi, hi, __ATOMIC_RELEASE);
+			ls_family_spans_changed();
 		}
 	}
 	return p;

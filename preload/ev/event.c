@@ -110,7 +110,10 @@ void *ls_ev_resolve(const char *name)
 		(void)rc;
 		abort();
 	}
+	uint32_t had = __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE);
 	dl_iterate_phdr(ls_ev_add_lib, NULL);
+	if (__atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE) != had)
+		ls_family_spans_changed();
 	/* Before the caller publishes p (LS_EV's release store): a thread
 	 * that finds p there finds this too. */
 	if (!ls_ev_in_lib(p))
