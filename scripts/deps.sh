@@ -9,7 +9,7 @@ PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
 libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev
 clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite
-memcached tmux libev-dev"
+memcached tmux libev-dev knot-resolver iproute2"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS ltrace valgrind python3" ;;

@@ -519,13 +519,21 @@ void ls_uv_wrong_thread(uint32_t api, const uv_loop_t *loop, const void *handle,
 }
 
 struct ls_open_list {
+	const void *loop;
 	struct ls_rec_open_handle *v;
 	uint32_t n, cap;
 };
 
-static void ls_collect_open(uv_handle_t *h, void *arg)
+/* With the table locked: a handle of the loop being closed that libuv
+ * still holds. Only the entry is read, never the handle: a program may
+ * have freed a handle it never closed (libuv would never reach it: it
+ * stops at the first open one and says UV_EBUSY). */
+static void ls_collect_open(struct ls_entry *e, void *arg)
 {
 	struct ls_open_list *l = arg;
+	if (e->loop != l->loop || (e->flags & (LS_ENT_LOOP | LS_ENT_REQUEST)) ||
+	    !(e->flags & LS_ENT_HANDLE))
+		return;
 	if (l->n == l->cap) {
 		uint32_t cap = l->cap ? 2 * l->cap : 16;
 		void *v = realloc(l->v, cap * sizeof(*l->v));
@@ -536,23 +544,18 @@ static void ls_collect_open(uv_handle_t *h, void *arg)
 	}
 	struct ls_rec_open_handle *o = &l->v[l->n++];
 	memset(o, 0, sizeof(*o));
-	o->loop = (uintptr_t)h->loop;
-	o->handle = (uintptr_t)h;
-	o->handle_type = (uint32_t)h->type;
-	if (LS_UV(uv_is_active)(h))
-		o->flags |= LS_HANDLE_ACTIVE;
-	if (LS_UV(uv_is_closing)(h))
+	o->loop = (uintptr_t)e->loop;
+	o->handle = e->key;
+	o->handle_type = e->htype;
+	if (e->flags & LS_ENT_CLOSING)
 		o->flags |= LS_HANDLE_CLOSING;
-	const char *name = LS_UV(uv_handle_type_name)(h->type);
+	const char *name = LS_UV(uv_handle_type_name)((uv_handle_type)e->htype);
 	if (name != NULL)
 		strncpy(o->type_name, name, sizeof(o->type_name) - 1);
-	struct ls_entry *e = ls_table_find(h);
-	if (e != NULL) {
-		o->init_site = e->init_site;
-		o->site = e->site[0];
-		/* Once is enough: not again at exit. */
-		__atomic_or_fetch(&e->flags, LS_ENT_REPORTED, __ATOMIC_RELAXED);
-	}
+	o->init_site = e->init_site;
+	o->site = e->site[LS_CB_MAIN];
+	/* Once is enough: not again at exit. */
+	e->flags |= LS_ENT_REPORTED;
 }
 
 static void ls_write_loop_close(uv_loop_t *loop, int rc, const struct ls_open_list *open)
@@ -564,19 +567,19 @@ static void ls_write_loop_close(uv_loop_t *loop, int rc, const struct ls_open_li
 	}
 }
 
+/* libuv answers first: the handles it still holds are then listed from
+ * what the shim recorded of them, never by walking the loop's queue. */
 LS_EXPORT int uv_loop_close(uv_loop_t *loop)
 {
 	__typeof__(&uv_loop_close) real = LS_UV(uv_loop_close);
 	if (ls_disabled)
 		return real(loop);
 	ls_uv_check_thread(LS_API_UV_LOOP_CLOSE, loop, NULL);
-	int saved = errno;
-	/* uv_walk leaves out libuv's internal handles, as uv_loop_close does. */
-	struct ls_open_list open = { 0 };
-	LS_UV(uv_walk)(loop, ls_collect_open, &open);
-	errno = saved;
 	int rc = real(loop);
-	saved = errno;
+	int saved = errno;
+	struct ls_open_list open = { .loop = loop };
+	if (rc == UV_EBUSY)
+		ls_table_foreach(ls_collect_open, &open);
 	ls_write_loop_close(loop, rc, &open);
 	if (rc == 0) {
 		struct ls_entry gone;
