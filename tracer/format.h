@@ -46,6 +46,14 @@ enum ls_state {
 	LS_STATE_EXITED = 1,
 };
 
+/* What the shim could not do as usual, for the reader to say. */
+enum ls_trace_notes {
+	/* The exit-time check of what was left open ran without the shim's
+	 * table lock, held by a thread stopped inside the shim (exit() from
+	 * a signal handler): an entry changed at that moment may be off. */
+	LS_NOTE_EXIT_UNLOCKED = 1u << 0,
+};
+
 struct ls_file_header {
 	char magic[8];             /* LS_FILE_MAGIC */
 	uint32_t version;          /* LS_FORMAT_VERSION */
@@ -71,7 +79,7 @@ struct ls_file_header {
 	uint64_t end_ticks;        /* ticks at end_mono_ns */
 	uint64_t tick_hz;          /* ticks per second, estimated at creation */
 	uint32_t slow_selector_ms; /* the option in force when recording; 0 in older traces */
-	uint32_t reserved2;
+	uint32_t notes;            /* enum ls_trace_notes; 0 in older traces */
 	uint8_t pad[LS_HEADER_SIZE - 3256];
 };
 

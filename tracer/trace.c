@@ -620,6 +620,13 @@ void ls_trace_finish(void)
 	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
 }
 
+void ls_trace_note(uint32_t note)
+{
+	struct ls_file_header *h = __atomic_load_n(&tr.hdr, __ATOMIC_ACQUIRE);
+	if (h != NULL)
+		__atomic_or_fetch(&h->notes, note, __ATOMIC_RELAXED);
+}
+
 int ls_trace_exec_begin(void)
 {
 	/* A vfork child shares the parent's memory, trace header included:

@@ -48,6 +48,7 @@ void ls_trace_note_lost_wakeup(void);
 void ls_trace_note_blocking(void);
 void ls_trace_note_slow_selector(void);
 void ls_trace_finish(void);
+void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);

@@ -248,6 +248,11 @@ void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 	if (t->dropped)
 		fprintf(out, "loopsan: note: %s: the shim could not record %" PRIu64
 			" records\n", t->path, t->dropped);
+	if (t->notes & LS_NOTE_EXIT_UNLOCKED)
+		fprintf(out, "loopsan: note: %s: the process exited while a thread was "
+			"inside the shim (exit() from a signal handler?): what was left "
+			"open at exit was read without waiting, and may miss a handle "
+			"changed at that moment\n", t->path);
 }
 
 /* "N findings (kind: n, ...)" of the findings of trace t, or of all when
@@ -301,7 +306,8 @@ void ls_report_print_text(FILE *out, const struct ls_report *r)
 	int noted = 0;
 	for (size_t i = 0; i < r->ntraces; i++) {
 		ls_report_print_notes(out, r->traces[i]);
-		noted |= !ls_trace_complete(r->traces[i]) || r->traces[i]->dropped;
+		noted |= !ls_trace_complete(r->traces[i]) || r->traces[i]->dropped ||
+			 r->traces[i]->notes;
 	}
 	if (noted)
 		fputc('\n', out);
@@ -490,6 +496,8 @@ static json_t *json_process(const struct ls_trace *t)
 	json_object_set_new(o, "exe", str(ls_basename(t->exe)));
 	json_object_set_new(o, "trace", str(t->path));
 	json_object_set_new(o, "complete", json_boolean(ls_trace_complete(t)));
+	if (t->notes & LS_NOTE_EXIT_UNLOCKED)
+		json_object_set_new(o, "exit_unlocked", json_true());
 	json_object_set_new(o, "loops", json_loops(t));
 	return o;
 }

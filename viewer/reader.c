@@ -111,6 +111,7 @@ static void take_header(struct ls_trace *t, const struct ls_file_header *h)
 	t->slow_selector_ms = h->slow_selector_ms;
 	t->stack_depth = h->stack_depth;
 	t->dropped = h->dropped;
+	t->notes = h->notes;
 	t->exited = h->state == LS_STATE_EXITED;
 	copy_cstr(t->session, h->session, sizeof(h->session));
 	copy_cstr(t->exe, h->exe, sizeof(h->exe));

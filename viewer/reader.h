@@ -139,6 +139,7 @@ struct ls_trace {
 	uint32_t mode, slow_callback_ms, stack_depth;
 	uint32_t slow_selector_ms;  /* 0: not recorded (older traces) */
 	uint64_t dropped;
+	uint32_t notes;      /* enum ls_trace_notes */
 	char session[65];
 	char exe[1025];
 	int exited;          /* header state is EXITED */

@@ -207,6 +207,11 @@ struct ls_entry *ls_table_get_new_locked(const void *key);
 int ls_table_take(const void *key, struct ls_entry *out); /* copy and remove */
 /* Calls fn on every live entry, with the lock held. */
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg);
+/* The same at exit, where nothing may wait: when the lock stays taken (by
+ * the very thread exit() runs on, stopped inside the shim by the signal
+ * whose handler called exit), the walk goes on without it and the trace
+ * says so (LS_NOTE_EXIT_UNLOCKED). */
+void ls_table_foreach_at_exit(void (*fn)(struct ls_entry *e, void *arg), void *arg);
 
 /* preload/core/site_cache.c: the table at *slot, mapped (size bytes, reserved,
  * touched as used) by the first caller of any thread and never freed;

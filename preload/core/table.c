@@ -12,6 +12,9 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "preload/core/shim.h"
 
@@ -156,6 +159,33 @@ void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg)
 		if (t->slot[i].key > LS_TOMB)
 			fn(&t->slot[i], arg);
 	pthread_mutex_unlock(&lock);
+}
+
+/* Another thread holds the lock for a few hundred instructions at most:
+ * ask again for about a millisecond, then walk without it. A walk without
+ * the lock reads only the shim's own arrays, which are never unmapped, so
+ * an entry being changed at that moment may read half old, half new, and
+ * nothing worse. */
+void ls_table_foreach_at_exit(void (*fn)(struct ls_entry *e, void *arg), void *arg)
+{
+	for (int i = 0; i < 100; i++) {
+		if (pthread_mutex_trylock(&lock) == 0) {
+			struct ls_table *t = ls_table_cur;
+			for (uint32_t k = 0; t != NULL && k < (1u << t->bits); k++)
+				if (t->slot[k].key > LS_TOMB)
+					fn(&t->slot[k], arg);
+			pthread_mutex_unlock(&lock);
+			return;
+		}
+		/* The system call itself: nanosleep is interposed (sys/). */
+		struct timespec ts = { 0, 10000 };
+		syscall(SYS_nanosleep, &ts, NULL);
+	}
+	ls_trace_note(LS_NOTE_EXIT_UNLOCKED);
+	struct ls_table *t = __atomic_load_n(&ls_table_cur, __ATOMIC_ACQUIRE);
+	for (uint32_t k = 0; t != NULL && k < (1u << t->bits); k++)
+		if (__atomic_load_n(&t->slot[k].key, __ATOMIC_ACQUIRE) > LS_TOMB)
+			fn(&t->slot[k], arg);
 }
 
 void ls_table_lock(void)

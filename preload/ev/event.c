@@ -960,7 +960,7 @@ static void ls_ev_at_exit(void)
 	if (ls_disabled || __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE) == 0)
 		return;
 	int saved = errno;
-	ls_table_foreach(ls_ev_leftover, NULL);
+	ls_table_foreach_at_exit(ls_ev_leftover, NULL);
 	errno = saved;
 }
 

@@ -654,7 +654,7 @@ static void ls_uv_at_exit(void)
 	if (ls_disabled || ls_libuv.text.hi == 0)
 		return;
 	int saved = errno;
-	ls_table_foreach(ls_report_leftover, NULL);
+	ls_table_foreach_at_exit(ls_report_leftover, NULL);
 	ls_req_foreach(ls_report_leftover_request, NULL);
 	errno = saved;
 }

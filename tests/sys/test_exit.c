@@ -54,3 +54,32 @@ Test(exit, handles_reported_at_loop_close_are_not_reported_again_at_exit)
 	json_decref(rep);
 	free(trace);
 }
+
+/* exit() from a SIGTERM handler that interrupted the loop thread inside the
+ * shim (holding its table lock, say): the shim's at-exit work never waits
+ * for it. 30 runs, the signal landing at a different moment of the loop's
+ * churn each time: each exits 0 (a hang is killed by SIGALRM after 3 s),
+ * with a complete trace. */
+Test(exit, exit_from_a_signal_handler_never_hangs_in_the_shim)
+{
+	const char *top = ls_tmpdir();
+	for (int i = 0; i < 30; i++) {
+		char *dir = ls_fmt("%s/run%d", top, i);
+		cr_assert(mkdir(dir, 0700) == 0, "%s: %s", dir, strerror(errno));
+		char arg[16];
+		snprintf(arg, sizeof(arg), "%d", 10000 + 997 * i);
+		struct ls_run r;
+		ls_run_fixture_arg(&r, "exit_in_handler", dir, true, NULL, arg);
+		cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+			  "run %d (signal after %s us): %s %d\n%s", i, arg,
+			  WIFSIGNALED(r.status) ? "killed by signal" : "exit",
+			  WIFSIGNALED(r.status) ? WTERMSIG(r.status) : WEXITSTATUS(r.status), r.err);
+		ls_run_free(&r);
+		char *trace = ls_single_trace(dir);
+		json_t *rep = ls_report_json(trace);
+		cr_assert(ls_bool(ls_process(rep), "complete"), "run %d: trace not complete", i);
+		json_decref(rep);
+		free(trace);
+		free(dir);
+	}
+}
