@@ -383,13 +383,31 @@ static void ls_dropped(void)
 		__atomic_fetch_add(&tr.hdr->dropped, 1, __ATOMIC_RELAXED);
 }
 
+/* A forked child: the stacks, sites and modules it inherited were written
+ * to the parent's trace only. Whichever comes first of its records and
+ * its stats slots writes them again, once, into the child's trace (a child
+ * that keeps running the parent's loop counts callbacks of the parent's
+ * sites, and may write no other record). */
+static void ls_replay_if_pending(void)
+{
+	if (!__atomic_load_n(&tr.replay_pending, __ATOMIC_ACQUIRE))
+		return;
+	if (ls_self.chunk == NULL) {
+		ls_rec_reserve_slow(sizeof(struct ls_rec));  /* its first chunk replays */
+		return;
+	}
+	if (__atomic_exchange_n(&tr.replay_pending, 0, __ATOMIC_ACQ_REL)) {
+		ls_modules_replay();
+		ls_stack_replay();
+	}
+}
+
 struct ls_rec *ls_rec_reserve_slow(uint32_t size)
 {
 	struct ls_thread *t = &ls_self;
 	if (ls_disabled || size > LS_CHUNK_SIZE - sizeof(struct ls_chunk_header))
 		return NULL;
 	int saved_errno = errno;
-	int fresh = t->gen != __atomic_load_n(&ls_gen, __ATOMIC_RELAXED);
 	struct ls_chunk_header *c = NULL;
 	if (ls_thread_start(t) == 0 && !__atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
 		c = ls_chunk_new(LS_CHUNK_MAGIC, t->seq);
@@ -406,12 +424,7 @@ struct ls_rec *ls_rec_reserve_slow(uint32_t size)
 	t->cap = LS_CHUNK_SIZE - sizeof(struct ls_chunk_header);
 	t->base = c->ticks;
 	ls_write_thread_record();
-	if (fresh && __atomic_exchange_n(&tr.replay_pending, 0, __ATOMIC_ACQ_REL)) {
-		/* A forked child: stacks and sites it inherited were written to
-		 * the parent's trace only. */
-		ls_modules_replay();
-		ls_stack_replay();
-	}
+	ls_replay_if_pending();
 	errno = saved_errno;
 	return ls_rec_reserve(size);
 }
@@ -429,6 +442,7 @@ struct ls_site_stats *ls_stats_slot_slow(uint32_t site)
 	struct ls_site_stats *s = NULL;
 	if (ls_thread_start(t) != 0 || __atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
 		goto out;
+	ls_replay_if_pending();
 	if (t->stats_of == NULL) {
 		void *p = mmap(NULL, LS_MAX_IDS * sizeof(*t->stats_of), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

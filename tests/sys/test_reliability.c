@@ -276,6 +276,41 @@ Test(reliability, fork_in_callback_child_and_parent_each_their_own_trace)
 	free(ct);
 }
 
+/* A child that keeps running the loop it inherited: its slow callback is
+ * one the parent armed, named with the parent's creation site, and its
+ * stats count the child's runs of the parent's sites. */
+Test(reliability, fork_child_running_the_inherited_loop_names_its_callbacks)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+	long parent, child;
+	int status;
+
+	run_in(&r, dir, "fork_keep", NULL, NULL);
+	cr_assert_eq(sscanf(r.out, "parent %ld child %ld status %d", &parent, &child, &status), 3,
+		     "fork_keep says:\n%s", r.out);
+	cr_assert_eq(status, 0);
+	ls_run_free(&r);
+
+	char *ct = trace_path(dir, child, 0);
+	json_t *rep = ls_report_json(ct);
+	json_t *f = ls_only_finding(rep, "slow-callback", "on_tick");
+	cr_assert_eq(ls_int(f, "count"), 1);
+	ls_assert_frame(f, "created_at", 0, "main", "fork_keep.c",
+			ls_marker_line("fork_keep", "tick_start"));
+	json_decref(rep);
+	json_t *st = ls_stats_json(ct);
+	cr_assert_eq(stats_count(st, "on_tick", NULL, NULL), 3,
+		     "the child ran the second (forking) tick's end, the third and the fourth");
+	json_decref(st);
+	char *pt = trace_path(dir, parent, 0);
+	st = ls_stats_json(pt);
+	cr_assert_eq(stats_count(st, "on_tick", NULL, NULL), 4);
+	json_decref(st);
+	free(ct);
+	free(pt);
+}
+
 /* ---- exec() from a callback, same pid ---------------------------------------- */
 
 Test(reliability, exec_in_callback_starts_a_second_trace_of_the_same_pid)
