@@ -8,7 +8,10 @@
  */
 #include <sched.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -42,6 +45,115 @@ static struct ls_stack_def *stack_defs;  /* by id */
 static struct ls_site_def *site_defs;    /* by id */
 static uint32_t stack_count, site_count;
 static int tables_ready;                 /* 1 ready, -1 unavailable */
+
+/* libunwind's validation pipe.
+ *
+ * libunwind 1.6 (as Debian builds it: conservative checks on) checks that
+ * an address is readable before it reads it by writing one byte from there
+ * into a pipe it keeps for good (mem_validate_pipe, x86_64 Ginit.c), and
+ * reading it back; when that read fails it closes both numbers and makes a
+ * new pipe. No local unwinding call avoids it: unw_init_local starts with
+ * the check off, but unw_step turns it on for every step, and unw_backtrace
+ * steps for each frame its per-thread cache has not seen yet (a new thread,
+ * a new call site); the caching policy and UNW_INIT_SIGNAL_FRAME change
+ * nothing of this. A daemon that closes every descriptor and opens its own
+ * files would then have libunwind read from them, write into them and
+ * close them (its epoll descriptor, say).
+ *
+ * So the pipe lives only while the shim unwinds. libunwind hands its pair
+ * to pipe2 (interposed here: a call from libunwind's own code, on an array
+ * in libunwind's own memory); when the last unwind in progress ends, both
+ * are closed and set back to -1, from where libunwind makes a new pipe at
+ * its next check, which fails cleanly on -1 without closing anything.
+ * Between unwinds libunwind holds no descriptor at all; an unwind that
+ * finds every frame in its cache (the usual case) costs two atomic
+ * operations more. */
+static uintptr_t unw_lo, unw_hi;      /* libunwind's mapping */
+static int *unw_pipe;                 /* its pair, once seen */
+static int unw_users;                 /* unwinds in progress; -1 while the pair is closed */
+
+__attribute__((constructor(101))) static void ls_unwind_init(void)
+{
+	if (!getauxval(AT_SECURE))
+		ls_module_range_of((const void *)unw_backtrace, &unw_lo, &unw_hi);
+}
+
+static int ls_in_libunwind(uintptr_t a)
+{
+	return a >= unw_lo && a < unw_hi;
+}
+
+/* pipe2 for everyone, the raw system call (it is one in libc too): no
+ * symbol lookup here, which may run inside a signal handler's unwind. */
+__attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
+{
+	if (ls_in_libunwind((uintptr_t)__builtin_return_address(0)) &&
+	    ls_in_libunwind((uintptr_t)fds))
+		__atomic_store_n(&unw_pipe, fds, __ATOMIC_RELEASE);
+	return (int)syscall(SYS_pipe2, fds, flags);
+}
+
+/* Returns 0 when the caller may unwind; -1 (the pipe is being closed by a
+ * code path this thread interrupted, e.g. in a signal handler) when not. */
+int ls_unwind_enter(void)
+{
+	int n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
+	for (int spins = 0;; spins++) {
+		if (n < 0) {
+			if (spins > 1000)
+				return -1;
+			sched_yield();
+			n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&unw_users, &n, n + 1, 1, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return 0;
+	}
+}
+
+/* The last unwind out closes libunwind's pipe, if it made one: nobody can
+ * be using it (unw_users is -1 meanwhile), and the numbers are still the
+ * pipe's, unless the program closed them during the unwind itself. */
+void ls_unwind_leave(void)
+{
+	if (__atomic_sub_fetch(&unw_users, 1, __ATOMIC_RELEASE) != 0)
+		return;
+	int *p = __atomic_load_n(&unw_pipe, __ATOMIC_ACQUIRE);
+	if (p == NULL || (__atomic_load_n(&p[0], __ATOMIC_RELAXED) < 0 &&
+			  __atomic_load_n(&p[1], __ATOMIC_RELAXED) < 0))
+		return;
+	int idle = 0;
+	if (!__atomic_compare_exchange_n(&unw_users, &idle, -1, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return;  /* a new unwind began: it closes the pipe when it ends */
+	int rd = p[0], wr = p[1];
+	__atomic_store_n(&p[0], -1, __ATOMIC_RELAXED);
+	__atomic_store_n(&p[1], -1, __ATOMIC_RELAXED);
+	if (rd >= 0)
+		close(rd);
+	if (wr >= 0)
+		close(wr);
+	__atomic_store_n(&unw_users, 0, __ATOMIC_RELEASE);
+}
+
+/* A forked child has one thread: no unwind is in progress in it, whatever
+ * the parent's threads were doing; a pipe libunwind had open is the
+ * child's copy of the shim's pair, closed now. */
+void ls_unwind_atfork_child(void)
+{
+	__atomic_store_n(&unw_users, 1, __ATOMIC_RELAXED);
+	ls_unwind_leave();
+}
+
+int ls_backtrace(void **pcs, int max)
+{
+	if (ls_unwind_enter() != 0)
+		return 0;
+	int n = unw_backtrace(pcs, max);
+	ls_unwind_leave();
+	return n;
+}
 
 static void *ls_map(size_t size)
 {
@@ -158,10 +270,10 @@ uint32_t ls_stack_capture(void)
 	 * few; unwinding further than needed is the main cost here. */
 	void *raw[LS_MAX_STACK_DEPTH + 8];
 	/* libunwind calls libc itself (a read() on its pipe to check that
-	 * memory is mapped): those calls are the shim's, not the program's
+	 * memory is readable, see ls_unwind_enter): those calls are the shim's, not the program's
 	 * blocking calls, and must not capture a stack in turn. */
 	ls_lt.in_shim++;
-	int n = unw_backtrace(raw, (int)ls_opt.stack_depth + 8);
+	int n = ls_backtrace(raw, (int)ls_opt.stack_depth + 8);
 	ls_lt.in_shim--;
 	/* The shim's frames go: the interposer on top, and the trampolines
 	 * between a callback and the loop when it registers from a callback. */

@@ -6,6 +6,14 @@
  * loses at most the record being written. A new chunk is the only point
  * where a thread makes system calls; the file is created at the first record
  * so that processes that never touch a loop leave no trace behind.
+ *
+ * The trace's descriptor is the shim's only while the program leaves it
+ * alone: a daemon may close every descriptor (close_range, closefrom, a
+ * close loop) and open its own files under the same numbers. So the file's
+ * device and inode are kept, and the descriptor is checked against them
+ * before every use (a new chunk, the fork child's close); one that is no
+ * longer the trace is never used again, and the trace is opened anew by its
+ * path. Records themselves go through the mappings, which no close undoes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,13 +53,16 @@ uint32_t ls_gen = 1;
 
 static struct {
 	pthread_mutex_t lock;       /* taken to create the file, never on the hot path */
-	int fd;                     /* -1 until created */
+	int fd;                     /* -1 until created; checked against dev/ino before each use */
+	dev_t dev;                  /* the trace file's, to tell it from whatever took fd's number */
+	ino_t ino;
 	int broken;                 /* creation or growth failed: record nothing more */
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
 	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost, blocking, slow_selector; /* finding counts for the exit line */
 	char path[600];
+	char abs_path[1200];        /* path from /, to open it again after a chdir */
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
@@ -80,10 +91,40 @@ void ls_trace_hooks_add(const struct ls_trace_hooks *h)
 	pthread_mutex_unlock(&tr.lock);
 }
 
+/* The stderr the process started with: the shim writes only there. A
+ * program that closed fd 2 and opened a file of its own into it must not
+ * find loopsan's lines in that file. */
+static struct {
+	dev_t dev;
+	ino_t ino;
+	int known;
+} ls_stderr;
+
+__attribute__((constructor(101))) static void ls_stderr_remember(void)
+{
+	struct stat st;
+	if (!getauxval(AT_SECURE) && fstat(STDERR_FILENO, &st) == 0) {
+		ls_stderr.dev = st.st_dev;
+		ls_stderr.ino = st.st_ino;
+		ls_stderr.known = 1;
+	}
+}
+
 static void ls_say(const char *msg)
 {
+	struct stat st;
+	if (!ls_stderr.known || fstat(STDERR_FILENO, &st) != 0 || st.st_dev != ls_stderr.dev ||
+	    st.st_ino != ls_stderr.ino)
+		return;
 	ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
 	(void)rc;
+}
+
+/* Whether fd is (still) the trace file. */
+static int ls_is_trace_fd(int fd)
+{
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == tr.dev && st.st_ino == tr.ino;
 }
 
 static uint32_t ls_gettid(void)
@@ -165,6 +206,16 @@ static void ls_trace_name(int n)
 		snprintf(tr.path, sizeof(tr.path), "%s/loopsan.%d.%d.trace", dir, pid, n);
 }
 
+/* tr.path from /: the program may chdir before the trace is opened again. */
+static void ls_remember_abs_path(void)
+{
+	char cwd[sizeof(tr.abs_path) - sizeof(tr.path)];
+	if (tr.path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		snprintf(tr.abs_path, sizeof(tr.abs_path), "%s", tr.path);
+	else
+		snprintf(tr.abs_path, sizeof(tr.abs_path), "%s/%s", cwd, tr.path);
+}
+
 /* O_EXCL|O_NOFOLLOW: never follow a planted symlink, never truncate an
  * existing file. */
 static int ls_create_file(void)
@@ -222,6 +273,11 @@ static int ls_trace_open_locked(void)
 		ls_cannot("create", errno);
 		return -1;
 	}
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	tr.dev = st.st_dev;
+	tr.ino = st.st_ino;
 	/* Past RLIMIT_FSIZE, the program would get SIGXFSZ. */
 	struct rlimit lim;
 	int rc = getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur < LS_HEADER_SIZE
@@ -243,6 +299,7 @@ static int ls_trace_open_locked(void)
 		ls_cannot("create", err);
 		return -1;
 	}
+	ls_remember_abs_path();
 	ls_hooks_opened();
 	uint64_t slow = (uint64_t)((double)ls_opt.slow_callback_ms / 1e3 * (double)tr.hdr->tick_hz);
 	__atomic_store_n(&ls_slow_ticks, slow, __ATOMIC_RELAXED);
@@ -289,6 +346,51 @@ static void ls_grow_failed(int err)
 	ls_say(msg);
 }
 
+/* The trace file, opened again by its path after the program closed (or
+ * replaced) the descriptor: never a symlink, and only the very file (its
+ * device and inode) that was created. The number the old descriptor had is
+ * the program's now: it is left alone. Under tr.lock. */
+static int ls_trace_reopen_locked(void)
+{
+	if (ls_is_trace_fd(tr.fd))  /* another thread was first */
+		return tr.fd;
+	if (__atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
+		return -1;
+	int fd = open(tr.abs_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && !ls_is_trace_fd(fd)) {
+		close(fd);  /* ours: just opened, and not the trace */
+		fd = -1;
+		errno = ENOENT;
+	}
+	if (fd < 0) {
+		int err = errno;
+		if (!__atomic_exchange_n(&tr.broken, 1, __ATOMIC_RELAXED)) {
+			char msg[900];
+			snprintf(msg, sizeof(msg), "loopsan: the program closed the descriptor of trace %s "
+				 "and it cannot be opened again (%s); recording stops here\n",
+				 tr.path, strerror(err));
+			ls_say(msg);
+		}
+		return -1;
+	}
+	__atomic_store_n(&tr.fd, fd, __ATOMIC_RELEASE);
+	return fd;
+}
+
+/* The trace's descriptor, checked (one fstat) before it grows or maps the
+ * file: never on the per-record path, once per chunk. -1: recording
+ * stops. */
+static int ls_trace_fd(void)
+{
+	int fd = __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE);
+	if (ls_is_trace_fd(fd))
+		return fd;
+	pthread_mutex_lock(&tr.lock);
+	fd = ls_trace_reopen_locked();
+	pthread_mutex_unlock(&tr.lock);
+	return fd;
+}
+
 static struct ls_chunk_header *ls_chunk_new(uint32_t magic, uint32_t seq)
 {
 	uint32_t idx = __atomic_fetch_add(&tr.next_chunk, 1, __ATOMIC_RELAXED);
@@ -300,15 +402,18 @@ static struct ls_chunk_header *ls_chunk_new(uint32_t magic, uint32_t seq)
 		ls_grow_failed(EFBIG);
 		return NULL;
 	}
+	int fd = ls_trace_fd();
+	if (fd < 0)
+		return NULL;
 	/* Reserve the blocks now: a sparse hole that cannot be filled later
 	 * would turn a full disk into SIGBUS in the program. */
-	int rc = posix_fallocate(tr.fd, off, LS_CHUNK_SIZE);
+	int rc = posix_fallocate(fd, off, LS_CHUNK_SIZE);
 	if (rc != 0) {
 		ls_grow_failed(rc);
 		return NULL;
 	}
 	struct ls_chunk_header *c =
-		mmap(NULL, LS_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, tr.fd, off);
+		mmap(NULL, LS_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
 	if (c == MAP_FAILED) {
 		ls_grow_failed(errno);
 		return NULL;
@@ -602,10 +707,14 @@ static void ls_atfork_child(void)
 	/* The child writes a trace of its own; the parent's stays untouched. */
 	__atomic_add_fetch(&ls_gen, 1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&tr.lock, NULL);
-	if (tr.fd >= 0)
+	/* Only the trace's own descriptor: the program may have closed it and
+	 * opened a file of its own under that number. The child is one thread
+	 * here, so nothing can change the descriptor between check and close. */
+	if (ls_is_trace_fd(tr.fd))
 		close(tr.fd);
 	tr.fd = -1;
 	tr.broken = 0;
+	ls_unwind_atfork_child();
 	tr.replay_pending = 1;
 	tr.hdr = NULL;
 	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = tr.misuse = tr.lost = 0;

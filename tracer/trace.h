@@ -233,6 +233,15 @@ uint32_t ls_stack_intern_pcs_flags(const uintptr_t *pcs, uint32_t n, uint32_t fl
 /* The pcs of the stack of `site` (for the watchdog), at most max; 0 if none. */
 uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max);
 uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
+/* Every libunwind unwind of the shim goes between these (or through
+ * ls_backtrace, unw_backtrace's stand-in): libunwind's validation pipe is
+ * closed when the last one ends, so that it never holds a descriptor the
+ * program could close and reuse. ls_unwind_enter returns -1 when the
+ * caller must not unwind now (it interrupted the closing). */
+int ls_unwind_enter(void);
+void ls_unwind_leave(void);
+int ls_backtrace(void **pcs, int max);
+void ls_unwind_atfork_child(void);
 void ls_stack_replay(void);   /* writes every known stack and site again (new trace after fork) */
 
 /* modules.c */
