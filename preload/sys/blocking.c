@@ -142,7 +142,7 @@ static int ls_site_allowed(uint32_t site, uint32_t api, const void *ret)
 	if (!ok && ls_opt.blocking_allow[0] != 0) {
 		ok = ls_allow_has(ls_api_name(api));
 		void *pcs[32];
-		int n = ok ? 0 : unw_backtrace(pcs, 32);
+		int n = ok ? 0 : ls_backtrace(pcs, 32);
 		for (int k = 0; k < n && !ok; k++) {
 			Dl_info info;
 			if (ls_module_is_self((uintptr_t)pcs[k]))
