@@ -47,6 +47,9 @@ void ls_trace_note_misuse(void);
 void ls_trace_note_lost_wakeup(void);
 void ls_trace_note_blocking(void);
 void ls_trace_note_slow_selector(void);
+/* The first loop call's one-time work, for a family to call before the
+ * loop reads its clock (see trace.c). Keeps errno. */
+void ls_trace_prepare(void);
 void ls_trace_finish(void);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
@@ -233,6 +236,7 @@ uint32_t ls_stack_intern_pcs_flags(const uintptr_t *pcs, uint32_t n, uint32_t fl
 uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max);
 uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
 void ls_stack_replay(void);   /* writes every known stack and site again (new trace after fork) */
+void ls_stack_warm(void);     /* sets the unwinder up, once: the first capture then costs no more */
 
 /* modules.c */
 void ls_modules_init_self(void);
