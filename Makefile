@@ -137,7 +137,7 @@ transparency: deps
 # a test that differs is rerun once each way, and counts as flaky rather
 # than as a difference unless both reruns agree with the first runs (see
 # scripts/libuv-suite.sh). The source and build are kept in
-# $(BUILD)/libuv-suite/ between runs. About 5 minutes, so not part of
+# $(BUILD)/libuv-suite/ between runs. About 2 minutes, so not part of
 # `make test`.
 libuv-suite:
 	@scripts/deps.sh libuv-suite
