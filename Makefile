@@ -34,7 +34,7 @@ FIXTURES    := $(patsubst %.c,$(BUILD)/fixtures/%,$(notdir $(FIXTURE_SRC)))
 TEST_SRC    := $(wildcard tests/*/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
-.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency layers
+.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency libuv-suite layers
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
@@ -130,6 +130,19 @@ clean:
 transparency: deps
 	@$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) scripts/transparency.sh
+
+# The same for libuv's own test suite: Debian's libuv1 source (apt-get
+# source through a private sources list), built as a shared library with
+# its runner uv_run_tests, run as `nobody` without and with LD_PRELOAD;
+# a test that differs is rerun once each way, and counts as flaky rather
+# than as a difference unless both reruns agree with the first runs (see
+# scripts/libuv-suite.sh). The source and build are kept in
+# $(BUILD)/libuv-suite/ between runs. About 2 minutes, so not part of
+# `make test`.
+libuv-suite:
+	@scripts/deps.sh libuv-suite
+	@$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) scripts/libuv-suite.sh
 
 # ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
 # Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's

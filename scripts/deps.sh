@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages loopsan needs to build, test and run its demo;
 # `deps.sh bench` also those `make bench` compares with or measures by
-# (ltrace, valgrind's callgrind).
+# (ltrace, valgrind's callgrind); `deps.sh libuv-suite` also what
+# `make libuv-suite` fetches and builds libuv's own test suite with
+# (dpkg-dev for apt-get source, cmake).
 # Idempotent: when everything is present it only asks dpkg and returns.
 set -eu
 
@@ -13,7 +15,8 @@ memcached tmux libev-dev knot-resolver iproute2"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS ltrace valgrind python3" ;;
-*) echo "usage: scripts/deps.sh [bench]" >&2; exit 2 ;;
+libuv-suite) PKGS="$PKGS dpkg-dev cmake" ;;
+*) echo "usage: scripts/deps.sh [bench|libuv-suite]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -288,6 +288,24 @@ uint32_t ls_stack_capture(void)
 	return ls_stack_intern_pcs((const uintptr_t *)pcs, depth);
 }
 
+/* libunwind sets itself up at its first unwind (about 0.2 ms here: its
+ * caches, a pipe to check addresses with); one unwind thrown away, from
+ * ls_trace_prepare, keeps that out of the program's first registration.
+ * Not at load: the pipe would be two descriptors in every process from its
+ * start, loop or not, and a daemon that closes what it inherited would
+ * leave libunwind writing into whatever it opens next at those numbers. */
+void ls_stack_warm(void)
+{
+	static int warm;
+	if (!ls_opt.stacks || ls_disabled || __atomic_exchange_n(&warm, 1, __ATOMIC_RELAXED))
+		return;
+	void *raw[LS_MAX_STACK_DEPTH + 8];
+	ls_lt.in_shim++;
+	unw_backtrace(raw, (int)ls_opt.stack_depth + 8);
+	ls_lt.in_shim--;
+	ls_tables();
+}
+
 /* A stack given as its pcs (innermost first), de-duplicated. */
 uint32_t ls_stack_intern_pcs(const uintptr_t *given, uint32_t depth)
 {

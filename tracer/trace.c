@@ -60,6 +60,7 @@ static struct {
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
+	uint64_t tick_hz;           /* calibrated at load */
 	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost, blocking, slow_selector; /* finding counts for the exit line */
 	char path[600];
 	char abs_path[1200];        /* path from /, to open it again after a chdir */
@@ -146,21 +147,20 @@ void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX])
 	out[LS_THREAD_NAME_MAX - 1] = 0;
 }
 
-/* Ticks per second, measured against CLOCK_MONOTONIC over ~100 us. The
- * viewer refines it from the clock pairs of the whole run; the shim needs
- * it only to tell slow callbacks. */
-static uint64_t ls_calibrate(uint64_t *t0, uint64_t *ns0)
+/* Ticks per second, measured against CLOCK_MONOTONIC over ~100 us, once
+ * at load. The viewer refines it from the clock pairs of the whole run;
+ * the shim needs it only to tell slow callbacks. */
+static uint64_t ls_calibrate(void)
 {
-	*ns0 = ls_now();
-	*t0 = ls_ticks();
+	uint64_t ns0 = ls_now(), t0 = ls_ticks();
 	uint64_t ns1, t1;
 	do {
 		ns1 = ls_now();
 		t1 = ls_ticks();
-	} while (ns1 - *ns0 < 100000);
-	if (t1 <= *t0)
+	} while (ns1 - ns0 < 100000);
+	if (t1 <= t0)
 		return 1000000000ull;
-	return (uint64_t)((double)(t1 - *t0) * 1e9 / (double)(ns1 - *ns0));
+	return (uint64_t)((double)(t1 - t0) * 1e9 / (double)(ns1 - ns0));
 }
 
 static void ls_fill_header(struct ls_file_header *h)
@@ -168,7 +168,9 @@ static void ls_fill_header(struct ls_file_header *h)
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	h->clock = LS_CLOCK;
-	h->tick_hz = ls_calibrate(&h->start_ticks, &h->start_mono_ns);
+	h->start_mono_ns = ls_now();
+	h->start_ticks = ls_ticks();
+	h->tick_hz = tr.tick_hz;
 	memcpy(h->magic, LS_FILE_MAGIC, sizeof(h->magic));
 	h->version = LS_FORMAT_VERSION;
 	h->header_size = LS_HEADER_SIZE;
@@ -729,9 +731,33 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
 		return;
 	}
 	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
+	/* Here, not in the program's first loop call: 0.1 ms spent there is
+	 * 0.1 ms libuv's cached loop time (taken in uv_loop_init) falls
+	 * behind, and its timers come due that much early. A forked child
+	 * keeps the parent's: the same clock. */
+	tr.tick_hz = ls_calibrate();
 	ls_modules_init_self();
 	pthread_key_create(&tr.key, ls_thread_exit);
 	pthread_atfork(NULL, NULL, ls_atfork_child);
+}
+
+/* The trace file and the unwinder are made ready at the first record and
+ * the first stack capture, which in libuv come after uv_loop_init has
+ * cached the loop's time: everything they cost there (0.3 ms or more), the
+ * program's first timers see as time gone by. libuv's loop interposers
+ * call this before the real call instead. Not at load: a process that never
+ * makes a loop call gets no trace and no descriptors of the shim's. */
+void ls_trace_prepare(void)
+{
+	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	int saved = errno;
+	ls_trace_ensure_open();
+	ls_stack_warm();
+	/* This thread's first chunk (and its thread record): reserved, not
+	 * committed, so nothing else is written. */
+	(void)ls_rec_reserve(sizeof(struct ls_rec));
+	errno = saved;
 }
 
 void ls_trace_finish(void)

@@ -47,6 +47,9 @@ void ls_trace_note_misuse(void);
 void ls_trace_note_lost_wakeup(void);
 void ls_trace_note_blocking(void);
 void ls_trace_note_slow_selector(void);
+/* The first loop call's one-time work, for a family to call before the
+ * loop reads its clock (see trace.c). Keeps errno. */
+void ls_trace_prepare(void);
 void ls_trace_finish(void);
 void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
@@ -243,6 +246,7 @@ void ls_unwind_leave(void);
 int ls_backtrace(void **pcs, int max);
 void ls_unwind_atfork_child(void);
 void ls_stack_replay(void);   /* writes every known stack and site again (new trace after fork) */
+void ls_stack_warm(void);     /* sets the unwinder up, once: the first capture then costs no more */
 
 /* modules.c */
 void ls_modules_init_self(void);

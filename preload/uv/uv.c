@@ -482,6 +482,21 @@ LS_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 
 /* ---- loops ------------------------------------------------------------- */
 
+/* libuv reads the loop's clock in uv_loop_init and keeps it until uv_run:
+ * the shim's one-time work goes before that, not into the first handle's
+ * init, where it would make the first timers due early. */
+LS_EXPORT int uv_loop_init(uv_loop_t *loop)
+{
+	ls_trace_prepare();
+	return LS_UV(uv_loop_init)(loop);
+}
+
+LS_EXPORT uv_loop_t *uv_default_loop(void)
+{
+	ls_trace_prepare();
+	return LS_UV(uv_default_loop)();
+}
+
 LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
 	__typeof__(&uv_run) real = LS_UV(uv_run);
