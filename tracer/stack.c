@@ -301,7 +301,7 @@ void ls_stack_warm(void)
 		return;
 	void *raw[LS_MAX_STACK_DEPTH + 8];
 	ls_lt.in_shim++;
-	unw_backtrace(raw, (int)ls_opt.stack_depth + 8);
+	ls_backtrace(raw, (int)ls_opt.stack_depth + 8);
 	ls_lt.in_shim--;
 	ls_tables();
 }
