@@ -20,13 +20,15 @@
 
 #include "tracer/trace.h"
 
-#define LS_SLOTS (LS_MAX_IDS * 2)        /* load factor <= 1/2 */
+#define LS_SLOTS (LS_MAX_IDS * 2)        /* load factor <= 1/2: 1 MiB a table */
 
-struct ls_slot {
-	uint64_t hash;   /* 0: empty */
-	uint32_t id;     /* 0 until the definition is written */
-	uint32_t pad;
-};
+/* One word: the hash's upper 48 bits (never 0), and the id below them, 0
+ * until the definition is written. 0: empty. Two different stacks alike in
+ * 48 bits of hash would share an id: about one process in 10^5 that has
+ * 65536 stacks, one in 10^9 that has a thousand. */
+typedef uint64_t ls_slot;
+#define LS_SLOT_ID_BITS 16
+_Static_assert(LS_MAX_IDS <= (1u << LS_SLOT_ID_BITS), "ids fit a slot");
 
 struct ls_site_def {
 	uint32_t api;
@@ -40,9 +42,16 @@ struct ls_stack_def {
 	uint64_t pcs[LS_MAX_STACK_DEPTH];
 };
 
-static struct ls_slot *stack_slots, *site_slots;
-static struct ls_stack_def *stack_defs;  /* by id */
-static struct ls_site_def *site_defs;    /* by id */
+static ls_slot *stack_slots, *site_slots;
+
+/* Definitions by id, in segments mapped as ids reach them: the address
+ * space a process pays for is what it uses (a stack's definition is 520
+ * bytes; all 65536 would be 33 MiB), and a segment never moves once
+ * published, so readers need no lock. */
+#define LS_STACK_SEG 256                 /* 130 KiB */
+#define LS_SITE_SEG 4096                 /* 64 KiB */
+static struct ls_stack_def *stack_seg[LS_MAX_IDS / LS_STACK_SEG];
+static struct ls_site_def *site_seg[LS_MAX_IDS / LS_SITE_SEG];
 static uint32_t stack_count, site_count;
 static int tables_ready;                 /* 1 ready, -1 unavailable */
 
@@ -168,21 +177,19 @@ static int ls_tables(void)
 	if (LS_LIKELY(r != 0))
 		return r > 0;
 	/* First use: several threads may race here; the loser unmaps. */
-	struct ls_slot *a = ls_map(sizeof(struct ls_slot) * LS_SLOTS);
-	struct ls_slot *b = ls_map(sizeof(struct ls_slot) * LS_SLOTS);
-	struct ls_stack_def *c = ls_map(sizeof(struct ls_stack_def) * LS_MAX_IDS);
-	struct ls_site_def *d = ls_map(sizeof(struct ls_site_def) * LS_MAX_IDS);
+	ls_slot *a = ls_map(sizeof(ls_slot) * LS_SLOTS);
+	ls_slot *b = ls_map(sizeof(ls_slot) * LS_SLOTS);
 	static int once;
-	if (a && b && c && d && __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL) == 0) {
-		stack_slots = a, site_slots = b, stack_defs = c, site_defs = d;
+	if (a && b && __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL) == 0) {
+		stack_slots = a, site_slots = b;
 		__atomic_store_n(&tables_ready, 1, __ATOMIC_RELEASE);
 		return 1;
 	}
-	if (a) munmap(a, sizeof(struct ls_slot) * LS_SLOTS);
-	if (b) munmap(b, sizeof(struct ls_slot) * LS_SLOTS);
-	if (c) munmap(c, sizeof(struct ls_stack_def) * LS_MAX_IDS);
-	if (d) munmap(d, sizeof(struct ls_site_def) * LS_MAX_IDS);
-	if (!(a && b && c && d)) {
+	if (a) munmap(a, sizeof(ls_slot) * LS_SLOTS);
+	if (b) munmap(b, sizeof(ls_slot) * LS_SLOTS);
+	if (!(a && b)) {
+		ls_trace_say_once("loopsan: cannot map the stack tables (RLIMIT_AS?); "
+				  "recording goes on without creation stacks\n");
 		__atomic_store_n(&tables_ready, -1, __ATOMIC_RELEASE);
 		return 0;
 	}
@@ -191,9 +198,45 @@ static int ls_tables(void)
 	return r > 0;
 }
 
+/* The segment that holds definition id of a table (n per segment, size
+ * bytes each), mapped when make and not yet there; NULL when it cannot
+ * be. Racing threads: the first to publish wins, the others unmap. */
+static void *ls_seg_at(void **segs, uint32_t id, uint32_t n, size_t size, int make)
+{
+	void **slot = &segs[id / n];
+	void *seg = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (LS_LIKELY(seg != NULL) || !make)
+		return seg ? (char *)seg + (size_t)(id % n) * size : NULL;
+	void *p = ls_map(n * size);
+	if (p == NULL) {
+		ls_trace_say_once("loopsan: cannot map more stack definitions (RLIMIT_AS?); "
+				  "later creation stacks are left out\n");
+		return NULL;
+	}
+	void *expect = NULL;
+	if (!__atomic_compare_exchange_n(slot, &expect, p, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		munmap(p, n * size);
+		p = expect;
+	}
+	return (char *)p + (size_t)(id % n) * size;
+}
+
+static struct ls_stack_def *ls_stack_def(uint32_t id, int make)
+{
+	return ls_seg_at((void **)stack_seg, id, LS_STACK_SEG, sizeof(struct ls_stack_def), make);
+}
+
+static struct ls_site_def *ls_site_def(uint32_t id, int make)
+{
+	return ls_seg_at((void **)site_seg, id, LS_SITE_SEG, sizeof(struct ls_site_def), make);
+}
+
 static void ls_emit_stack(uint32_t id)
 {
-	const struct ls_stack_def *d = &stack_defs[id];
+	const struct ls_stack_def *d = ls_stack_def(id, 0);
+	if (d == NULL)
+		return;
 	uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_stack) + d->depth * 8u;
 	struct ls_rec *r = ls_rec_reserve(size);
 	if (r == NULL)
@@ -210,6 +253,9 @@ static void ls_emit_stack(uint32_t id)
 
 static void ls_emit_site(uint32_t id)
 {
+	const struct ls_site_def *d = ls_site_def(id, 0);
+	if (d == NULL)
+		return;
 	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_site);
 	struct ls_rec *r = ls_rec_reserve(size);
 	if (r == NULL)
@@ -218,26 +264,28 @@ static void ls_emit_site(uint32_t id)
 	r->size = size;
 	r->arg = id;
 	struct ls_rec_site *s = (struct ls_rec_site *)(r + 1);
-	s->api = site_defs[id].api;
-	s->stack = site_defs[id].stack;
-	s->callback = site_defs[id].callback;
+	s->api = d->api;
+	s->stack = d->stack;
+	s->callback = d->callback;
 	ls_rec_commit(size);
 }
 
 /* Finds `hash` in `slots` or claims a slot for it. Returns the id, or 0
- * with *fresh set when the caller must fill definition `*fresh_id`. */
-static uint32_t ls_intern(struct ls_slot *slots, uint32_t *count, uint64_t hash,
-			  uint32_t *fresh_id, struct ls_slot **fresh_slot)
+ * with *fresh set when the caller must fill definition `*fresh_id` and
+ * then publish it (ls_publish). */
+static uint32_t ls_intern(ls_slot *slots, uint32_t *count, uint64_t hash,
+			  uint32_t *fresh_id, ls_slot **fresh_slot)
 {
-	hash |= 1;  /* 0 marks an empty slot */
-	uint32_t i = (uint32_t)hash & (LS_SLOTS - 1);
+	uint64_t key = (hash | 1) << LS_SLOT_ID_BITS;  /* never 0 */
+	const uint64_t id_mask = (1u << LS_SLOT_ID_BITS) - 1;
+	uint32_t i = (uint32_t)(hash >> 7) & (LS_SLOTS - 1);
 	for (uint32_t probes = 0; probes < LS_SLOTS; probes++, i = (i + 1) & (LS_SLOTS - 1)) {
-		uint64_t h = __atomic_load_n(&slots[i].hash, __ATOMIC_ACQUIRE);
-		if (h == 0) {
+		uint64_t w = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+		if (w == 0) {
 			uint64_t expect = 0;
-			if (!__atomic_compare_exchange_n(&slots[i].hash, &expect, hash, 0,
+			if (!__atomic_compare_exchange_n(&slots[i], &expect, key, 0,
 							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-				h = expect;
+				w = expect;
 			} else {
 				uint32_t id = __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
 				if (id >= LS_MAX_IDS)
@@ -247,11 +295,13 @@ static uint32_t ls_intern(struct ls_slot *slots, uint32_t *count, uint64_t hash,
 				return 0;
 			}
 		}
-		if (h == hash) {
+		if ((w & ~id_mask) == key) {
 			uint32_t id;
 			/* Another thread is writing the definition; it takes a few
 			 * stores, or one new chunk. */
-			for (int spins = 0; (id = __atomic_load_n(&slots[i].id, __ATOMIC_ACQUIRE)) == 0; spins++) {
+			for (int spins = 0;
+			     (id = (uint32_t)(__atomic_load_n(&slots[i], __ATOMIC_ACQUIRE) & id_mask)) == 0;
+			     spins++) {
 				if (spins > 10000)
 					return 0;
 				sched_yield();
@@ -260,6 +310,11 @@ static uint32_t ls_intern(struct ls_slot *slots, uint32_t *count, uint64_t hash,
 		}
 	}
 	return 0;
+}
+
+static void ls_publish(ls_slot *slot, uint32_t id)
+{
+	__atomic_fetch_or(slot, (uint64_t)id, __ATOMIC_RELEASE);
 }
 
 uint32_t ls_stack_capture(void)
@@ -317,10 +372,13 @@ uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max)
 	if (site == 0 || site >= LS_MAX_IDS || __atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE) <= 0 ||
 	    site > __atomic_load_n(&site_count, __ATOMIC_ACQUIRE))
 		return 0;
-	uint32_t stack = site_defs[site].stack;
+	const struct ls_site_def *sd = ls_site_def(site, 0);
+	uint32_t stack = sd != NULL ? sd->stack : 0;
 	if (stack == 0 || stack >= LS_MAX_IDS)
 		return 0;
-	const struct ls_stack_def *d = &stack_defs[stack];
+	const struct ls_stack_def *d = ls_stack_def(stack, 0);
+	if (d == NULL)
+		return 0;
 	uint32_t n = d->depth < max ? d->depth : max;
 	for (uint32_t k = 0; k < n; k++)
 		out[k] = (uintptr_t)d->pcs[k];
@@ -337,19 +395,21 @@ uint32_t ls_stack_intern_pcs_flags(const uintptr_t *given, uint32_t depth, uint3
 	for (uint32_t k = 0; k < depth; k++)
 		pcs[k] = (uint64_t)given[k];
 	uint32_t fresh = 0;
-	struct ls_slot *slot = NULL;
+	ls_slot *slot = NULL;
 	uint32_t id = ls_intern(stack_slots, &stack_count,
 				XXH3_64bits(pcs, depth * 8u) + depth + ((uint64_t)flags << 32),
 				&fresh, &slot);
 	if (fresh == 0)
 		return id;
-	struct ls_stack_def *d = &stack_defs[fresh];
+	struct ls_stack_def *d = ls_stack_def(fresh, 1);
+	if (d == NULL)
+		return 0;  /* the slot stays claimed with id 0: this stack is left out */
 	d->depth = depth;
 	d->flags = flags;
 	memcpy(d->pcs, pcs, depth * 8u);
 	ls_modules_cover((const uintptr_t *)pcs, depth);
 	ls_emit_stack(fresh);
-	__atomic_store_n(&slot->id, fresh, __ATOMIC_RELEASE);
+	ls_publish(slot, fresh);
 	return fresh;
 }
 
@@ -359,16 +419,19 @@ uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback)
 		return 0;
 	struct ls_site_def key = { .api = api, .stack = stack, .callback = callback };
 	uint32_t fresh = 0;
-	struct ls_slot *slot = NULL;
+	ls_slot *slot = NULL;
 	uint32_t id = ls_intern(site_slots, &site_count, XXH3_64bits(&key, sizeof(key)),
 				&fresh, &slot);
 	if (fresh == 0)
 		return id;
-	site_defs[fresh] = key;
+	struct ls_site_def *d = ls_site_def(fresh, 1);
+	if (d == NULL)
+		return 0;
+	*d = key;
 	if (callback != 0)
 		ls_modules_cover(&callback, 1);
 	ls_emit_site(fresh);
-	__atomic_store_n(&slot->id, fresh, __ATOMIC_RELEASE);
+	ls_publish(slot, fresh);
 	return fresh;
 }
 
@@ -377,11 +440,15 @@ void ls_stack_replay(void)
 	if (__atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE) <= 0)
 		return;
 	uint32_t n = __atomic_load_n(&stack_count, __ATOMIC_ACQUIRE);
-	for (uint32_t id = 1; id <= n && id < LS_MAX_IDS; id++)
-		if (stack_defs[id].depth != 0)
+	for (uint32_t id = 1; id <= n && id < LS_MAX_IDS; id++) {
+		const struct ls_stack_def *d = ls_stack_def(id, 0);
+		if (d != NULL && d->depth != 0)
 			ls_emit_stack(id);
+	}
 	n = __atomic_load_n(&site_count, __ATOMIC_ACQUIRE);
-	for (uint32_t id = 1; id <= n && id < LS_MAX_IDS; id++)
-		if (site_defs[id].api != 0)
+	for (uint32_t id = 1; id <= n && id < LS_MAX_IDS; id++) {
+		const struct ls_site_def *d = ls_site_def(id, 0);
+		if (d != NULL && d->api != 0)
 			ls_emit_site(id);
+	}
 }

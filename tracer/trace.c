@@ -121,6 +121,28 @@ static void ls_say(const char *msg)
 	(void)rc;
 }
 
+/* msg once per process (by its address: a message of the shim's own). */
+void ls_trace_say_once(const char *msg)
+{
+	static const char *said[8];
+	for (unsigned i = 0; i < 8; i++) {
+		const char *p = __atomic_load_n(&said[i], __ATOMIC_ACQUIRE);
+		if (p == msg)
+			return;
+		const char *expect = NULL;
+		if (p == NULL &&
+		    __atomic_compare_exchange_n(&said[i], &expect, msg, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			int saved = errno;
+			ls_say(msg);
+			errno = saved;
+			return;
+		}
+		if (expect == msg)
+			return;
+	}
+}
+
 /* Whether fd is (still) the trace file. */
 static int ls_is_trace_fd(int fd)
 {

@@ -52,6 +52,9 @@ void ls_trace_note_slow_selector(void);
 void ls_trace_prepare(void);
 void ls_trace_finish(void);
 void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
+/* One line on stderr (the one the process started with), once per process
+ * for each message (a string constant of the shim's). Keeps errno. */
+void ls_trace_say_once(const char *msg);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);

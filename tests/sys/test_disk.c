@@ -192,3 +192,32 @@ Test(disk, file_size_limit_below_the_header_program_unchanged_no_trace)
 	run_limited(dir, 1024);
 	cr_assert_eq(ls_count_traces(dir), 0);
 }
+
+/* An address-space limit a little above the program's own size (12 MiB
+ * more, set by the fixture at its start): the shim's reservations fit
+ * beside it (they were 41 MiB at the first loop call, and the trace held
+ * nothing at all), so every callback is counted, with its creation site,
+ * and nothing is said. */
+Test(disk, address_space_limit_a_little_above_the_program_still_records_everything)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+
+	ls_run_fixture(&r, "as_limit", dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "as_limit failed:\n%s", r.err);
+	cr_assert_str_eq(r.out, "ticks 100\n");
+	cr_assert_str_eq(r.err, "", "the shim said something:\n%s", r.err);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *st = ls_stats_json(trace);
+	json_t *s = json_array_get(json_object_get(st, "sites"), 0);
+	cr_assert_not_null(s, "no callback site recorded");
+	cr_assert_str_eq(ls_str(s, "callback"), "on_tick");
+	cr_assert_eq(ls_int(s, "count"), 100);
+	json_t *at = json_object_get(s, "registered_at");
+	cr_assert_not_null(at, "no creation site");
+	cr_assert_str_eq(ls_str(at, "function"), "main");
+	cr_assert_eq(ls_int(at, "line"), ls_marker_line("as_limit", "tick_start"));
+	json_decref(st);
+	free(trace);
+}
