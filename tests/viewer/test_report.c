@@ -1,5 +1,8 @@
 /* `loopsan report`: text and JSON reports of a trace or of a directory. */
+#include <stddef.h>
+
 #include "tests/harness.h"
+#include "tracer/format.h"
 
 LS_SUITE(report);
 
@@ -121,4 +124,39 @@ Test(report, several_processes_get_a_summary_line_each_and_one_for_the_run)
 	cr_assert(strstr(r.out, total), "no \"%s\" in:\n%s", total, r.out);
 	free(total);
 	ls_run_free(&r);
+}
+
+/* A trace whose header says the exit-time check ran without the shim's
+ * table lock (LS_NOTE_EXIT_UNLOCKED, set by the shim when exit() came from
+ * a signal handler that stopped a thread inside it): the text report says
+ * so in a note, the JSON report in the process's exit_unlocked. */
+Test(report, exit_without_the_table_lock_is_noted_in_text_and_json)
+{
+	char *trace = slow_timer_trace();
+	int fd = open(trace, O_RDWR);
+	cr_assert(fd >= 0, "%s: %s", trace, strerror(errno));
+	uint32_t notes = LS_NOTE_EXIT_UNLOCKED;
+	cr_assert_eq(pwrite(fd, &notes, sizeof(notes), offsetof(struct ls_file_header, notes)),
+		     (ssize_t)sizeof(notes));
+	close(fd);
+
+	json_t *rep = ls_report_json(trace);
+	cr_assert(ls_bool(ls_process(rep), "exit_unlocked"));
+	json_decref(rep);
+	struct ls_run r;
+	const char *args[] = {"report", trace, NULL};
+	ls_run_viewer(&r, NULL, args);
+	cr_assert(strstr(r.out, "exited while a thread was inside the shim"),
+		  "no note in:\n%s", r.out);
+	ls_run_free(&r);
+	free(trace);
+}
+
+Test(report, a_trace_without_notes_has_no_exit_unlocked)
+{
+	char *trace = slow_timer_trace();
+	json_t *rep = ls_report_json(trace);
+	cr_assert_null(json_object_get(ls_process(rep), "exit_unlocked"));
+	json_decref(rep);
+	free(trace);
 }
