@@ -19,6 +19,19 @@ void ls_watch_detach(void);
 void ls_watch_slow_run(uint64_t begin, uint64_t dur);
 void ls_watch_init(void);
 void ls_watch_atfork_child(void);
+/* The watchdog's signal arrived: sample this thread (uc: its context). */
+void ls_watch_sample_here(void *uc);
+
+/* signal.c: the sampling signal, taken at init (the program's disposition
+ * of it virtual from then on); its number, 0 when the shim does not hold
+ * it; may the watchdog send it now (the program's disposition is SIG_DFL);
+ * send it to thread tid (0 when sent). ls_sig_eintr counts the system
+ * calls of this thread that the watchdog's signal cut short with EINTR. */
+void ls_sig_init(void);
+int ls_sig_number(void);
+int ls_sig_can_sample(void);
+int ls_sig_send(uint32_t tid);
+extern __thread unsigned ls_sig_eintr;
 
 /* blocking.c: a blocking call (api) of dur ticks from begin by the call
  * instruction before ret, on this loop thread; and the confirmation of
