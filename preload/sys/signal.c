@@ -10,7 +10,8 @@
  *
  * - the watchdog's: a stack sample, and nothing the program sees. When it
  *   cut one of the thread's system calls short (EINTR), ls_sig_eintr
- *   counts it.
+ *   counts it, and the interposed blocking calls resume (blocking.c,
+ *   selector.c): the program never gets an EINTR of the shim's.
  * - anyone else's: what the program's disposition says. Its handler, called
  *   as the kernel would have called it (the real disposition carries its
  *   mask and its SA_RESTART, SA_ONSTACK, SA_NODEFER; SA_RESETHAND is done

@@ -14,7 +14,9 @@
  * - running: the watchdog sends it stuck_signal's signal (SIGRTMAX - 3), whose
  *   handler unwinds from the interrupted context. Only while the program's
  *   (virtual) disposition of that signal is SIG_DFL and the thread does not
- *   block it (signal.c).
+ *   block it (signal.c). A thread that enters a system call between the
+ *   last look and the signal has that call cut short: the interposed
+ *   blocking calls resume it (ls_sig_eintr).
  */
 #include <dirent.h>
 #include <errno.h>

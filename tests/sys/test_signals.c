@@ -1,12 +1,36 @@
 /* The watchdog's sampling signal (stuck_signal, SIGRTMAX - 3) is the
- * shim's business only: the program never sees it in its own disposition
- * of that signal.
+ * shim's business only: the program never gets an EINTR from it and never
+ * sees it in its own disposition of that signal.
  *
- * tests/sys/fixtures/sig_owner.c uses the signal itself after the watchdog
- * has. */
+ * tests/sys/fixtures/sig_eintr.c makes short sleeps and polls inside slow
+ * callbacks, so that samples land as calls begin; sig_owner.c uses the
+ * signal itself after the watchdog has. */
 #include "tests/harness.h"
 
 LS_SUITE(signals);
+
+Test(signals, the_watchdogs_samples_never_make_a_call_fail_with_eintr)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+	/* Every callback is slow: the watchdog samples it, by signal when
+	 * it finds the thread running, thousands of times. */
+	ls_run_fixture(&r, "sig_eintr", dir, "slow_callback_ms=1:watchdog=1:stuck_signal=1");
+	cr_assert_eq(ls_exit_code(&r), 0, "stderr:\n%s", r.err);
+	long runs = -1, calls = -1, eintr = -1;
+	cr_assert_eq(sscanf(r.out, "runs %ld calls %ld eintr %ld", &runs, &calls, &eintr), 3,
+		     "stdout: %s", r.out);
+	cr_assert_eq(calls, 8 * runs);
+	cr_assert_eq(eintr, 0, "%ld of %ld calls failed with EINTR under the shim", eintr, calls);
+	ls_run_free(&r);
+
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "slow-callback", "on_tick");
+	cr_assert_not_null(json_object_get(f, "stuck_at"), "never sampled");
+	json_decref(rep);
+	free(trace);
+}
 
 Test(signals, the_program_sees_and_owns_its_disposition_of_the_sampling_signal)
 {
@@ -56,6 +80,10 @@ Test(signals, a_thread_that_blocks_the_signal_is_never_sent_it)
 Test(signals, the_fixtures_behave_the_same_without_the_shim)
 {
 	struct ls_run r;
+	ls_run_fixture_ex(&r, "sig_eintr", ls_tmpdir(), false, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0);
+	cr_assert(strstr(r.out, " eintr 0\n"), "stdout: %s", r.out);
+	ls_run_free(&r);
 	ls_run_fixture_ex(&r, "sig_owner", ls_tmpdir(), false, NULL);
 	cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGRTMAX - 3);
 	cr_assert(strstr(r.out, "disposition default, flags 0\n"), "stdout:\n%s", r.out);
