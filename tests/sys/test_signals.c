@@ -77,6 +77,19 @@ Test(signals, a_thread_that_blocks_the_signal_is_never_sent_it)
 	free(trace);
 }
 
+Test(signals, signals_relatives_see_what_they_would_without_the_shim)
+{
+	struct ls_run a, b;
+	ls_run_fixture_arg(&a, "sig_owner", ls_tmpdir(), false, NULL, "calls");
+	ls_run_fixture_arg(&b, "sig_owner", ls_tmpdir(), true, "slow_callback_ms=20", "calls");
+	cr_assert_eq(ls_exit_code(&a), 0);
+	cr_assert_eq(ls_exit_code(&b), 0, "stderr:\n%s", b.err);
+	cr_assert(strstr(a.out, "after siginterrupt"), "stdout:\n%s", a.out);
+	cr_assert_str_eq(b.out, a.out);
+	ls_run_free(&a);
+	ls_run_free(&b);
+}
+
 Test(signals, the_fixtures_behave_the_same_without_the_shim)
 {
 	struct ls_run r;
