@@ -175,7 +175,9 @@ static int ls_sig_from_shim(const siginfo_t *si)
  * EINTR? The kernel has then put -EINTR in the return register of a
  * context that stands just past the system call instruction (a call it
  * restarts stands on it, its number back in that register). Another
- * signal delivered first would stand between: the EINTR is then its own. */
+ * signal delivered first would stand between: the EINTR is then its own
+ * (unless its handler blocked this one: this one then comes after it, on
+ * the same context, and cannot tell). */
 static int ls_sig_cut_a_call(const void *ucv)
 {
 	const ucontext_t *uc = ucv;
@@ -194,6 +196,21 @@ static int ls_sig_cut_a_call(const void *ucv)
 	(void)uc;
 	return 1;  /* no way to tell: a call that failed with EINTR now is taken for ours */
 #endif
+}
+
+/* Is another signal, one the interrupted code does not block, waiting for
+ * the end of this handler (it came while the sample was taken)? Without
+ * the shim it would have cut the call short itself: the EINTR is its. */
+static int ls_sig_other_pending(int sig, const void *ucv)
+{
+	const ucontext_t *uc = ucv;
+	sigset_t p;
+	if (sigpending(&p) != 0)
+		return 1;
+	for (int s = 1; s < NSIG; s++)
+		if (s != sig && sigismember(&p, s) == 1 && sigismember(&uc->uc_sigmask, s) == 0)
+			return 1;
+	return 0;
 }
 
 /* The default action of a signal whose default is to end the process (a
@@ -215,9 +232,10 @@ static void ls_sig_handler(int sig, siginfo_t *si, void *uc)
 {
 	if (ls_sig_from_shim(si)) {
 		int saved = errno;
-		if (ls_sig_cut_a_call(uc))
-			ls_sig_eintr++;
+		int cut = ls_sig_cut_a_call(uc);
 		ls_watch_sample_here(uc);
+		if (cut && !ls_sig_other_pending(sig, uc))
+			ls_sig_eintr++;
 		errno = saved;
 		return;
 	}
