@@ -312,27 +312,70 @@ static inline void ls_block_end_fd(struct ls_block *b, uint32_t api, const void 
 /* The other blocking calls: blocking whenever cond says they may wait. */
 #define LS_BLOCKING(api, cond, call) LS_BLOCKING_CALL(api, 0, -1, cond, call)
 
+/* nanosleep, resumed with the time left when the watchdog's signal alone
+ * cut it short (the kernel writes that into rem, always given). */
+static int ls_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	unsigned n = ls_sig_eintr;
+	int e = errno, rc;
+	struct timespec left;
+	while ((rc = LS_LIBC(nanosleep)(req, &left)) != 0 && errno == EINTR &&
+	       ls_sig_eintr != n) {
+		n = ls_sig_eintr;
+		errno = e;
+		req = &left;  /* the kernel read it before it wrote left */
+	}
+	if (rc != 0 && errno == EINTR && rem != NULL)
+		*rem = left;
+	return rc;
+}
+
+/* glibc's sleep and usleep are nanosleep: so are these, to resume them
+ * with the time left. */
 LS_EXPORT unsigned int sleep(unsigned int seconds)
 {
-	LS_BLOCKING(LS_API_SLEEP, seconds > 0, LS_LIBC(sleep)(seconds));
+	struct timespec ts = { (time_t)seconds, 0 };
+	int saved = errno;
+	LS_BLOCKING(LS_API_SLEEP, seconds > 0,
+		    ls_nanosleep(&ts, &ts) != 0 ? (unsigned int)ts.tv_sec : (errno = saved, 0u));
 }
 
 LS_EXPORT int usleep(useconds_t usec)
 {
-	LS_BLOCKING(LS_API_USLEEP, usec > 0, LS_LIBC(usleep)(usec));
+	struct timespec ts = { (time_t)(usec / 1000000), (long)(usec % 1000000) * 1000 };
+	LS_BLOCKING(LS_API_USLEEP, usec > 0, ls_nanosleep(&ts, NULL));
 }
 
 LS_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	LS_BLOCKING(LS_API_NANOSLEEP, req != NULL && (req->tv_sec > 0 || req->tv_nsec > 0),
-		    LS_LIBC(nanosleep)(req, rem));
+		    ls_nanosleep(req, rem));
+}
+
+/* The same for clock_nanosleep, which returns the error (errno untouched);
+ * an absolute wake-up time is simply asked again. */
+static int ls_clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
+			      struct timespec *rem)
+{
+	unsigned n = ls_sig_eintr;
+	int rc;
+	struct timespec left;
+	while ((rc = LS_LIBC(clock_nanosleep)(clock, flags, req, &left)) == EINTR &&
+	       ls_sig_eintr != n) {
+		n = ls_sig_eintr;
+		if (!(flags & TIMER_ABSTIME))
+			req = &left;
+	}
+	if (rc == EINTR && rem != NULL && !(flags & TIMER_ABSTIME))
+		*rem = left;
+	return rc;
 }
 
 LS_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
 			      struct timespec *rem)
 {
 	LS_BLOCKING(LS_API_CLOCK_NANOSLEEP, req != NULL,
-		    LS_LIBC(clock_nanosleep)(clock, flags, req, rem));
+		    ls_clock_nanosleep(clock, flags, req, rem));
 }
 
 LS_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -386,17 +429,18 @@ LS_EXPORT FILE *popen(const char *command, const char *type)
 
 LS_EXPORT pid_t wait(int *status)
 {
-	LS_BLOCKING(LS_API_WAIT, 1, LS_LIBC(wait)(status));
+	LS_BLOCKING(LS_API_WAIT, 1, LS_RESUMED(LS_LIBC(wait)(status)));
 }
 
 LS_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
-	LS_BLOCKING(LS_API_WAITPID, !(options & WNOHANG), LS_LIBC(waitpid)(pid, status, options));
+	LS_BLOCKING(LS_API_WAITPID, !(options & WNOHANG),
+		    LS_RESUMED(LS_LIBC(waitpid)(pid, status, options)));
 }
 
 LS_EXPORT int flock(int fd, int op)
 {
-	LS_BLOCKING(LS_API_FLOCK, !(op & LOCK_NB), LS_LIBC(flock)(fd, op));
+	LS_BLOCKING(LS_API_FLOCK, !(op & LOCK_NB), LS_RESUMED(LS_LIBC(flock)(fd, op)));
 }
 
 /* fcntl is variadic; glibc reads its third argument as a pointer-sized
@@ -407,7 +451,7 @@ LS_EXPORT int flock(int fd, int op)
 	void *arg = va_arg(ap, void *);                                            \
 	va_end(ap);                                                                \
 	LS_BLOCKING(LS_API_FCNTL, cmd == F_SETLKW || cmd == F_OFD_SETLKW,          \
-		    LS_LIBC(fn)(fd, cmd, arg))
+		    LS_RESUMED(LS_LIBC(fn)(fd, cmd, arg)))
 
 LS_EXPORT int fcntl(int fd, int cmd, ...)
 {
@@ -441,25 +485,25 @@ LS_EXPORT int sem_wait(sem_t *sem)
 	const void *ret = __builtin_return_address(0);
 	if (LS_UNLIKELY(ls_block_watched(ret)) && !ls_sem_busy(sem))
 		return 0;  /* the trywait took it */
-	LS_BLOCKING(LS_API_SEM_WAIT, 1, LS_LIBC(sem_wait)(sem));
+	LS_BLOCKING(LS_API_SEM_WAIT, 1, LS_RESUMED(LS_LIBC(sem_wait)(sem)));
 }
 
 LS_EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
-	LS_BLOCKING_FD(LS_API_READ, fd, 1, LS_LIBC(read)(fd, buf, count));
+	LS_BLOCKING_FD(LS_API_READ, fd, 1, LS_RESUMED(LS_LIBC(read)(fd, buf, count)));
 }
 
 extern ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
 
 LS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen)
 {
-	LS_BLOCKING_FD(LS_API_READ, fd, 1, LS_LIBC(__read_chk)(fd, buf, nbytes, buflen));
+	LS_BLOCKING_FD(LS_API_READ, fd, 1, LS_RESUMED(LS_LIBC(__read_chk)(fd, buf, nbytes, buflen)));
 }
 
 LS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	LS_BLOCKING_FD(LS_API_RECV, fd, !(flags & MSG_DONTWAIT),
-		    LS_LIBC(recv)(fd, buf, len, flags));
+		    LS_RESUMED(LS_LIBC(recv)(fd, buf, len, flags)));
 }
 
 extern ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
@@ -467,14 +511,14 @@ extern ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flag
 LS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	LS_BLOCKING_FD(LS_API_RECV, fd, !(flags & MSG_DONTWAIT),
-		    LS_LIBC(__recv_chk)(fd, buf, len, buflen, flags));
+		    LS_RESUMED(LS_LIBC(__recv_chk)(fd, buf, len, buflen, flags)));
 }
 
 LS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
 			   socklen_t *addrlen)
 {
 	LS_BLOCKING_FD(LS_API_RECVFROM, fd, !(flags & MSG_DONTWAIT),
-		    LS_LIBC(recvfrom)(fd, buf, len, flags, addr, addrlen));
+		    LS_RESUMED(LS_LIBC(recvfrom)(fd, buf, len, flags, addr, addrlen)));
 }
 
 extern ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
@@ -484,22 +528,22 @@ LS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 				 struct sockaddr *addr, socklen_t *addrlen)
 {
 	LS_BLOCKING_FD(LS_API_RECVFROM, fd, !(flags & MSG_DONTWAIT),
-		    LS_LIBC(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, addrlen));
+		    LS_RESUMED(LS_LIBC(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, addrlen)));
 }
 
 LS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	LS_BLOCKING_FD(LS_API_ACCEPT, fd, 1, LS_LIBC(accept)(fd, addr, addrlen));
+	LS_BLOCKING_FD(LS_API_ACCEPT, fd, 1, LS_RESUMED(LS_LIBC(accept)(fd, addr, addrlen)));
 }
 
 LS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	LS_BLOCKING_FD(LS_API_ACCEPT4, fd, 1, LS_LIBC(accept4)(fd, addr, addrlen, flags));
+	LS_BLOCKING_FD(LS_API_ACCEPT4, fd, 1, LS_RESUMED(LS_LIBC(accept4)(fd, addr, addrlen, flags)));
 }
 
 LS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-	LS_BLOCKING_FD(LS_API_CONNECT, fd, 1, LS_LIBC(connect)(fd, addr, addrlen));
+	LS_BLOCKING_FD(LS_API_CONNECT, fd, 1, LS_RESUMED(LS_LIBC(connect)(fd, addr, addrlen)));
 }
 
 /* The table is the documentation; keep the compiler honest about it. */

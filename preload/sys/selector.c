@@ -276,6 +276,47 @@ static int64_t ls_tv_ns(const struct timeval *tv)
 	return (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
 }
 
+/* call, resumed when the watchdog's signal alone cut it short (EINTR,
+ * signal.c) with what is left of its timeout: ms milliseconds (call
+ * waits t_), or the timespec ts (call waits ts_); a negative timeout is
+ * none, and select() writes what is left into its own. */
+static int ls_left_ms(int ms, uint64_t t0)
+{
+	int64_t ns = ls_left_ns((int64_t)ms * 1000000, t0);
+	return (int)((ns + 999999) / 1000000);
+}
+
+#define LS_RESUMED_MS(ms, call) ({                                           \
+	unsigned n_ = ls_sig_eintr;                                          \
+	int e_ = errno, t_ = (ms), r_;                                       \
+	uint64_t t0_ = t_ > 0 ? ls_ticks() : 0;                              \
+	while ((r_ = (call)) == -1 && errno == EINTR && ls_sig_eintr != n_) { \
+		n_ = ls_sig_eintr;                                           \
+		errno = e_;                                                  \
+		if ((ms) > 0)                                                \
+			t_ = ls_left_ms((ms), t0_);                          \
+	}                                                                    \
+	r_; })
+
+#define LS_RESUMED_TS(ts, call) ({                                           \
+	unsigned n_ = ls_sig_eintr;                                          \
+	int e_ = errno, r_;                                                  \
+	const struct timespec *ts_ = (ts);                                   \
+	struct timespec left_;                                               \
+	int64_t ns_ = ls_ts_ns(ts_);                                         \
+	uint64_t t0_ = ns_ > 0 ? ls_ticks() : 0;                             \
+	while ((r_ = (call)) == -1 && errno == EINTR && ls_sig_eintr != n_) { \
+		n_ = ls_sig_eintr;                                           \
+		errno = e_;                                                  \
+		if (ns_ > 0) {                                               \
+			int64_t l_ = ls_left_ns(ns_, t0_);                   \
+			left_.tv_sec = l_ / 1000000000;                      \
+			left_.tv_nsec = l_ % 1000000000;                     \
+			ts_ = &left_;                                        \
+		}                                                            \
+	}                                                                    \
+	r_; })
+
 #define LS_SELECTOR(api, timeout_ns, call)                                  \
 	do {                                                                \
 		const void *ret_ = __builtin_return_address(0);             \
@@ -289,46 +330,51 @@ static int64_t ls_tv_ns(const struct timeval *tv)
 LS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
 {
 	LS_SELECTOR(LS_API_EPOLL_WAIT, ls_ms_ns(timeout),
-		    LS_LIBC(epoll_wait)(epfd, events, maxevents, timeout));
+		    LS_RESUMED_MS(timeout, LS_LIBC(epoll_wait)(epfd, events, maxevents, t_)));
 }
 
 LS_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
 			  const sigset_t *sigmask)
 {
 	LS_SELECTOR(LS_API_EPOLL_PWAIT, ls_ms_ns(timeout),
-		    LS_LIBC(epoll_pwait)(epfd, events, maxevents, timeout, sigmask));
+		    LS_RESUMED_MS(timeout,
+				  LS_LIBC(epoll_pwait)(epfd, events, maxevents, t_, sigmask)));
 }
 
 LS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
 			   const struct timespec *timeout, const sigset_t *sigmask)
 {
 	LS_SELECTOR(LS_API_EPOLL_PWAIT2, ls_ts_ns(timeout),
-		    LS_LIBC(epoll_pwait2)(epfd, events, maxevents, timeout, sigmask));
+		    LS_RESUMED_TS(timeout,
+				  LS_LIBC(epoll_pwait2)(epfd, events, maxevents, ts_, sigmask)));
 }
 
 LS_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
-	LS_SELECTOR(LS_API_POLL, ls_ms_ns(timeout), LS_LIBC(poll)(fds, nfds, timeout));
+	LS_SELECTOR(LS_API_POLL, ls_ms_ns(timeout),
+		    LS_RESUMED_MS(timeout, LS_LIBC(poll)(fds, nfds, t_)));
 }
 
 LS_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		    const sigset_t *sigmask)
 {
-	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout), LS_LIBC(ppoll)(fds, nfds, timeout, sigmask));
+	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout),
+		    LS_RESUMED_TS(timeout, LS_LIBC(ppoll)(fds, nfds, ts_, sigmask)));
 }
 
 LS_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
 		     struct timeval *timeout)
 {
 	LS_SELECTOR(LS_API_SELECT, ls_tv_ns(timeout),
-		    LS_LIBC(select)(nfds, readfds, writefds, exceptfds, timeout));
+		    LS_RESUMED(LS_LIBC(select)(nfds, readfds, writefds, exceptfds, timeout)));
 }
 
 LS_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
 		      const struct timespec *timeout, const sigset_t *sigmask)
 {
 	LS_SELECTOR(LS_API_PSELECT, ls_ts_ns(timeout),
-		    LS_LIBC(pselect)(nfds, readfds, writefds, exceptfds, timeout, sigmask));
+		    LS_RESUMED_TS(timeout, LS_LIBC(pselect)(nfds, readfds, writefds, exceptfds, ts_,
+							    sigmask)));
 }
 
 /* _FORTIFY_SOURCE builds call these instead of poll and ppoll. */
@@ -338,12 +384,13 @@ extern int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *t
 
 LS_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
 {
-	LS_SELECTOR(LS_API_POLL, ls_ms_ns(timeout), LS_LIBC(__poll_chk)(fds, nfds, timeout, fdslen));
+	LS_SELECTOR(LS_API_POLL, ls_ms_ns(timeout),
+		    LS_RESUMED_MS(timeout, LS_LIBC(__poll_chk)(fds, nfds, t_, fdslen)));
 }
 
 LS_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			  const sigset_t *sigmask, size_t fdslen)
 {
 	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout),
-		    LS_LIBC(__ppoll_chk)(fds, nfds, timeout, sigmask, fdslen));
+		    LS_RESUMED_TS(timeout, LS_LIBC(__ppoll_chk)(fds, nfds, ts_, sigmask, fdslen)));
 }

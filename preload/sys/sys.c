@@ -12,6 +12,7 @@ static const struct ls_trace_hooks ls_sys_hooks = {
 static void ls_sys_init(void)
 {
 	ls_watch_init();
+	ls_sig_init();
 	ls_trace_hooks_add(&ls_sys_hooks);
 }
 

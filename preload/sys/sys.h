@@ -19,6 +19,44 @@ void ls_watch_detach(void);
 void ls_watch_slow_run(uint64_t begin, uint64_t dur);
 void ls_watch_init(void);
 void ls_watch_atfork_child(void);
+/* The watchdog's signal arrived: sample this thread (uc: its context). */
+void ls_watch_sample_here(void *uc);
+
+/* signal.c: the sampling signal, taken at init (the program's disposition
+ * of it virtual from then on); its number, 0 when the shim does not hold
+ * it; may the watchdog send it now (the program's disposition is SIG_DFL);
+ * send it to thread tid (0 when sent). ls_sig_eintr counts the system
+ * calls of this thread that the watchdog's signal cut short with EINTR:
+ * an interposed call that failed with EINTR while it grew resumes. */
+void ls_sig_init(void);
+int ls_sig_number(void);
+int ls_sig_can_sample(void);
+int ls_sig_send(uint32_t tid);
+extern __thread unsigned ls_sig_eintr;
+
+/* call (returning -1 and errno on failure), resumed when the watchdog's
+ * signal alone cut it short, as the kernel restarts a call under
+ * SA_RESTART: called again, errno as it was before. */
+#define LS_RESUMED(call) ({                                                  \
+	unsigned n_ = ls_sig_eintr;                                          \
+	int e_ = errno;                                                      \
+	__typeof__(call) r_;                                                 \
+	while ((r_ = (call)) == -1 && errno == EINTR && ls_sig_eintr != n_) { \
+		n_ = ls_sig_eintr;                                           \
+		errno = e_;                                                  \
+	}                                                                    \
+	r_; })
+
+/* What is left of a wait of ns nanoseconds begun at ticks t0: all of it
+ * while the clock is not calibrated yet (the call then waits longer). */
+static inline int64_t ls_left_ns(int64_t ns, uint64_t t0)
+{
+	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
+	if (hz == 0)
+		return ns;
+	double spent = (double)(ls_ticks() - t0) / (double)hz * 1e9;
+	return spent >= (double)ns ? 0 : ns - (int64_t)spent;
+}
 
 /* blocking.c: a blocking call (api) of dur ticks from begin by the call
  * instruction before ret, on this loop thread; and the confirmation of

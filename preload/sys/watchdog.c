@@ -12,9 +12,11 @@
  *   The pc of the call comes from /proc; when the call is one of the
  *   interposed blocking functions, its stack follows.
  * - running: the watchdog sends it stuck_signal's signal (SIGRTMAX - 3), whose
- *   handler unwinds from the interrupted context. Only while loopsan's own
- *   handler is installed for that signal (the program never set one: it
- *   would be left alone) and the thread does not block it.
+ *   handler unwinds from the interrupted context. Only while the program's
+ *   (virtual) disposition of that signal is SIG_DFL and the thread does not
+ *   block it (signal.c). A thread that enters a system call between the
+ *   last look and the signal has that call cut short: the interposed
+ *   blocking calls resume it (ls_sig_eintr).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,45 +39,35 @@
 
 static struct ls_watch ls_watches[LS_WATCH_SLOTS];
 static int ls_wd_state;     /* 0 not started, 1 running, -1 could not start */
-static int ls_wd_signo;     /* 0: no signal sampling */
 static int ls_wd_deferred;  /* a single-threaded program: start at its first slow run */
 static pthread_key_t ls_wd_key; /* frees a loop thread's slot when it exits */
 static int ls_wd_key_ok;
 
-static void ls_stuck_handler(int sig, siginfo_t *si, void *ucv)
+/* The sample, in the handler of the watchdog's signal (signal.c): the
+ * stack of the interrupted context, when the watchdog asked for one. */
+void ls_watch_sample_here(void *ucv)
 {
-	(void)sig;
-	(void)si;
-	int saved = errno;
 	struct ls_watch *w = ls_lt.watch;
 	uint32_t want = w ? __atomic_load_n(&w->want, __ATOMIC_ACQUIRE) : 0;
-	if (w != NULL && want != __atomic_load_n(&w->got, __ATOMIC_RELAXED)) {
-		unw_cursor_t c;
-		uint32_t n = 0;
-		/* libunwind's own libc calls (read() on its pipe) are the shim's:
-		 * the interposers must not record them, least of all from here,
-		 * where the interrupted code may be inside the trace writer. */
-		ls_lt.in_shim++;
-		if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
-			do {
-				unw_word_t ip = 0;
-				if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
-					break;
-				w->pcs[n++] = (uintptr_t)ip;
-			} while (n < ls_opt.stack_depth && n < LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
-		}
-		ls_lt.in_shim--;
-		w->npcs = n;
-		__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
+	if (w == NULL || want == __atomic_load_n(&w->got, __ATOMIC_RELAXED))
+		return;
+	unw_cursor_t c;
+	uint32_t n = 0;
+	/* libunwind's own libc calls (read() on its pipe) are the shim's:
+	 * the interposers must not record them, least of all from here,
+	 * where the interrupted code may be inside the trace writer. */
+	ls_lt.in_shim++;
+	if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
+		do {
+			unw_word_t ip = 0;
+			if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
+				break;
+			w->pcs[n++] = (uintptr_t)ip;
+		} while (n < ls_opt.stack_depth && n < LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
 	}
-	errno = saved;
-}
-
-static int ls_handler_ours(void)
-{
-	struct sigaction cur;
-	return ls_wd_signo != 0 && sigaction(ls_wd_signo, NULL, &cur) == 0 &&
-	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == ls_stuck_handler;
+	ls_lt.in_shim--;
+	w->npcs = n;
+	__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
 }
 
 /* Reads a small /proc file of thread tid into buf; returns its length. */
@@ -171,7 +163,8 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 		ls_write_stuck(tid, site, since, stack, how, (int32_t)nr);
 		return;
 	}
-	if (ls_wd_signo == 0 || !ls_handler_ours() || ls_task_blocks(tid, ls_wd_signo) ||
+	int signo = ls_sig_number();
+	if (signo == 0 || !ls_sig_can_sample() || ls_task_blocks(tid, signo) ||
 	    !ls_still(w, since))
 		return;
 	uint32_t want = __atomic_load_n(&w->got, __ATOMIC_ACQUIRE) + 1;
@@ -179,7 +172,7 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 	/* Last look: a thread that has just entered a system call is left alone. */
 	if (ls_read_task(tid, "syscall", buf, sizeof(buf)) <= 0 || strncmp(buf, "running", 7) != 0)
 		goto undo;
-	if (syscall(SYS_tgkill, getpid(), (pid_t)tid, ls_wd_signo) != 0)
+	if (ls_sig_send(tid) != 0)
 		goto undo;
 	for (int i = 0; i < 50; i++) {
 		if (__atomic_load_n(&w->got, __ATOMIC_ACQUIRE) == want) {
@@ -291,20 +284,6 @@ static void ls_watchdog_start(void)
 	if (!__atomic_compare_exchange_n(&ls_wd_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return;
-	if (ls_opt.stuck_signal) {
-		int signo = SIGRTMAX - 3;
-		struct sigaction cur;
-		if (sigaction(signo, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
-		    !(cur.sa_flags & SA_SIGINFO)) {
-			struct sigaction sa;
-			memset(&sa, 0, sizeof(sa));
-			sa.sa_sigaction = ls_stuck_handler;
-			sa.sa_flags = SA_SIGINFO | SA_RESTART;
-			sigfillset(&sa.sa_mask);
-			if (sigaction(signo, &sa, NULL) == 0)
-				ls_wd_signo = signo;
-		}
-	}
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
