@@ -57,13 +57,19 @@ void ls_watch_sample_here(void *ucv)
 	 * the interposers must not record them, least of all from here,
 	 * where the interrupted code may be inside the trace writer. */
 	ls_lt.in_shim++;
-	if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
-		do {
-			unw_word_t ip = 0;
-			if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
-				break;
-			w->pcs[n++] = (uintptr_t)ip;
-		} while (n < ls_opt.stack_depth && n < LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
+	/* Counted as an unwind, so that libunwind's validation pipe is not
+	 * closed under it (and is closed after it: tracer/stack.c). */
+	if (ls_unwind_enter() == 0) {
+		if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
+			do {
+				unw_word_t ip = 0;
+				if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
+					break;
+				w->pcs[n++] = (uintptr_t)ip;
+			} while (n < ls_opt.stack_depth && n < LS_MAX_STACK_DEPTH &&
+				 unw_step(&c) > 0);
+		}
+		ls_unwind_leave();
 	}
 	ls_lt.in_shim--;
 	w->npcs = n;
