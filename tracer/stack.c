@@ -6,6 +6,7 @@
  * the contents are kept so that a forked child can write them again into
  * its own trace.
  */
+#include <dlfcn.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -81,8 +82,14 @@ static uintptr_t unw_lo, unw_hi;      /* libunwind's mapping */
 static int *unw_pipe;                 /* its pair, once seen */
 static int unw_users;                 /* unwinds in progress; -1 while the pair is closed */
 
+/* The next pipe2 (libc's, or a sanitizer runtime's, which must see every
+ * descriptor made), looked up at load: pipe2 may be called inside a
+ * signal handler's unwind, where a symbol lookup may not run. */
+static int (*next_pipe2)(int *, int);
+
 __attribute__((constructor(101))) static void ls_unwind_init(void)
 {
+	next_pipe2 = (int (*)(int *, int))dlsym(RTLD_NEXT, "pipe2");
 	if (!getauxval(AT_SECURE))
 		ls_module_range_of((const void *)unw_backtrace, &unw_lo, &unw_hi);
 }
@@ -92,13 +99,15 @@ static int ls_in_libunwind(uintptr_t a)
 	return a >= unw_lo && a < unw_hi;
 }
 
-/* pipe2 for everyone, the raw system call (it is one in libc too): no
- * symbol lookup here, which may run inside a signal handler's unwind. */
+/* pipe2 for everyone: the next one's answer; the raw system call only
+ * before load is done. */
 __attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
 {
 	if (ls_in_libunwind((uintptr_t)__builtin_return_address(0)) &&
 	    ls_in_libunwind((uintptr_t)fds))
 		__atomic_store_n(&unw_pipe, fds, __ATOMIC_RELEASE);
+	if (next_pipe2 != NULL)
+		return next_pipe2(fds, flags);
 	return (int)syscall(SYS_pipe2, fds, flags);
 }
 
