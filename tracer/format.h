@@ -91,10 +91,19 @@ _Static_assert(sizeof(struct ls_file_header) == LS_HEADER_SIZE, "header size");
  * A record chunk (LS_CHUNK_MAGIC) holds records. A stats chunk
  * (LS_STATS_MAGIC) holds an array of struct ls_site_stats, one per callback
  * site the thread ran, updated in place: `used` counts the bytes of slots
- * taken. Each thread's record and stats chunks have their own seq. */
+ * taken. Each thread's record and stats chunks have their own seq.
+ *
+ * When a thread exits, its chunks pass to the next thread that needs one,
+ * so that the file is bounded by the threads alive at once. A record chunk
+ * is then shared in turn: the new owner appends a THREAD record (with the
+ * ls_rec_thread_ext fields) after the old owner's records, and the records
+ * after it are the new owner's, up to the next such THREAD record; the
+ * chunk header names its first owner. A stats chunk's header is rewritten
+ * to name its new owner, who adds to the slots it finds (see
+ * ls_site_stats.threads) and takes free slots for new sites. */
 struct ls_chunk_header {
 	uint32_t magic;      /* LS_CHUNK_MAGIC or LS_STATS_MAGIC */
-	uint32_t tid;        /* kernel thread id of the writer */
+	uint32_t tid;        /* kernel thread id of the writer (record chunk: the first) */
 	uint32_t seq;        /* 0, 1, 2, ... per thread and magic */
 	uint32_t used;       /* bytes of records (or slots) after this header */
 	uint64_t ticks;      /* a (ticks, ns) pair taken when the chunk was made; */
@@ -128,7 +137,7 @@ static inline uint64_t ls_hist_lower(uint32_t b)
 
 struct ls_site_stats {
 	uint32_t site;       /* site id; 0: slot not in use */
-	uint32_t reserved;
+	uint32_t threads;    /* threads whose runs this slot counts; 0 (older traces): 1 */
 	uint64_t count;      /* finished callbacks */
 	uint64_t total_ticks;
 	uint64_t max_ticks;
@@ -166,6 +175,21 @@ enum ls_rec_type {
 
 struct ls_rec_thread {
 	char name[LS_THREAD_NAME_MAX]; /* NUL-terminated */
+};
+
+/* What follows the name in a THREAD record of a shim that passes chunks on
+ * (absent in older traces: the payload is then just the name). A THREAD
+ * record at offset 0 of a chunk starts the records of the chunk header's
+ * thread; one further in, written by a thread that took over the chunk of a
+ * thread that exited, starts the records of thread `arg`. Each links to the
+ * next owner's THREAD record: `next` is its offset in the chunk's record
+ * area, stored after that record's bytes and before the chunk's `used`
+ * covers it, so a link at or past `used` is not published yet. */
+struct ls_rec_thread_ext {
+	uint32_t next;       /* offset of the next owner's THREAD record; 0: none (yet) */
+	uint32_t seq;        /* this owner's seq of these records, ordered with its chunks' */
+	uint64_t ticks;      /* a clock pair read when the owner took the chunk, and */
+	uint64_t mono_ns;    /* the time base of its first CALLBACK16 record */
 };
 
 /* A loaded object. Addresses are absolute in the traced process. */

@@ -5,7 +5,10 @@
  * bytes. The kernel owns the pages, so a crash or SIGKILL of the program
  * loses at most the record being written. A new chunk is the only point
  * where a thread makes system calls; the file is created at the first record
- * so that processes that never touch a loop leave no trace behind.
+ * so that processes that never touch a loop leave no trace behind. A thread
+ * that exits leaves its chunks, still mapped, to the next thread that needs
+ * one (format.h: chunks passed on): the file is bounded by the threads
+ * alive at once.
  *
  * The trace's descriptor is the shim's only while the program leaves it
  * alone: a daemon may close every descriptor (close_range, closefrom, a
@@ -451,18 +454,109 @@ static struct ls_chunk_header *ls_chunk_new(uint32_t magic, uint32_t seq)
 	return c;
 }
 
-/* What a thread holds: its record chunk, its stats chunk, and the index
- * from site ids to its stats slots. */
+/* Chunks of threads that exited, for the next thread that needs one, so
+ * that the file grows with the threads alive at once, not every thread
+ * ever started (a program that starts a short-lived loop thread per task).
+ * The mappings stay: taking one is no system call. Under tr.lock, which
+ * only a thread's first record, a full chunk and a thread's exit take. A
+ * forked child empties them: they are the parent's trace. */
+#define LS_FREE_MAX 1024u
+/* A record chunk is passed on when this much of it is left: at least a
+ * THREAD record and a few more. */
+#define LS_REUSE_MIN (LS_CHUNK_SIZE / 16)
+static struct {
+	struct ls_free_rec {
+		struct ls_chunk_header *c;
+		uint32_t link;   /* the last owner's THREAD record: links to the next */
+	} rec[LS_FREE_MAX];
+	struct ls_chunk_header *stats[LS_FREE_MAX];
+	uint32_t nrec, nstats;
+} ls_free;
+
+#define LS_THREAD_REC_SIZE \
+	((uint32_t)(sizeof(struct ls_rec) + sizeof(struct ls_rec_thread) + \
+		    sizeof(struct ls_rec_thread_ext)))
+
+static int ls_free_put_rec(struct ls_chunk_header *c, uint32_t link)
+{
+	int kept = 0;
+	pthread_mutex_lock(&tr.lock);
+	if (ls_free.nrec < LS_FREE_MAX) {
+		ls_free.rec[ls_free.nrec++] = (struct ls_free_rec){ .c = c, .link = link };
+		kept = 1;
+	}
+	pthread_mutex_unlock(&tr.lock);
+	return kept;
+}
+
+static struct ls_chunk_header *ls_free_take_rec(uint32_t *link)
+{
+	struct ls_chunk_header *c = NULL;
+	pthread_mutex_lock(&tr.lock);
+	if (ls_free.nrec > 0) {
+		struct ls_free_rec *f = &ls_free.rec[--ls_free.nrec];
+		c = f->c;
+		*link = f->link;
+	}
+	pthread_mutex_unlock(&tr.lock);
+	return c;
+}
+
+static int ls_free_put_stats(struct ls_chunk_header *c)
+{
+	int kept = 0;
+	pthread_mutex_lock(&tr.lock);
+	if (ls_free.nstats < LS_FREE_MAX) {
+		ls_free.stats[ls_free.nstats++] = c;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&tr.lock);
+	return kept;
+}
+
+static struct ls_chunk_header *ls_free_take_stats(void)
+{
+	struct ls_chunk_header *c = NULL;
+	pthread_mutex_lock(&tr.lock);
+	if (ls_free.nstats > 0)
+		c = ls_free.stats[--ls_free.nstats];
+	pthread_mutex_unlock(&tr.lock);
+	return c;
+}
+
+/* A forked child's lists hold the parent's chunks: never written here. */
+static void ls_free_forget(void)
+{
+	for (uint32_t i = 0; i < ls_free.nrec; i++)
+		munmap(ls_free.rec[i].c, LS_CHUNK_SIZE);
+	for (uint32_t i = 0; i < ls_free.nstats; i++)
+		munmap(ls_free.stats[i], LS_CHUNK_SIZE);
+	ls_free.nrec = ls_free.nstats = 0;
+}
+
+/* The index a thread keeps of its stats: stats_of and found_of by site id,
+ * then the stats chunks it holds. One mapping, its pages touched as used. */
+#define LS_MAX_HELD 1024u
+#define LS_INDEX_BYTES ((2 * (size_t)LS_MAX_IDS + LS_MAX_HELD) * sizeof(void *))
+
+/* What a thread holds: its record chunk, its stats chunks, and the index
+ * from site ids to its stats slots. The chunks go to the free lists (their
+ * records and counts stay in the file); a record chunk too full to be
+ * worth passing on is only unmapped. */
 static void ls_thread_release(struct ls_thread *t)
 {
-	if (t->chunk != NULL)
+	if (t->chunk != NULL && (t->cap - t->used < LS_REUSE_MIN ||
+				 !ls_free_put_rec(t->chunk, t->thread_off)))
 		munmap(t->chunk, LS_CHUNK_SIZE);
-	if (t->stats_chunk != NULL)
-		munmap(t->stats_chunk, LS_CHUNK_SIZE);
+	for (uint32_t i = 0; i < t->nheld; i++)
+		if (!ls_free_put_stats(t->stats_held[i]))
+			munmap(t->stats_held[i], LS_CHUNK_SIZE);
 	if (t->stats_of != NULL)
-		munmap(t->stats_of, LS_MAX_IDS * sizeof(*t->stats_of));
+		munmap(t->stats_of, LS_INDEX_BYTES);
 	t->chunk = t->stats_chunk = NULL;
-	t->stats_of = NULL;
+	t->stats_of = t->found_of = NULL;
+	t->stats_held = NULL;
+	t->nheld = 0;
 	t->cap = t->used = 0;
 }
 
@@ -493,17 +587,28 @@ static int ls_thread_start(struct ls_thread *t)
 	return 0;
 }
 
-static void ls_write_thread_record(void)
+/* The first record of this thread's records in its chunk: at offset 0 of
+ * a new chunk, or after the records of the threads that held it before
+ * (`prev`: the last one's THREAD record, NULL for a new chunk), which then
+ * links to it. The link is stored before `used` covers the record: a
+ * reader takes a link at or past `used` for none. */
+static void ls_write_thread_record(struct ls_rec_thread_ext *prev, uint64_t ticks, uint64_t ns)
 {
-	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_thread);
-	struct ls_rec *r = ls_rec_reserve(size);
+	struct ls_thread *t = &ls_self;
+	struct ls_rec *r = ls_rec_reserve(LS_THREAD_REC_SIZE);
 	if (r == NULL)
 		return;
 	r->type = LS_REC_THREAD;
-	r->size = size;
-	r->arg = ls_self.tid;
-	ls_trace_thread_name(((struct ls_rec_thread *)(r + 1))->name);
-	ls_rec_commit(size);
+	r->size = LS_THREAD_REC_SIZE;
+	r->arg = t->tid;
+	struct ls_rec_thread *th = (struct ls_rec_thread *)(r + 1);
+	ls_trace_thread_name(th->name);
+	struct ls_rec_thread_ext *ext = (struct ls_rec_thread_ext *)(th + 1);
+	*ext = (struct ls_rec_thread_ext){ .seq = t->seq, .ticks = ticks, .mono_ns = ns };
+	t->thread_off = t->used;
+	if (prev != NULL)
+		__atomic_store_n(&prev->next, t->used, __ATOMIC_RELEASE);
+	ls_rec_commit(LS_THREAD_REC_SIZE);
 }
 
 static void ls_dropped(void)
@@ -531,28 +636,49 @@ static void ls_replay_if_pending(void)
 	}
 }
 
+/* This thread's next record chunk: the rest of one an exited thread left,
+ * or a new one. Its records start with a THREAD record either way. */
+static int ls_rec_chunk_next(struct ls_thread *t, uint32_t size)
+{
+	uint32_t link = 0;
+	struct ls_chunk_header *c = NULL;
+	/* A record this large may not fit the rest of a used chunk. */
+	if (size + LS_THREAD_REC_SIZE <= LS_REUSE_MIN)
+		c = ls_free_take_rec(&link);
+	uint32_t used = c != NULL ? c->used : 0;
+	if (c == NULL && (c = ls_chunk_new(LS_CHUNK_MAGIC, t->seq)) == NULL)
+		return -1;
+	if (t->chunk != NULL)
+		munmap(t->chunk, LS_CHUNK_SIZE);
+	t->chunk = c;
+	t->used = used;
+	t->cap = LS_CHUNK_SIZE - sizeof(struct ls_chunk_header);
+	struct ls_rec_thread_ext *prev = NULL;
+	uint64_t ticks = c->ticks, ns = c->mono_ns;
+	if (used != 0) {
+		prev = (struct ls_rec_thread_ext *)((char *)(c + 1) + link + sizeof(struct ls_rec) +
+						    sizeof(struct ls_rec_thread));
+		ticks = ls_ticks();
+		ns = ls_now();
+	}
+	t->base = ticks;
+	ls_write_thread_record(prev, ticks, ns);
+	t->seq++;
+	return 0;
+}
+
 struct ls_rec *ls_rec_reserve_slow(uint32_t size)
 {
 	struct ls_thread *t = &ls_self;
 	if (ls_disabled || size > LS_CHUNK_SIZE - sizeof(struct ls_chunk_header))
 		return NULL;
 	int saved_errno = errno;
-	struct ls_chunk_header *c = NULL;
-	if (ls_thread_start(t) == 0 && !__atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
-		c = ls_chunk_new(LS_CHUNK_MAGIC, t->seq);
-	if (c == NULL) {
+	if (ls_thread_start(t) != 0 || __atomic_load_n(&tr.broken, __ATOMIC_RELAXED) ||
+	    ls_rec_chunk_next(t, size) != 0) {
 		ls_dropped();
 		errno = saved_errno;
 		return NULL;
 	}
-	if (t->chunk != NULL)
-		munmap(t->chunk, LS_CHUNK_SIZE);
-	t->seq++;
-	t->chunk = c;
-	t->used = 0;
-	t->cap = LS_CHUNK_SIZE - sizeof(struct ls_chunk_header);
-	t->base = c->ticks;
-	ls_write_thread_record();
 	ls_replay_if_pending();
 	errno = saved_errno;
 	return ls_rec_reserve(size);
@@ -560,6 +686,76 @@ struct ls_rec *ls_rec_reserve_slow(uint32_t size)
 
 #define LS_SLOTS_PER_CHUNK \
 	((LS_CHUNK_SIZE - sizeof(struct ls_chunk_header)) / sizeof(struct ls_site_stats))
+
+static int ls_stats_index_new(struct ls_thread *t)
+{
+	void *p = mmap(NULL, LS_INDEX_BYTES, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	t->stats_of = p;
+	t->found_of = t->stats_of + LS_MAX_IDS;
+	t->stats_held = (struct ls_chunk_header **)(t->found_of + LS_MAX_IDS);
+	return 0;
+}
+
+/* A stats chunk an exited thread held: its slots keep their counts, and
+ * this thread adds to those of the sites it runs (found_of). The header
+ * names the new holder. */
+static void ls_stats_adopt(struct ls_thread *t, struct ls_chunk_header *c)
+{
+	__atomic_store_n(&c->tid, t->tid, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->seq, t->stats_seq, __ATOMIC_RELAXED);
+	struct ls_site_stats *s = (struct ls_site_stats *)(c + 1);
+	for (uint32_t i = 0; i < c->used / sizeof(*s); i++) {
+		uint32_t site = s[i].site;
+		if (site != 0 && site < LS_MAX_IDS && t->stats_of[site] == NULL &&
+		    t->found_of[site] == NULL)
+			t->found_of[site] = &s[i];
+	}
+}
+
+/* One more stats chunk: one an exited thread held, or a new one. */
+static int ls_stats_chunk_next(struct ls_thread *t)
+{
+	struct ls_chunk_header *c = t->nheld < LS_MAX_HELD ? ls_free_take_stats() : NULL;
+	if (c != NULL)
+		ls_stats_adopt(t, c);
+	else if ((c = ls_chunk_new(LS_STATS_MAGIC, t->stats_seq)) == NULL)
+		return -1;
+	t->stats_seq++;
+	/* The chunks before stay held: their slots are still in use. */
+	if (t->nheld < LS_MAX_HELD)
+		t->stats_held[t->nheld++] = c;
+	t->stats_chunk = c;
+	return 0;
+}
+
+/* This thread's slot of `site`: one a thread before it left in a chunk it
+ * holds now (the slot then counts one more thread), or a new one. */
+static struct ls_site_stats *ls_stats_find(struct ls_thread *t, uint32_t site)
+{
+	for (;;) {
+		struct ls_site_stats *s = t->found_of[site];
+		if (s != NULL) {
+			t->found_of[site] = NULL;
+			__atomic_store_n(&s->threads, (s->threads ? s->threads : 1) + 1,
+					 __ATOMIC_RELAXED);
+			return t->stats_of[site] = s;
+		}
+		struct ls_chunk_header *c = t->stats_chunk;
+		if (c != NULL && c->used / sizeof(*s) < LS_SLOTS_PER_CHUNK) {
+			s = (struct ls_site_stats *)(c + 1) + c->used / sizeof(*s);
+			memset(s, 0, sizeof(*s));
+			s->site = site;
+			s->threads = 1;
+			__atomic_store_n(&c->used, c->used + (uint32_t)sizeof(*s), __ATOMIC_RELEASE);
+			return t->stats_of[site] = s;
+		}
+		if (ls_stats_chunk_next(t) != 0)
+			return NULL;
+	}
+}
 
 /* The first callback of `site` on this thread: take a stats slot. */
 struct ls_site_stats *ls_stats_slot_slow(uint32_t site)
@@ -572,30 +768,11 @@ struct ls_site_stats *ls_stats_slot_slow(uint32_t site)
 	if (ls_thread_start(t) != 0 || __atomic_load_n(&tr.broken, __ATOMIC_RELAXED))
 		goto out;
 	ls_replay_if_pending();
-	if (t->stats_of == NULL) {
-		void *p = mmap(NULL, LS_MAX_IDS * sizeof(*t->stats_of), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
-			goto out;
-		t->stats_of = p;
-	}
-	if (t->stats_of[site] != NULL) {
-		s = t->stats_of[site];
+	if (t->stats_of == NULL && ls_stats_index_new(t) != 0)
 		goto out;
-	}
-	struct ls_chunk_header *c = t->stats_chunk;
-	if (c == NULL || c->used / sizeof(*s) >= LS_SLOTS_PER_CHUNK) {
-		c = ls_chunk_new(LS_STATS_MAGIC, t->stats_seq);
-		if (c == NULL)
-			goto out;
-		t->stats_seq++;
-		/* The old chunk stays mapped: its slots are still in use. */
-		t->stats_chunk = c;
-	}
-	s = (struct ls_site_stats *)(c + 1) + c->used / sizeof(*s);
-	s->site = site;
-	__atomic_store_n(&c->used, c->used + (uint32_t)sizeof(*s), __ATOMIC_RELEASE);
-	t->stats_of[site] = s;
+	s = t->stats_of[site];
+	if (s == NULL)
+		s = ls_stats_find(t, site);
 out:
 	if (s == NULL)
 		ls_dropped();
@@ -738,6 +915,7 @@ static void ls_atfork_child(void)
 		close(tr.fd);
 	tr.fd = -1;
 	tr.broken = 0;
+	ls_free_forget();
 	ls_unwind_atfork_child();
 	tr.replay_pending = 1;
 	tr.hdr = NULL;

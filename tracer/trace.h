@@ -70,8 +70,14 @@ struct ls_thread {
 	uint64_t base;           /* time base of CALLBACK16 records */
 	uint32_t cur_site;       /* the callback running now, 0 outside callbacks */
 	uintptr_t cur_frame;     /* the stack frame of the shim that runs it (ls_site_at) */
+	uint32_t thread_off;     /* where this thread's THREAD record is in `chunk` */
+	uint32_t nheld;          /* stats chunks in stats_held */
 	struct ls_site_stats **stats_of; /* site id -> this thread's slot */
-	struct ls_chunk_header *stats_chunk;
+	/* site id -> a slot in a stats chunk this thread took over from a
+	 * thread that exited: it becomes this thread's at its first run here. */
+	struct ls_site_stats **found_of;
+	struct ls_chunk_header **stats_held; /* every stats chunk it holds */
+	struct ls_chunk_header *stats_chunk; /* the one new slots go into */
 };
 
 extern __thread struct ls_thread ls_self;

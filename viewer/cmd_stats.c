@@ -43,7 +43,9 @@ void ls_stats_usage(FILE *out)
 	      out);
 }
 
-/* Merges the per-thread slots of each site. */
+/* Merges the slots of each site. A slot counts the threads it holds the
+ * runs of (threads that held its chunk in turn), so `threads` is the
+ * number of threads that ran the site. */
 static void collect(struct ls_vec *rows, const struct ls_trace *t, struct ls_symbolizer *sym)
 {
 	size_t first = rows->len;
@@ -60,7 +62,7 @@ static void collect(struct ls_vec *rows, const struct ls_trace *t, struct ls_sym
 			row->sym = sym;
 			row->site = st->site;
 		}
-		row->threads++;
+		row->threads += st->threads;
 		row->count += st->count;
 		row->total_ns += st->total_ns;
 		if (st->max_ns > row->max_ns)

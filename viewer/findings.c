@@ -547,7 +547,9 @@ static void collect_slow_selector(struct ls_findings *f, const struct ls_trace *
 }
 
 /* One finding per (thread, blocking call site); how often and how long
- * come from the site's stats slot, which counts every call. */
+ * come from the thread's stats slot of the site, which counts every call,
+ * when the slot is that thread's alone (a slot that threads which exited
+ * passed on counts theirs too: the record's own call is used then). */
 static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
 {
 	size_t first = f->v.len;
@@ -577,7 +579,8 @@ static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
 		fi->total_ms = fi->max_ms = ms;
 		for (size_t k = 0; k < t->stats.len; k++) {
 			const struct ls_stat *st = LS_VEC_AT(&t->stats, struct ls_stat, k);
-			if (st->tid == b->tid && st->site == b->site && st->count > 0) {
+			if (st->tid == b->tid && st->site == b->site && st->count > 0 &&
+			    st->threads == 1) {
 				fi->count = st->count;
 				fi->total_ms = st->total_ns / 1e6;
 				fi->max_ms = st->max_ns / 1e6;

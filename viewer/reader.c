@@ -21,11 +21,14 @@
 #define CHUNK_HDR ((uint32_t)sizeof(struct ls_chunk_header))
 #define REC_HDR ((uint32_t)sizeof(struct ls_rec))
 
+/* One thread's run of records in a chunk: the whole chunk, or, in a chunk
+ * passed on from thread to thread, one owner's part of it. */
 struct chunk_ref {
 	uint32_t magic, tid, seq;
-	uint64_t ticks, mono_ns;
-	uint32_t used;  /* bytes of records present (clamped when cut) */
-	int cut;        /* the file ends inside this chunk */
+	uint64_t ticks, mono_ns; /* the run's clock pair: its time base */
+	uint32_t start; /* where the run starts, in bytes after the chunk header */
+	uint32_t used;  /* where it ends: bytes of records present (clamped when cut) */
+	int cut;        /* the file ends inside this run */
 	size_t index;   /* position in the file */
 	size_t off;     /* file offset of the chunk header */
 };
@@ -127,6 +130,64 @@ static void note_pair(struct reader *r, uint64_t ticks, uint64_t ns)
 	}
 }
 
+#define THREAD_EXT_SIZE \
+	(REC_HDR + (uint32_t)(sizeof(struct ls_rec_thread) + sizeof(struct ls_rec_thread_ext)))
+
+/* The THREAD record at `at` of chunk c, with the fields that link owners
+ * (ls_rec_thread_ext); 0 when there is none whole below c->used. */
+static int thread_ext_at(const struct reader *r, const struct chunk_ref *c, uint32_t at,
+			 struct ls_rec *rec, struct ls_rec_thread_ext *ext)
+{
+	if (at > c->used || c->used - at < THREAD_EXT_SIZE)
+		return 0;
+	const uint8_t *p = r->buf + c->off + CHUNK_HDR + at;
+	memcpy(rec, p, REC_HDR);
+	if (rec->type != LS_REC_THREAD || rec->size < THREAD_EXT_SIZE ||
+	    rec->size > c->used - at)
+		return 0;
+	memcpy(ext, p + REC_HDR + sizeof(struct ls_rec_thread), sizeof(*ext));
+	return 1;
+}
+
+/* A record chunk whose owner exited passed to another thread, which wrote
+ * its records after a THREAD record of its own, linked from the one before
+ * (format.h, ls_rec_thread_ext). Splits the last chunk_ref into one run per
+ * owner. A link at or past `used` is not published yet. */
+static int split_owners(struct reader *r, size_t k)
+{
+	struct ls_rec rec;
+	struct ls_rec_thread_ext ext, nx;
+	uint32_t at = 0;
+	while (thread_ext_at(r, LS_VEC_AT(&r->chunks, struct chunk_ref, k), at, &rec, &ext) &&
+	       ext.next != 0) {
+		struct chunk_ref *c = LS_VEC_AT(&r->chunks, struct chunk_ref, k);
+		if (ext.next >= c->used)
+			return 0;
+		if (ext.next % 8 != 0 || ext.next < at + THREAD_EXT_SIZE)
+			return fail(r, "corrupt trace (chunk %zu: owner link %u at %u)", c->index,
+				    ext.next, at);
+		if (!thread_ext_at(r, c, ext.next, &rec, &nx)) {
+			if (c->cut)
+				return 0; /* cut inside the next owner's THREAD record */
+			return fail(r, "corrupt trace (chunk %zu: owner link %u is not a THREAD record)",
+				    c->index, ext.next);
+		}
+		struct chunk_ref next = *c;
+		c->used = ext.next;
+		c->cut = 0;
+		next.tid = rec.arg;
+		next.seq = nx.seq;
+		next.ticks = nx.ticks;
+		next.mono_ns = nx.mono_ns;
+		next.start = ext.next;
+		note_pair(r, nx.ticks, nx.mono_ns);
+		*(struct chunk_ref *)ls_vec_push(&r->chunks) = next;
+		k = r->chunks.len - 1;
+		at = ext.next;
+	}
+	return 0;
+}
+
 static int add_chunk(struct reader *r, size_t i, size_t off, size_t avail,
 		     uint32_t chunk_size)
 {
@@ -158,6 +219,8 @@ static int add_chunk(struct reader *r, size_t i, size_t off, size_t avail,
 		c->used = (uint32_t)(avail - CHUNK_HDR);
 		c->cut = 1;
 	}
+	if (ch.magic == LS_CHUNK_MAGIC)
+		return split_owners(r, r->chunks.len - 1);
 	return 0;
 }
 
@@ -191,7 +254,9 @@ static int chunk_order(const void *a, const void *b)
 		return x->tid < y->tid ? -1 : 1;
 	if (x->seq != y->seq)
 		return x->seq < y->seq ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 static int take_thread(struct reader *r, const struct ls_rec *rec,
@@ -544,6 +609,7 @@ static void walk_stats(struct reader *r, const struct chunk_ref *c)
 		struct ls_stat *o = ls_vec_push(&r->t->stats);
 		o->tid = c->tid;
 		o->site = st.site;
+		o->threads = st.threads ? st.threads : 1;
 		o->count = st.count;
 		o->total_ns = (double)st.total_ticks;
 		o->max_ns = (double)st.max_ticks;
@@ -554,7 +620,7 @@ static void walk_stats(struct reader *r, const struct chunk_ref *c)
 static int walk_chunk(struct reader *r, const struct chunk_ref *c)
 {
 	const uint8_t *p = r->buf + c->off + CHUNK_HDR;
-	size_t pos = 0;
+	size_t pos = c->start;
 	if (c->magic == LS_STATS_MAGIC) {
 		walk_stats(r, c);
 		return 0;
@@ -586,8 +652,9 @@ static int walk_chunk(struct reader *r, const struct chunk_ref *c)
  * cache): memory stays flat however long the trace. */
 static void release_chunk(const uint8_t *map, const struct chunk_ref *c)
 {
-	size_t len = CHUNK_HDR + (size_t)c->used;
-	madvise((void *)(map + c->off), len, MADV_DONTNEED);
+	size_t from = (CHUNK_HDR + (size_t)c->start) & ~(size_t)4095;
+	size_t len = CHUNK_HDR + (size_t)c->used - from;
+	madvise((void *)(map + c->off + from), len, MADV_DONTNEED);
 }
 
 /* A line on stderr, rewritten every 5 %, while a large trace is read. */
@@ -618,7 +685,7 @@ static int walk_chunks(struct reader *r)
 		if (walk_chunk(r, &cs[i]))
 			return -1;
 		release_chunk(r->buf, &cs[i]);
-		note_progress(r, cs[i].used);
+		note_progress(r, cs[i].used - cs[i].start);
 	}
 	if (r->progress && r->next_note > 0)
 		fprintf(stderr, "\rloopsan: reading %s: done%-10s\n", r->t->path, "");
@@ -886,7 +953,7 @@ int ls_trace_each_callback(const struct ls_trace *t,
 			continue;
 		const uint8_t *p = t->map + cs[i].off + CHUNK_HDR;
 		uint64_t base = cs[i].ticks;
-		for (size_t pos = 0; cs[i].used - pos >= REC_HDR;) {
+		for (size_t pos = cs[i].start; cs[i].used - pos >= REC_HDR;) {
 			struct ls_rec rec;
 			memcpy(&rec, p + pos, REC_HDR);
 			if (rec.size < REC_HDR || rec.size > cs[i].used - pos)

@@ -104,9 +104,12 @@ struct ls_stuck {
 	uint64_t begin_ticks;
 };
 
-/* Per (thread, site) aggregates of every finished callback. */
+/* Aggregates of every finished callback of a site, from one stats slot:
+ * one thread's, or, when the threads that held a stats chunk in turn ran
+ * the site, theirs together (threads > 1; tid is then the last holder). */
 struct ls_stat {
 	uint32_t tid, site;
+	uint32_t threads;    /* threads counted here, at least 1 */
 	uint64_t count;
 	double total_ns, max_ns;
 	uint32_t hist[LS_HIST_BUCKETS]; /* bucket b starts at ls_hist_lower(b) ticks */

@@ -19,7 +19,7 @@ build=${1:-build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
 out=$here/corpus
 
-fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent epoll_loop"
+fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent epoll_loop thread_churn"
 targets="$build/libloopsan.so"
 for f in $fixtures; do targets="$targets $build/fixtures/$f"; done
 # shellcheck disable=SC2086
@@ -95,6 +95,8 @@ run transparent-depth2 "stack_depth=2" transparent
 run epoll-sleep "mode=timeline" epoll_loop sleep
 run epoll-spin "" epoll_loop spin
 run epoll-starve "" epoll_loop starve
+# Chunks passed on from threads that exited to new ones (owner links).
+run thread-churn "mode=timeline" thread_churn 12,3,2
 
 rm -rf "$out"
 mkdir -p "$out"
