@@ -7,6 +7,7 @@
  * its own trace.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -111,8 +112,26 @@ __attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
 	return (int)syscall(SYS_pipe2, fds, flags);
 }
 
-/* Returns 0 when the caller may unwind; -1 (the pipe is being closed by a
- * code path this thread interrupted, e.g. in a signal handler) when not. */
+/* Opens libunwind's pair for it, once it is known (its first pipe2):
+ * libunwind then never finds it closed and never opens one itself, which
+ * two threads could do at once (each closing the other's numbers) and
+ * which nothing would order before the other threads' use of it. */
+static void ls_unwind_open(int *p)
+{
+	int fds[2];
+	int rc = next_pipe2 != NULL ? next_pipe2(fds, O_CLOEXEC | O_NONBLOCK)
+				    : (int)syscall(SYS_pipe2, fds, O_CLOEXEC | O_NONBLOCK);
+	if (rc == 0) {
+		__atomic_store_n(&p[0], fds[0], __ATOMIC_RELAXED);
+		__atomic_store_n(&p[1], fds[1], __ATOMIC_RELAXED);
+	}
+}
+
+/* unw_users: unwinds in progress (the pair open, or not known yet), 0
+ * none (the pair closed), -1 while one thread opens or closes it.
+ * Returns 0 when the caller may unwind; -1 (a code path this thread
+ * interrupted, e.g. in a signal handler, is opening or closing the pair)
+ * when not. */
 int ls_unwind_enter(void)
 {
 	int n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
@@ -123,6 +142,18 @@ int ls_unwind_enter(void)
 			sched_yield();
 			n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
 			continue;
+		}
+		int *p = n == 0 ? __atomic_load_n(&unw_pipe, __ATOMIC_ACQUIRE) : NULL;
+		if (p != NULL) {
+			/* The first unwind in: the pair is opened here, alone. */
+			if (!__atomic_compare_exchange_n(&unw_users, &n, -1, 1, __ATOMIC_ACQUIRE,
+							 __ATOMIC_RELAXED))
+				continue;
+			if (__atomic_load_n(&p[0], __ATOMIC_RELAXED) < 0 &&
+			    __atomic_load_n(&p[1], __ATOMIC_RELAXED) < 0)
+				ls_unwind_open(p);
+			__atomic_store_n(&unw_users, 1, __ATOMIC_RELEASE);
+			return 0;
 		}
 		if (__atomic_compare_exchange_n(&unw_users, &n, n + 1, 1, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
