@@ -129,15 +129,16 @@ static void ls_unwind_open(int *p)
 
 /* unw_users: unwinds in progress (the pair open, or not known yet), 0
  * none (the pair closed), -1 while one thread opens or closes it.
- * Returns 0 when the caller may unwind; -1 (a code path this thread
- * interrupted, e.g. in a signal handler, is opening or closing the pair)
- * when not. */
-int ls_unwind_enter(void)
+ * Returns 0 when the caller may unwind. A signal handler may have stopped
+ * the very thread that is opening or closing the pair: it gives up (-1)
+ * after a while; any other caller waits for the thread at it, which only
+ * has a system call to finish. */
+int ls_unwind_enter(int in_handler)
 {
 	int n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
 	for (int spins = 0;; spins++) {
 		if (n < 0) {
-			if (spins > 1000)
+			if (in_handler && spins > 1000)
 				return -1;
 			sched_yield();
 			n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
@@ -197,7 +198,7 @@ void ls_unwind_atfork_child(void)
 
 int ls_backtrace(void **pcs, int max)
 {
-	if (ls_unwind_enter() != 0)
+	if (ls_unwind_enter(0) != 0)
 		return 0;
 	int n = unw_backtrace(pcs, max);
 	ls_unwind_leave();

@@ -248,9 +248,11 @@ uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
 /* Every libunwind unwind of the shim goes between these (or through
  * ls_backtrace, unw_backtrace's stand-in): libunwind's validation pipe is
  * closed when the last one ends, so that it never holds a descriptor the
- * program could close and reuse. ls_unwind_enter returns -1 when the
- * caller must not unwind now (it interrupted the closing). */
-int ls_unwind_enter(void);
+ * program could close and reuse. ls_unwind_enter(1) from a signal
+ * handler returns -1 when the caller must not unwind now (the thread it
+ * interrupted may be the one opening or closing the pipe); (0) elsewhere
+ * waits for that other thread. */
+int ls_unwind_enter(int in_handler);
 void ls_unwind_leave(void);
 int ls_backtrace(void **pcs, int max);
 void ls_unwind_atfork_child(void);

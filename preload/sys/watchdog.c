@@ -59,7 +59,7 @@ void ls_watch_sample_here(void *ucv)
 	ls_lt.in_shim++;
 	/* Counted as an unwind, so that libunwind's validation pipe is not
 	 * closed under it (and is closed after it: tracer/stack.c). */
-	if (ls_unwind_enter() == 0) {
+	if (ls_unwind_enter(1) == 0) {
 		if (unw_init_local2(&c, (unw_context_t *)ucv, UNW_INIT_SIGNAL_FRAME) == 0) {
 			do {
 				unw_word_t ip = 0;
