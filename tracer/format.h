@@ -52,6 +52,9 @@ enum ls_trace_notes {
 	 * table lock, held by a thread stopped inside the shim (exit() from
 	 * a signal handler): an entry changed at that moment may be off. */
 	LS_NOTE_EXIT_UNLOCKED = 1u << 0,
+	/* The process ran a CPython whose frames the shim cannot read (not
+	 * 3.11): its stacks show the interpreter's C frames only. */
+	LS_NOTE_PY_UNSUPPORTED = 1u << 1,
 };
 
 struct ls_file_header {
@@ -171,6 +174,7 @@ enum ls_rec_type {
 	LS_REC_SELECTOR_LATE = 16, /* arg: site of the selector call payload: ls_rec_selector_late */
 	LS_REC_BLOCKING = 17,    /* arg: site of the call        payload: ls_rec_blocking */
 	LS_REC_STUCK = 18,       /* arg: stack id (stuck_at)     payload: ls_rec_stuck */
+	LS_REC_PYCODE = 19,      /* arg: Python code id (1, 2, ...) payload: ls_rec_pycode + bytes */
 };
 
 struct ls_rec_thread {
@@ -207,11 +211,49 @@ struct ls_rec_module {
  * (the frame's call instruction ends just before pc), except pcs[0] of a
  * stack whose flags has LS_STACK_EXACT_PC0. */
 #define LS_STACK_EXACT_PC0 1u  /* pcs[0] is the instruction itself (a sampled stack) */
+#define LS_STACK_PY 2u         /* Python frames follow the pcs (ls_py_frames) */
 
 struct ls_rec_stack {
 	uint32_t depth;      /* number of pcs, <= LS_MAX_STACK_DEPTH */
 	uint32_t flags;      /* LS_STACK_* */
 	/* uint64_t pcs[depth] */
+};
+
+/* After the pcs of a stack with LS_STACK_PY: the Python frames the thread
+ * was running, innermost first (CPython's frame chain). A reader that does
+ * not know the flag ignores them as a longer payload. */
+struct ls_py_frames {
+	uint32_t n;          /* <= LS_MAX_STACK_DEPTH */
+	uint32_t reserved;
+	/* struct ls_py_frame frames[n], then zero padding to a multiple of 8 */
+};
+
+#define LS_PY_ENTRY 1u         /* the first frame one C call of the eval loop ran */
+
+struct ls_py_frame {
+	uint32_t code;       /* PYCODE id */
+	uint32_t lasti;      /* offset of the instruction, in 2-byte code units */
+	uint32_t flags;      /* LS_PY_* */
+};
+
+/* A Python code object, written once before the first stack that names
+ * it: what the viewer needs to name a frame and find its line. */
+#define LS_PYCODE_FILE_MAX 1024u
+#define LS_PYCODE_NAME_MAX 256u
+#define LS_PYCODE_LINES_MAX (16u << 10)
+#define LS_PYCODE_CUT_FILE 1u   /* the filename was longer and is cut */
+#define LS_PYCODE_CUT_NAME 2u
+#define LS_PYCODE_CUT_LINES 4u  /* the location table was longer: later lines unknown */
+
+struct ls_rec_pycode {
+	int32_t firstlineno;
+	uint16_t version;    /* CPython's major * 100 + minor (311): the location table's format */
+	uint16_t flags;      /* LS_PYCODE_CUT_* */
+	uint16_t file_len;   /* <= LS_PYCODE_FILE_MAX */
+	uint16_t name_len;   /* <= LS_PYCODE_NAME_MAX: the qualified name */
+	uint32_t lines_len;  /* <= LS_PYCODE_LINES_MAX: co_linetable's bytes */
+	/* char file[file_len], char name[name_len], uint8_t lines[lines_len],
+	 * then zero padding to a multiple of 8 */
 };
 
 /* A site: one registering API, one callback function, one registration

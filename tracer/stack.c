@@ -42,6 +42,8 @@ struct ls_stack_def {
 	uint32_t depth;
 	uint32_t flags;
 	uint64_t pcs[LS_MAX_STACK_DEPTH];
+	uint32_t npy;            /* Python frames, with LS_STACK_PY */
+	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
 };
 
 static ls_slot *stack_slots, *site_slots;
@@ -50,7 +52,7 @@ static ls_slot *stack_slots, *site_slots;
  * space a process pays for is what it uses (a stack's definition is 520
  * bytes; all 65536 would be 33 MiB), and a segment never moves once
  * published, so readers need no lock. */
-#define LS_STACK_SEG 256                 /* 130 KiB */
+#define LS_STACK_SEG 256                 /* 330 KiB */
 #define LS_SITE_SEG 4096                 /* 64 KiB */
 static struct ls_stack_def *stack_seg[LS_MAX_IDS / LS_STACK_SEG];
 static struct ls_site_def *site_seg[LS_MAX_IDS / LS_SITE_SEG];
@@ -279,6 +281,9 @@ static void ls_emit_stack(uint32_t id)
 	if (d == NULL)
 		return;
 	uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_stack) + d->depth * 8u;
+	uint32_t py_bytes = d->npy * (uint32_t)sizeof(struct ls_py_frame);
+	if (d->flags & LS_STACK_PY)
+		size += (uint32_t)sizeof(struct ls_py_frames) + ((py_bytes + 7u) & ~7u);
 	struct ls_rec *r = ls_rec_reserve(size);
 	if (r == NULL)
 		return;
@@ -289,6 +294,13 @@ static void ls_emit_stack(uint32_t id)
 	s->depth = d->depth;
 	s->flags = d->flags;
 	memcpy(s + 1, d->pcs, d->depth * 8u);
+	if (d->flags & LS_STACK_PY) {
+		struct ls_py_frames *pf = (struct ls_py_frames *)((char *)(s + 1) + d->depth * 8u);
+		pf->n = d->npy;
+		pf->reserved = 0;
+		memcpy(pf + 1, d->py, py_bytes);
+		memset((char *)(pf + 1) + py_bytes, 0, ((py_bytes + 7u) & ~7u) - py_bytes);
+	}
 	ls_rec_commit(size);
 }
 
@@ -358,6 +370,9 @@ static void ls_publish(ls_slot *slot, uint32_t id)
 	__atomic_fetch_or(slot, (uint64_t)id, __ATOMIC_RELEASE);
 }
 
+static uint32_t ls_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t flags,
+				const struct ls_py_frame *py, uint32_t npy);
+
 uint32_t ls_stack_capture(void)
 {
 	if (!ls_opt.stacks || ls_disabled || !ls_tables())
@@ -380,8 +395,11 @@ uint32_t ls_stack_capture(void)
 			pcs[depth++] = (uint64_t)(uintptr_t)raw[k];
 	if (depth == 0)
 		return 0;
-
-	return ls_stack_intern_pcs((const uintptr_t *)pcs, depth);
+	/* The Python frames of this thread, read now that it is still in
+	 * them: the viewer puts them in place of the eval loop's frames. */
+	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
+	uint32_t npy = ls_trace_py_frames(py, LS_MAX_STACK_DEPTH);
+	return ls_stack_intern(pcs, depth, npy ? LS_STACK_PY : 0, py, npy);
 }
 
 /* libunwind sets itself up at its first unwind (about 0.2 ms here: its
@@ -428,18 +446,36 @@ uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max)
 
 uint32_t ls_stack_intern_pcs_flags(const uintptr_t *given, uint32_t depth, uint32_t flags)
 {
-	if (depth == 0 || ls_disabled || !ls_tables())
-		return 0;
 	if (depth > LS_MAX_STACK_DEPTH)
 		depth = LS_MAX_STACK_DEPTH;
 	uint64_t pcs[LS_MAX_STACK_DEPTH];
 	for (uint32_t k = 0; k < depth; k++)
 		pcs[k] = (uint64_t)given[k];
+	return ls_stack_intern(pcs, depth, flags, NULL, 0);
+}
+
+/* Two stacks alike in their pcs but not in their Python frames (one C
+ * call reached from two lines of Python) are two stacks. */
+static uint64_t ls_stack_hash(const uint64_t *pcs, uint32_t depth, uint32_t flags,
+			      const struct ls_py_frame *py, uint32_t npy)
+{
+	uint64_t h = XXH3_64bits(pcs, depth * 8u) + depth + ((uint64_t)flags << 32);
+	if (npy != 0)
+		h ^= XXH3_64bits_withSeed(py, npy * sizeof(*py), npy) * 0x9e3779b97f4a7c15ull;
+	return h;
+}
+
+static uint32_t ls_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t flags,
+				const struct ls_py_frame *py, uint32_t npy)
+{
+	if (depth == 0 || ls_disabled || !ls_tables())
+		return 0;
+	if (npy > LS_MAX_STACK_DEPTH)
+		npy = LS_MAX_STACK_DEPTH;
 	uint32_t fresh = 0;
 	ls_slot *slot = NULL;
 	uint32_t id = ls_intern(stack_slots, &stack_count,
-				XXH3_64bits(pcs, depth * 8u) + depth + ((uint64_t)flags << 32),
-				&fresh, &slot);
+				ls_stack_hash(pcs, depth, flags, py, npy), &fresh, &slot);
 	if (fresh == 0)
 		return id;
 	struct ls_stack_def *d = ls_stack_def(fresh, 1);
@@ -448,6 +484,9 @@ uint32_t ls_stack_intern_pcs_flags(const uintptr_t *given, uint32_t depth, uint3
 	d->depth = depth;
 	d->flags = flags;
 	memcpy(d->pcs, pcs, depth * 8u);
+	d->npy = npy;
+	if (npy != 0)
+		memcpy(d->py, py, npy * sizeof(*py));
 	ls_modules_cover((const uintptr_t *)pcs, depth);
 	ls_emit_stack(fresh);
 	ls_publish(slot, fresh);

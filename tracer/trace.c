@@ -74,6 +74,18 @@ static struct {
 static const struct ls_trace_hooks *ls_hooks[LS_MAX_TRACE_HOOKS];
 static uint32_t ls_nhooks;
 
+uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max)
+{
+	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++)
+		if (ls_hooks[i]->py_frames != NULL)
+			return ls_hooks[i]->py_frames(out, max);
+	return 0;
+}
+
+/* Kept apart from ls_hooks: every registration asks it (site_cache.c). */
+uintptr_t (*ls_trace_py_where_hook)(void);
+
 static void ls_hooks_opened(void)
 {
 	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
@@ -89,6 +101,8 @@ void ls_trace_hooks_add(const struct ls_trace_hooks *h)
 	if (n < LS_MAX_TRACE_HOOKS) {
 		ls_hooks[n] = h;
 		__atomic_store_n(&ls_nhooks, n + 1, __ATOMIC_RELEASE);
+		if (h->py_where != NULL && ls_trace_py_where_hook == NULL)
+			__atomic_store_n(&ls_trace_py_where_hook, h->py_where, __ATOMIC_RELEASE);
 		if (tr.hdr != NULL && h->opened != NULL)
 			h->opened();
 	}
@@ -632,6 +646,7 @@ static void ls_replay_if_pending(void)
 	}
 	if (__atomic_exchange_n(&tr.replay_pending, 0, __ATOMIC_ACQ_REL)) {
 		ls_modules_replay();
+		ls_pycode_replay();
 		ls_stack_replay();
 	}
 }

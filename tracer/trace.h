@@ -234,9 +234,33 @@ struct ls_trace_hooks {
 	/* A slow on-loop run (callback or iteration) of this thread just
 	 * ended, its record written. */
 	void (*slow_run)(uint64_t begin, uint64_t dur);
+	/* The Python frames this thread runs now, innermost first, at most
+	 * max; 0 when it runs none. Each frame's code is written already
+	 * (ls_pycode_write). Reads only: called from every stack capture. */
+	uint32_t (*py_frames)(struct ls_py_frame *out, uint32_t max);
+	/* A word that tells apart where this thread's innermost Python frame
+	 * is (its code and instruction), 0 when none: part of the key of the
+	 * registration-site cache, as the call instruction is. */
+	uintptr_t (*py_where)(void);
 };
 #define LS_MAX_TRACE_HOOKS 4
 void ls_trace_hooks_add(const struct ls_trace_hooks *h);
+/* The py_frames and py_where hooks of the shim, or 0 without one. */
+uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max);
+extern uintptr_t (*ls_trace_py_where_hook)(void);
+static inline uintptr_t ls_trace_py_where(void)
+{
+	uintptr_t (*f)(void) = __atomic_load_n(&ls_trace_py_where_hook, __ATOMIC_ACQUIRE);
+	return f != NULL ? f() : 0;
+}
+
+/* pycode.c: Python code objects, each written once per trace (and again
+ * into a forked child's), under the id the caller gives (1, 2, ...; the
+ * caller interns, the tracer keeps a copy to write again). Lengths are
+ * cut to the LS_PYCODE_*_MAX bounds here, flagged in h->flags. */
+void ls_pycode_write(uint32_t id, const struct ls_rec_pycode *h, const char *file,
+		     const char *name, const uint8_t *lines);
+void ls_pycode_replay(void);
 
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */
 uint32_t ls_stack_capture(void);

@@ -45,6 +45,12 @@ void ls_report_usage(FILE *out)
 static void text_frame(FILE *out, unsigned n, const struct ls_frame *f)
 {
 	fprintf(out, "    #%u ", n);
+	if (f->python) {
+		fprintf(out, "%s%s%s %s%s:%d%s (python)\n", ls_color_function(), f->function,
+			ls_color_reset(), ls_color_location(), f->file ? ls_basename(f->file) : "?",
+			f->line, ls_color_reset());
+		return;
+	}
 	if (f->function)
 		fprintf(out, "%s%s%s", ls_color_function(), f->function,
 			ls_color_reset());
@@ -70,9 +76,10 @@ static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 	}
 	fprintf(out, "  %s:\n", title);
 	uint32_t first = ls_stack_first_frame(s, st);
-	if (first == st->depth)
+	uint32_t n = ls_stack_nframes(s, st);
+	if (first == n)
 		fputs("    (no frames)\n", out);
-	for (uint32_t i = first; i < st->depth; i++)
+	for (uint32_t i = first; i < n; i++)
 		text_frame(out, i - first, ls_stack_frame(s, st, i));
 }
 
@@ -253,6 +260,10 @@ void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 			"inside the shim (exit() from a signal handler?): what was left "
 			"open at exit was read without waiting, and may miss a handle "
 			"changed at that moment\n", t->path);
+	if (t->notes & LS_NOTE_PY_UNSUPPORTED)
+		fprintf(out, "loopsan: note: %s: Python frames are not available for this "
+			"Python version (loopsan reads CPython 3.11's); its stacks show the "
+			"interpreter's C frames\n", t->path);
 }
 
 /* "N findings (kind: n, ...)" of the findings of trace t, or of all when
@@ -342,6 +353,15 @@ static json_t *ms(double v)
 static json_t *json_frame(const struct ls_frame *f)
 {
 	json_t *o = json_object();
+	if (f->python) {
+		json_object_set_new(o, "function", str(f->function));
+		if (f->file)
+			json_object_set_new(o, "file", str(f->file));
+		if (f->line > 0)
+			json_object_set_new(o, "line", json_integer(f->line));
+		json_object_set_new(o, "lang", str("python"));
+		return o;
+	}
 	json_object_set_new(o, "function", f->function ? str(f->function) : hex(f->pc));
 	if (f->file && f->line > 0) {
 		json_object_set_new(o, "file", str(f->file));
@@ -356,7 +376,7 @@ static json_t *json_frame(const struct ls_frame *f)
 static json_t *json_stack(struct ls_symbolizer *s, const struct ls_stack *st)
 {
 	json_t *a = json_array();
-	for (uint32_t i = ls_stack_first_frame(s, st); i < st->depth; i++)
+	for (uint32_t i = ls_stack_first_frame(s, st); i < ls_stack_nframes(s, st); i++)
 		json_array_append_new(a, json_frame(ls_stack_frame(s, st, i)));
 	return a;
 }
@@ -498,6 +518,8 @@ static json_t *json_process(const struct ls_trace *t)
 	json_object_set_new(o, "complete", json_boolean(ls_trace_complete(t)));
 	if (t->notes & LS_NOTE_EXIT_UNLOCKED)
 		json_object_set_new(o, "exit_unlocked", json_true());
+	if (t->notes & LS_NOTE_PY_UNSUPPORTED)
+		json_object_set_new(o, "python_frames", json_false());
 	json_object_set_new(o, "loops", json_loops(t));
 	return o;
 }

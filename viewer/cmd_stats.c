@@ -136,8 +136,9 @@ static const char *callback_name(const struct site_row *row, const struct ls_sit
 static const struct ls_frame *site_frame(const struct site_row *row, const struct ls_site *s)
 {
 	const struct ls_stack *st = s ? ls_trace_stack(row->trace, s->stack) : NULL;
-	for (uint32_t i = 0; st && i < st->depth; i++) {
-		const struct ls_frame *f = ls_symbolize(row->sym, st->pcs[i], 0);
+	const struct ls_stack_view *v = st ? ls_stack_view(row->sym, st) : NULL;
+	for (uint32_t i = 0; v && i < v->n; i++) {
+		const struct ls_frame *f = v->frames[i];
 		if (f->module && strcmp(f->module, "libloopsan.so") == 0)
 			continue;
 		return f;

@@ -81,7 +81,10 @@ void ls_report_note_slow_ms(const struct ls_report *r,
 
 struct ls_symbolizer *ls_report_symbolizer(const struct ls_report *r,
 					   const struct ls_trace *t);
-/* Index of the first frame of st that is not the shim's own. */
+/* The frames of st as shown (its Python frames in place of the eval
+ * loop's: ls_stack_view), and the index of the first that is not the
+ * shim's own. */
+uint32_t ls_stack_nframes(struct ls_symbolizer *s, const struct ls_stack *st);
 uint32_t ls_stack_first_frame(struct ls_symbolizer *s, const struct ls_stack *st);
 const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
 				      const struct ls_stack *st, uint32_t i);

@@ -102,7 +102,7 @@ static json_t *related(const struct ls_report *r, const struct ls_finding *fi,
 	if (!st)
 		return a;
 	uint32_t first = ls_stack_first_frame(s, st);
-	for (uint32_t i = first; i < st->depth; i++) {
+	for (uint32_t i = first; i < ls_stack_nframes(s, st); i++) {
 		const struct ls_frame *f = ls_stack_frame(s, st, i);
 		if (f != main && f->file && f->line > 0 && ls_frame_is_user(f))
 			json_array_append_new(a, frame_location(f, i - first));

@@ -298,6 +298,21 @@ static int take_module(struct reader *r, const struct ls_rec *rec,
 	return 0;
 }
 
+/* The Python frames after a stack's pcs: as many as the payload holds. */
+static int take_py_frames(struct reader *r, struct ls_stack *st, const uint8_t *p, size_t n)
+{
+	struct ls_py_frames h;
+	if (n < sizeof(h))
+		return fail(r, "corrupt trace (STACK %u: no Python frames)", st->id);
+	memcpy(&h, p, sizeof(h));
+	if (h.n > LS_MAX_STACK_DEPTH || h.n * sizeof(struct ls_py_frame) > n - sizeof(h))
+		return fail(r, "corrupt trace (STACK %u: %u Python frames)", st->id, h.n);
+	st->npy = h.n;
+	st->py = ls_xcalloc(h.n + 1u, sizeof(struct ls_py_frame));
+	memcpy(st->py, p + sizeof(h), h.n * sizeof(struct ls_py_frame));
+	return 0;
+}
+
 static int take_stack(struct reader *r, const struct ls_rec *rec,
 		      const uint8_t *p, size_t n)
 {
@@ -313,6 +328,37 @@ static int take_stack(struct reader *r, const struct ls_rec *rec,
 	st->depth = s.depth;
 	st->pcs = ls_xcalloc(s.depth, sizeof(uint64_t));
 	memcpy(st->pcs, p + sizeof(s), s.depth * sizeof(uint64_t));
+	if (s.flags & LS_STACK_PY)
+		return take_py_frames(r, st, p + sizeof(s) + s.depth * 8u,
+				      n - sizeof(s) - s.depth * 8u);
+	return 0;
+}
+
+static int take_pycode(struct reader *r, const struct ls_rec *rec,
+		       const uint8_t *p, size_t n)
+{
+	struct ls_rec_pycode c;
+	if (n < sizeof(c))
+		return fail(r, "corrupt trace (PYCODE record too short)");
+	memcpy(&c, p, sizeof(c));
+	size_t body = (size_t)c.file_len + c.name_len + c.lines_len;
+	if (c.file_len > LS_PYCODE_FILE_MAX || c.name_len > LS_PYCODE_NAME_MAX ||
+	    c.lines_len > LS_PYCODE_LINES_MAX || body > n - sizeof(c))
+		return fail(r, "corrupt trace (PYCODE lengths %u, %u, %u)", c.file_len,
+			    c.name_len, c.lines_len);
+	struct ls_pycode *pc = ls_vec_push(&r->t->pycodes);
+	const char *q = (const char *)p + sizeof(c);
+	pc->id = rec->arg;
+	pc->firstlineno = c.firstlineno;
+	pc->version = c.version;
+	pc->flags = c.flags;
+	pc->file = ls_xmalloc((size_t)c.file_len + 1);
+	copy_cstr(pc->file, q, c.file_len);
+	pc->name = ls_xmalloc((size_t)c.name_len + 1);
+	copy_cstr(pc->name, q + c.file_len, c.name_len);
+	pc->lines_len = c.lines_len;
+	pc->lines = ls_xcalloc(c.lines_len + 1u, 1);
+	memcpy(pc->lines, q + c.file_len + c.name_len, c.lines_len);
 	return 0;
 }
 
@@ -578,6 +624,7 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_THREAD: return take_thread(r, rec, p, n);
 	case LS_REC_MODULE: return take_module(r, rec, p, n);
 	case LS_REC_STACK: return take_stack(r, rec, p, n);
+	case LS_REC_PYCODE: return take_pycode(r, rec, p, n);
 	case LS_REC_SITE: return take_site(r, rec, p, n);
 	case LS_REC_CALLBACK: return take_callback(r, rec, p, n);
 	case LS_REC_CALLBACK16: return take_callback16(r, rec, p, n);
@@ -855,6 +902,7 @@ static int parse(struct reader *r)
 	sort_by_id(&r->t->modules);
 	sort_by_id(&r->t->stacks);
 	sort_by_id(&r->t->sites);
+	sort_by_id(&r->t->pycodes);
 	return 0;
 }
 
@@ -864,6 +912,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->path = ls_xstrdup(path);
 	t->modules.item_size = sizeof(struct ls_module);
 	t->stacks.item_size = sizeof(struct ls_stack);
+	t->pycodes.item_size = sizeof(struct ls_pycode);
 	t->sites.item_size = sizeof(struct ls_site);
 	t->threads.item_size = sizeof(struct ls_thread);
 	t->callbacks.item_size = sizeof(struct ls_callback);
@@ -911,8 +960,17 @@ void ls_trace_free(struct ls_trace *t)
 		return;
 	for (size_t i = 0; i < t->modules.len; i++)
 		free(LS_VEC_AT(&t->modules, struct ls_module, i)->path);
-	for (size_t i = 0; i < t->stacks.len; i++)
+	for (size_t i = 0; i < t->stacks.len; i++) {
 		free(LS_VEC_AT(&t->stacks, struct ls_stack, i)->pcs);
+		free(LS_VEC_AT(&t->stacks, struct ls_stack, i)->py);
+	}
+	for (size_t i = 0; i < t->pycodes.len; i++) {
+		struct ls_pycode *c = LS_VEC_AT(&t->pycodes, struct ls_pycode, i);
+		free(c->file);
+		free(c->name);
+		free(c->lines);
+	}
+	ls_vec_free(&t->pycodes);
 	ls_vec_free(&t->modules);
 	ls_vec_free(&t->stacks);
 	ls_vec_free(&t->sites);
@@ -1014,6 +1072,11 @@ const struct ls_module *ls_trace_module(const struct ls_trace *t, uint32_t id)
 const struct ls_stack *ls_trace_stack(const struct ls_trace *t, uint32_t id)
 {
 	return find_id(&t->stacks, id);
+}
+
+const struct ls_pycode *ls_trace_pycode(const struct ls_trace *t, uint32_t id)
+{
+	return find_id(&t->pycodes, id);
 }
 
 const struct ls_site *ls_trace_site(const struct ls_trace *t, uint32_t id)

@@ -25,6 +25,19 @@ struct ls_stack {
 	uint32_t flags;
 	uint32_t depth;
 	uint64_t *pcs;
+	uint32_t npy;             /* Python frames (LS_STACK_PY), innermost first */
+	struct ls_py_frame *py;
+};
+
+/* A Python code object (PYCODE): names a Python frame, and its location
+ * table gives the line of an instruction (viewer/pycode.c). */
+struct ls_pycode {
+	uint32_t id;
+	int32_t firstlineno;
+	uint32_t version, flags;
+	char *file, *name;        /* NUL-terminated */
+	uint8_t *lines;
+	uint32_t lines_len;
 };
 
 struct ls_site {
@@ -147,7 +160,7 @@ struct ls_trace {
 	char exe[1025];
 	int exited;          /* header state is EXITED */
 	uint64_t cut_bytes;  /* bytes missing from the last chunk, 0 if whole */
-	struct ls_vec modules, stacks, sites, threads;
+	struct ls_vec modules, stacks, sites, threads, pycodes;
 	/* callbacks: those at least as long as ls_read_options.keep_callbacks_ms
 	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
@@ -190,6 +203,7 @@ int ls_trace_complete(const struct ls_trace *t);
 
 const struct ls_module *ls_trace_module(const struct ls_trace *t, uint32_t id);
 const struct ls_stack *ls_trace_stack(const struct ls_trace *t, uint32_t id);
+const struct ls_pycode *ls_trace_pycode(const struct ls_trace *t, uint32_t id);
 const struct ls_site *ls_trace_site(const struct ls_trace *t, uint32_t id);
 const struct ls_thread *ls_trace_thread(const struct ls_trace *t, uint32_t tid);
 /* The module whose [lo, hi) holds pc, or NULL. */

@@ -158,11 +158,25 @@ struct ls_symbolizer *ls_report_symbolizer(const struct ls_report *r,
 	return NULL;
 }
 
+static const struct ls_stack_view no_view;
+
+static const struct ls_stack_view *view_of(struct ls_symbolizer *s, const struct ls_stack *st)
+{
+	const struct ls_stack_view *v = ls_stack_view(s, st);
+	return v ? v : &no_view;
+}
+
+uint32_t ls_stack_nframes(struct ls_symbolizer *s, const struct ls_stack *st)
+{
+	return view_of(s, st)->n;
+}
+
 uint32_t ls_stack_first_frame(struct ls_symbolizer *s, const struct ls_stack *st)
 {
+	const struct ls_stack_view *v = view_of(s, st);
 	uint32_t i = 0;
-	while (i < st->depth) {
-		const struct ls_frame *f = ls_symbolize(s, st->pcs[i], 0);
+	while (i < v->n) {
+		const struct ls_frame *f = v->frames[i];
 		if (!f->module || strcmp(f->module, SHIM_MODULE) != 0)
 			break;
 		i++;
@@ -173,12 +187,7 @@ uint32_t ls_stack_first_frame(struct ls_symbolizer *s, const struct ls_stack *st
 const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
 				      const struct ls_stack *st, uint32_t i)
 {
-#ifdef LS_STACK_EXACT_PC0
-	int exact = i == 0 && (st->flags & LS_STACK_EXACT_PC0);
-#else
-	int exact = 0;
-#endif
-	return ls_symbolize(s, st->pcs[i], exact);
+	return view_of(s, st)->frames[i];
 }
 
 void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
@@ -199,6 +208,9 @@ void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
  * are where the user's call went, not where it came from. */
 int ls_frame_is_user(const struct ls_frame *f)
 {
+	if (f->python)
+		return f->file && f->file[0] != '<' && !strstr(f->file, "/lib/python3") &&
+		       !strstr(f->file, "-packages/");
 	const char *m = f->module;
 	if (!m)
 		return 1;
@@ -214,7 +226,7 @@ const struct ls_frame *ls_finding_location(const struct ls_report *r,
 	const struct ls_frame *any = NULL;
 	if (!st || !s)
 		return NULL;
-	for (uint32_t i = ls_stack_first_frame(s, st); i < st->depth; i++) {
+	for (uint32_t i = ls_stack_first_frame(s, st); i < ls_stack_nframes(s, st); i++) {
 		const struct ls_frame *f = ls_stack_frame(s, st, i);
 		if (!f->file || f->line <= 0)
 			continue;
@@ -244,7 +256,7 @@ static void add_stack_names(struct names *nm, const struct ls_trace *t,
 {
 	if (!st)
 		return;
-	for (uint32_t i = ls_stack_first_frame(s, st); i < st->depth; i++) {
+	for (uint32_t i = ls_stack_first_frame(s, st); i < ls_stack_nframes(s, st); i++) {
 		const struct ls_frame *f = ls_stack_frame(s, st, i);
 		const struct ls_module *m = ls_trace_module_at(t, f->pc);
 		add_name(nm, f->function);

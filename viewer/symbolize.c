@@ -10,6 +10,7 @@
  * or under other paths): a hostile trace would otherwise have it loaded,
  * with its debug information, hundreds of times. */
 #include "viewer/symbolize.h"
+#include "viewer/pycode.h"
 
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
@@ -47,6 +48,10 @@ struct ls_symbolizer {
 	size_t nmods, loaded;
 	struct cache_entry *cache;
 	size_t cache_cap, cache_len;
+	struct ls_stack_view *views;  /* by index in t->stacks, made when first asked */
+	struct ls_frame *py_frames;   /* every view's Python frames, in blocks */
+	size_t npy_blocks;
+	struct ls_frame **py_blocks;
 };
 
 static char *debuginfo_path;
@@ -95,6 +100,13 @@ void ls_symbolizer_free(struct ls_symbolizer *s)
 		}
 	}
 	free(s->cache);
+	if (s->views)
+		for (size_t i = 0; i < s->t->stacks.len; i++)
+			free(s->views[i].frames);
+	free(s->views);
+	for (size_t i = 0; i < s->npy_blocks; i++)
+		free(s->py_blocks[i]);
+	free(s->py_blocks);
 	free(s->mods);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
@@ -290,4 +302,82 @@ const struct ls_frame *ls_symbolize(struct ls_symbolizer *s, uint64_t pc,
 		s->cache_len++;
 	}
 	return c->frame;
+}
+
+/* ---- stacks with their Python frames ---- */
+
+static int is_eval_frame(const struct ls_frame *f)
+{
+	return !f->python && f->function && strcmp(f->function, "_PyEval_EvalFrameDefault") == 0;
+}
+
+/* The interpreter's own module (python3.11, libpython3.11.so.1.0). */
+static int is_python_module(const struct ls_frame *f)
+{
+	return f->module && (strncmp(f->module, "python", 6) == 0 ||
+			     strncmp(f->module, "libpython", 9) == 0);
+}
+
+static struct ls_frame *new_py_frame(struct ls_symbolizer *s, const struct ls_stack *st,
+				     uint32_t k)
+{
+	struct ls_frame *f = ls_xcalloc(1, sizeof(*f));
+	s->py_blocks = ls_xrealloc(s->py_blocks, (s->npy_blocks + 1) * sizeof(*s->py_blocks));
+	s->py_blocks[s->npy_blocks++] = f;
+	const struct ls_pycode *c = ls_trace_pycode(s->t, st->py[k].code);
+	f->python = 1;
+	f->function = c && c->name[0] ? c->name : "?";
+	f->file = c && c->file[0] ? c->file : NULL;
+	f->line = c ? ls_pycode_line(c, st->py[k].lasti) : 0;
+	return f;
+}
+
+/* Appends the Python frames from *k up to and including the next entry
+ * frame (one C call of the eval loop runs them), or all that are left. */
+static void add_py_run(struct ls_symbolizer *s, const struct ls_stack *st, uint32_t *k,
+		       int all, struct ls_stack_view *v)
+{
+	while (*k < st->npy) {
+		uint32_t at = (*k)++;
+		v->frames[v->n++] = new_py_frame(s, st, at);
+		if (!all && (st->py[at].flags & LS_PY_ENTRY))
+			break;
+	}
+}
+
+static void make_view(struct ls_symbolizer *s, const struct ls_stack *st, struct ls_stack_view *v)
+{
+	v->frames = ls_xcalloc((size_t)st->depth + st->npy + 1, sizeof(*v->frames));
+	int evals = 0;
+	for (uint32_t i = 0; i < st->depth && st->npy; i++)
+		evals += is_eval_frame(ls_symbolize(s, st->pcs[i], 0));
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < st->depth; i++) {
+		int exact = i == 0 && (st->flags & LS_STACK_EXACT_PC0);
+		const struct ls_frame *f = ls_symbolize(s, st->pcs[i], exact);
+		if (evals && is_eval_frame(f) && k < st->npy) {
+			add_py_run(s, st, &k, 0, v);
+			continue;
+		}
+		/* No eval frame named (a stripped interpreter): the Python
+		 * frames go where the interpreter's frames begin. */
+		if (!evals && k == 0 && is_python_module(f))
+			add_py_run(s, st, &k, 1, v);
+		v->frames[v->n++] = f;
+	}
+	/* What the native stack was too short to reach: the outermost. */
+	add_py_run(s, st, &k, 1, v);
+}
+
+const struct ls_stack_view *ls_stack_view(struct ls_symbolizer *s, const struct ls_stack *st)
+{
+	const struct ls_vec *stacks = &s->t->stacks;
+	size_t i = (size_t)(st - (const struct ls_stack *)stacks->items);
+	if (stacks->len == 0 || st < (const struct ls_stack *)stacks->items || i >= stacks->len)
+		return NULL;
+	if (!s->views)
+		s->views = ls_xcalloc(stacks->len, sizeof(*s->views));
+	if (!s->views[i].frames)
+		make_view(s, st, &s->views[i]);
+	return &s->views[i];
 }

@@ -14,6 +14,7 @@ struct ls_frame {
 	int line;             /* 0 when unknown */
 	const char *module;   /* basename of the module's path, or NULL */
 	uint64_t offset;      /* pc - module bias, when module is set */
+	int python;           /* a Python frame: function, file, line; no pc, no module */
 };
 
 struct ls_symbolizer;
@@ -25,6 +26,15 @@ void ls_symbolizer_free(struct ls_symbolizer *s);
  * address, whose call instruction ends just before it. */
 const struct ls_frame *ls_symbolize(struct ls_symbolizer *s, uint64_t pc,
 				    int exact);
+
+/* The frames of a stack as reports show them, innermost first: each
+ * native frame of CPython's eval loop (_PyEval_EvalFrameDefault) stands
+ * for the Python frames it ran, which take its place. */
+struct ls_stack_view {
+	uint32_t n;
+	const struct ls_frame **frames;
+};
+const struct ls_stack_view *ls_stack_view(struct ls_symbolizer *s, const struct ls_stack *st);
 
 /* The module part of a path, as shown in reports. */
 const char *ls_basename(const char *path);

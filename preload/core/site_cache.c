@@ -31,13 +31,14 @@
 
 #include "preload/core/shim.h"
 
-#define LS_SITE_SLOTS (1u << 16)   /* call sites x callbacks x threads; 2 MiB, touched as used */
+#define LS_SITE_SLOTS (1u << 16)   /* call sites x callbacks x threads; 2.5 MiB, touched as used */
 #define LS_SITE_PROBES 16
 
 struct ls_site_slot {
 	uintptr_t ret;      /* 0: free; claimed by CAS */
 	uintptr_t cb;
 	uintptr_t thread;
+	uintptr_t py;       /* the innermost Python frame's place, 0: none */
 	uint32_t api;
 	uint32_t site;      /* 0 until published */
 };
@@ -94,7 +95,7 @@ static inline uint32_t ls_site_home(uintptr_t r, uintptr_t c, uintptr_t th, uint
 }
 
 static void ls_site_remember(struct ls_site_slot *t, uint32_t home, uintptr_t r, uintptr_t c,
-			     uintptr_t th, uint32_t api, uint32_t site)
+			     uintptr_t th, uintptr_t py, uint32_t api, uint32_t site)
 {
 	for (uint32_t k = 0; k < LS_SITE_PROBES; k++) {
 		struct ls_site_slot *s = &t[(home + k) & (LS_SITE_SLOTS - 1)];
@@ -103,13 +104,14 @@ static void ls_site_remember(struct ls_site_slot *t, uint32_t home, uintptr_t r,
 							     __ATOMIC_ACQUIRE)) {
 			s->cb = c;
 			s->thread = th;
+			s->py = py;
 			s->api = api;
 			__atomic_store_n(&s->site, site, __ATOMIC_RELEASE);
 			return;
 		}
 		/* Someone else got there first with this very key. */
 		if (have == r && __atomic_load_n(&s->site, __ATOMIC_ACQUIRE) != 0 &&
-		    s->cb == c && s->thread == th && s->api == api)
+		    s->cb == c && s->thread == th && s->py == py && s->api == api)
 			return;
 	}
 }
@@ -119,7 +121,7 @@ static void ls_site_remember(struct ls_site_slot *t, uint32_t home, uintptr_t r,
  * issued in a loop) finds its site without hashing into the table. */
 #define LS_SITE_MEMO 8
 static __thread struct ls_site_memo {
-	uintptr_t ret, cb;
+	uintptr_t ret, cb, py;
 	uint32_t api, site;
 } ls_site_memo[LS_SITE_MEMO];
 
@@ -128,29 +130,34 @@ static inline struct ls_site_memo *ls_site_memo_of(uintptr_t r)
 	return &ls_site_memo[(r ^ (r >> 4) ^ (r >> 8)) & (LS_SITE_MEMO - 1)];
 }
 
-static uint32_t ls_register_site_slow(uint32_t api, ls_fn cb, const void *ret,
+static uint32_t ls_register_site_slow(uint32_t api, ls_fn cb, const void *ret, uintptr_t py,
 				      struct ls_site_memo *m);
 
+/* In a Python program one call instruction of an extension (uvloop's
+ * uv_timer_start) serves every line of Python that reaches it: where the
+ * innermost Python frame is (py) is part of the key, as the call
+ * instruction is for C. */
 uint32_t ls_register_site(uint32_t api, ls_fn cb, const void *ret)
 {
-	uintptr_t r = (uintptr_t)ret;
+	uintptr_t r = (uintptr_t)ret, py = ls_trace_py_where();
 	struct ls_site_memo *m = ls_site_memo_of(r);
-	if (LS_LIKELY(m->ret == r && m->cb == (uintptr_t)cb && m->api == api && r != 0))
+	if (LS_LIKELY(m->ret == r && m->cb == (uintptr_t)cb && m->py == py && m->api == api &&
+		      r != 0))
 		return m->site;
-	return ls_register_site_slow(api, cb, ret, m);
+	return ls_register_site_slow(api, cb, ret, py, m);
 }
 
-static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret);
+static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret, uintptr_t py);
 
 /* The memo missed: the table, or a new capture, then the memo. Keeps
  * errno (libunwind and the trace writer may change it). Out of line, so
  * that the memo's hit path saves no registers. */
 __attribute__((noinline)) static uint32_t ls_register_site_slow(uint32_t api, ls_fn cb,
-								 const void *ret,
+								 const void *ret, uintptr_t py,
 								 struct ls_site_memo *m)
 {
 	int saved = errno;
-	uint32_t site = ls_register_site_lookup(api, cb, ret);
+	uint32_t site = ls_register_site_lookup(api, cb, ret, py);
 	errno = saved;
 	if (site != 0 && ls_opt.stack_cache && ret != NULL) {
 		/* A signal handler registering meanwhile must not match a
@@ -158,6 +165,7 @@ __attribute__((noinline)) static uint32_t ls_register_site_slow(uint32_t api, ls
 		m->ret = 0;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		m->cb = (uintptr_t)cb;
+		m->py = py;
 		m->api = api;
 		m->site = site;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -166,14 +174,14 @@ __attribute__((noinline)) static uint32_t ls_register_site_slow(uint32_t api, ls
 	return site;
 }
 
-static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret)
+static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret, uintptr_t py)
 {
 	uintptr_t r = (uintptr_t)ret, c = (uintptr_t)cb, th = ls_site_thread();
 	if (!ls_opt.stack_cache || r == 0)
 		return ls_site_intern(api, ls_stack_capture(), c);
 	struct ls_site_slot *t =
 		(struct ls_site_slot *)__atomic_load_n(&ls_site_table, __ATOMIC_ACQUIRE);
-	uint32_t home = ls_site_home(r, c, th, api);
+	uint32_t home = ls_site_home(r ^ py, c, th, api);
 	if (LS_LIKELY(t != NULL)) {
 		for (uint32_t k = 0; k < LS_SITE_PROBES; k++) {
 			const struct ls_site_slot *s = &t[(home + k) & (LS_SITE_SLOTS - 1)];
@@ -183,7 +191,8 @@ static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret)
 			if (have != r)
 				continue;
 			uint32_t site = __atomic_load_n(&s->site, __ATOMIC_ACQUIRE);
-			if (site != 0 && s->cb == c && s->thread == th && s->api == api)
+			if (site != 0 && s->cb == c && s->thread == th && s->py == py &&
+			    s->api == api)
 				return site;
 		}
 	} else {
@@ -191,6 +200,6 @@ static uint32_t ls_register_site_lookup(uint32_t api, ls_fn cb, const void *ret)
 	}
 	uint32_t site = ls_site_intern(api, ls_stack_capture(), c);
 	if (site != 0 && t != NULL)
-		ls_site_remember(t, home, r, c, th, api, site);
+		ls_site_remember(t, home, r, c, th, py, api, site);
 	return site;
 }

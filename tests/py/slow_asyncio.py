@@ -1,0 +1,24 @@
+# The same slow call_later callback on asyncio's own loop (epoll): loopsan
+# reports the slow loop iteration, where the loop's selector call is
+# reached from Python.
+import asyncio
+import time
+
+
+def refresh_token(done):
+    end = time.monotonic() + 0.2
+    n = 0
+    while time.monotonic() < end:  # the loop is blocked here
+        n += 1
+    done.set_result(n)
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.call_later(0.01, refresh_token, done)  # @call_later
+    await done
+    print("slow_asyncio ok")
+
+
+asyncio.run(main())  # @run

@@ -1,0 +1,220 @@
+/* Python frames in native stacks: real Python programs under the real
+ * shim, their traces read by the real viewer.
+ *
+ * - tests/py/slow_call_later.py on uvloop, run by Debian's /usr/bin/python3
+ *   (CPython 3.11, the runtime in the executable): the slow call_later
+ *   callback's created_at (uv_timer_start's stack) shows the Python line
+ *   of loop.call_later;
+ * - tests/py/slow_asyncio.py on asyncio's own loop, run by pyenv's 3.11
+ *   (the runtime in libpython3.11.so) and 3.12 (whose frames loopsan does
+ *   not read: the report says so).
+ *
+ * A test is skipped, saying what is missing, when its interpreter or
+ * uvloop is not installed (scripts/deps.sh installs python3-uvloop). */
+#include <criterion/criterion.h>
+
+#include "../harness.h"
+
+#define PY_DEBIAN "/usr/bin/python3"
+#define PY_PYENV_311 "/root/.pyenv/versions/3.11.7/bin/python3"
+#define PY_PYENV_312 "/root/.pyenv/versions/3.12.1/bin/python3"
+
+LS_SUITE(python);
+
+static char *py_script(const char *name)
+{
+	char *repo = ls_repo();
+	char *p = ls_fmt("%s/tests/py/%s", repo, name);
+	free(repo);
+	cr_assert(access(p, R_OK) == 0, "%s: %s", p, strerror(errno));
+	return p;
+}
+
+/* The line of tests/py/NAME marked with the comment `# @marker`. */
+static int py_marker_line(const char *name, const char *marker)
+{
+	char *path = py_script(name), *needle = ls_fmt("# @%s", marker);
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int n = 0, found = 0, hits = 0;
+	cr_assert(f, "open %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, needle)) {
+			found = n;
+			hits++;
+		}
+	}
+	fclose(f);
+	cr_assert_eq(hits, 1, "marker %s found %d times in %s", needle, hits, path);
+	free(path);
+	free(needle);
+	return found;
+}
+
+static void need_python(const char *python, const char *module)
+{
+	if (access(python, X_OK) != 0)
+		cr_skip_test("%s missing", python);
+	if (module == NULL)
+		return;
+	struct ls_run r;
+	char *code = ls_fmt("import %s", module);
+	const char *argv[] = {python, "-c", code, NULL};
+	ls_run(&r, NULL, NULL, argv);
+	int ok = ls_exit_code(&r) == 0;
+	ls_run_free(&r);
+	free(code);
+	if (!ok)
+		cr_skip_test("%s has no %s module (apt-get install python3-%s)", python, module,
+			     module);
+}
+
+/* Runs tests/py/SCRIPT with python under the shim in a new directory;
+ * its one trace. */
+static char *py_trace(const char *python, const char *script, const char *expect_out)
+{
+	const char *dir = ls_tmpdir();
+	char *path = py_script(script);
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	const char *argv[] = {python, path, NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s %s failed under the shim:\n%s", python, script,
+		     r.err);
+	cr_assert_str_eq(r.out, expect_out);
+	ls_run_free(&r);
+	free(path);
+	free(pre);
+	return ls_single_trace(dir);
+}
+
+/* The slow-callback finding of at least 190 ms (the 0.2 s busy loop). */
+static json_t *slow_finding(json_t *rep)
+{
+	json_t *slow = ls_findings(rep, "slow-callback", NULL), *f, *found = NULL;
+	size_t i;
+	json_array_foreach(slow, i, f)
+		if (ls_num(f, "max_ms") >= 190.0)
+			found = f;
+	cr_assert_not_null(found, "no slow callback of >= 190 ms; findings:\n%s",
+			   json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
+	json_incref(found);
+	json_decref(slow);
+	return found;
+}
+
+/* The index of the Python frame `function` at file:line (0: any line) in
+ * stack `which`, asserting it is there and carries only what a Python frame
+ * has. */
+static size_t assert_python_frame(json_t *finding, const char *which, const char *function,
+				  const char *file, int line)
+{
+	json_t *stack = json_object_get(finding, which), *fr;
+	size_t i;
+	json_array_foreach(stack, i, fr) {
+		if (strcmp(ls_str(fr, "function"), function) != 0)
+			continue;
+		cr_assert_str_eq(ls_str(fr, "lang"), "python", "%s[%zu]: %s", which, i,
+				 json_dumps(fr, JSON_COMPACT));
+		cr_assert_str_eq(ls_basename(ls_str(fr, "file")), file);
+		if (line == 0)
+			cr_assert_gt(ls_int(fr, "line"), 0, "%s[%zu] has no line", which, i);
+		else
+			cr_assert_eq(ls_int(fr, "line"), line, "%s[%zu].line: expected %d: %s",
+				     which, i, line, json_dumps(fr, JSON_COMPACT));
+		cr_assert_null(json_object_get(fr, "pc"), "a Python frame has no pc");
+		cr_assert_null(json_object_get(fr, "module"), "a Python frame has no module");
+		return i;
+	}
+	cr_assert_fail("no Python frame %s in %s:\n%s", function, which,
+		       json_dumps(stack, JSON_INDENT(1)));
+	return 0;
+}
+
+static char *text_report(const char *trace)
+{
+	struct ls_run r;
+	const char *args[] = {"report", trace, NULL};
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), 0, "report failed:\n%s", r.err);
+	char *out = ls_fmt("%s", r.out);
+	ls_run_free(&r);
+	return out;
+}
+
+Test(python, uvloop_call_later_site_shows_the_python_line_that_scheduled_it)
+{
+	need_python(PY_DEBIAN, "uvloop");
+	char *trace = py_trace(PY_DEBIAN, "slow_call_later.py", "slow_call_later ok\n");
+	json_t *rep = ls_report_json(trace);
+	json_t *slow = slow_finding(rep);
+	int line = py_marker_line("slow_call_later.py", "call_later");
+
+	cr_assert_str_eq(ls_str(slow, "api"), "uv_timer_start");
+	/* uv_timer_start <- uvloop's C <- schedule (the call_later line)
+	 * <- main, innermost first: the eval loop's frame is gone. */
+	size_t at = assert_python_frame(slow, "created_at", "schedule", "slow_call_later.py", line);
+	size_t main_at = assert_python_frame(slow, "created_at", "main", "slow_call_later.py",
+					     py_marker_line("slow_call_later.py", "schedule"));
+	cr_assert_eq(main_at, at + 1, "main is not schedule's caller");
+	json_t *fr;
+	size_t i;
+	json_array_foreach(json_object_get(slow, "created_at"), i, fr)
+		cr_assert_str_neq(ls_str(fr, "function"), "_PyEval_EvalFrameDefault",
+				  "created_at[%zu] is the eval loop's frame", i);
+
+	char *text = text_report(trace);
+	char *want = ls_fmt(" schedule slow_call_later.py:%d (python)\n", line);
+	cr_assert(strstr(text, want), "no \"%s\" in the text report:\n%s", want, text);
+	free(want);
+	free(text);
+	json_decref(slow);
+	json_decref(rep);
+	free(trace);
+}
+
+Test(python, libpython_selector_stack_shows_the_asyncio_python_frames)
+{
+	need_python(PY_PYENV_311, NULL);
+	char *trace = py_trace(PY_PYENV_311, "slow_asyncio.py", "slow_asyncio ok\n");
+	json_t *rep = ls_report_json(trace);
+	json_t *slow = slow_finding(rep);
+
+	/* asyncio's own loop: the slow iteration, at the selector call that
+	 * asyncio's _run_once makes, from the script's asyncio.run line. */
+	size_t sel = assert_python_frame(slow, "called_at", "EpollSelector.select",
+					 "selectors.py", 0);
+	json_t *called = json_object_get(slow, "called_at");
+	cr_assert_str_eq(ls_str(json_array_get(called, sel + 1), "function"),
+			 "BaseEventLoop._run_once");
+	assert_python_frame(slow, "called_at", "<module>", "slow_asyncio.py",
+			    py_marker_line("slow_asyncio.py", "run"));
+	json_decref(slow);
+	json_decref(rep);
+	free(trace);
+}
+
+Test(python, another_python_version_is_said_to_have_no_python_frames)
+{
+	need_python(PY_PYENV_312, NULL);
+	char *trace = py_trace(PY_PYENV_312, "slow_asyncio.py", "slow_asyncio ok\n");
+	json_t *rep = ls_report_json(trace);
+	json_t *proc = ls_process(rep);
+	cr_assert(json_is_false(json_object_get(proc, "python_frames")),
+		  "3.12's trace does not say that Python frames are missing: %s",
+		  json_dumps(proc, JSON_COMPACT));
+	json_t *slow = slow_finding(rep), *fr;
+	size_t i;
+	json_array_foreach(json_object_get(slow, "called_at"), i, fr)
+		cr_assert_null(json_object_get(fr, "lang"), "a Python frame from 3.12: %s",
+			       json_dumps(fr, JSON_COMPACT));
+	char *text = text_report(trace);
+	cr_assert(strstr(text, "Python frames are not available for this Python version"),
+		  "no note in:\n%s", text);
+	free(text);
+	json_decref(slow);
+	json_decref(rep);
+	free(trace);
+}
