@@ -280,41 +280,44 @@ static int64_t ls_tv_ns(const struct timeval *tv)
  * signal.c) with what is left of its timeout: ms milliseconds (call
  * waits t_), or the timespec ts (call waits ts_); a negative timeout is
  * none, and select() writes what is left into its own. */
-static int ls_left_ms(int ms, uint64_t t0)
+__attribute__((noinline, cold)) static int ls_left_ms(int ms, uint64_t t0)
 {
 	int64_t ns = ls_left_ns((int64_t)ms * 1000000, t0);
 	return (int)((ns + 999999) / 1000000);
 }
 
+/* The remaining time is worked out only once a call was cut short; the
+ * start is read only for a call that may wait (a poll with timeout 0, the
+ * busy loop's call, pays a thread-local load and one compare). */
 #define LS_RESUMED_MS(ms, call) ({                                           \
 	unsigned n_ = ls_sig_eintr;                                          \
-	int e_ = errno, t_ = (ms), r_;                                       \
+	int t_ = (ms), r_;                                                   \
 	uint64_t t0_ = t_ > 0 ? ls_ticks() : 0;                              \
-	while ((r_ = (call)) == -1 && errno == EINTR && ls_sig_eintr != n_) { \
-		n_ = ls_sig_eintr;                                           \
-		errno = e_;                                                  \
+	while (LS_UNLIKELY((r_ = (call)) == -1) && ls_sig_cut(&n_))          \
 		if ((ms) > 0)                                                \
 			t_ = ls_left_ms((ms), t0_);                          \
-	}                                                                    \
 	r_; })
+
+__attribute__((noinline, cold)) static const struct timespec *
+ls_left_ts(const struct timespec *ts, uint64_t t0, struct timespec *left)
+{
+	int64_t ns = ls_ts_ns(ts);
+	if (ns <= 0)
+		return ts;
+	int64_t l = ls_left_ns(ns, t0);
+	left->tv_sec = l / 1000000000;
+	left->tv_nsec = l % 1000000000;
+	return left;
+}
 
 #define LS_RESUMED_TS(ts, call) ({                                           \
 	unsigned n_ = ls_sig_eintr;                                          \
-	int e_ = errno, r_;                                                  \
+	int r_;                                                              \
 	const struct timespec *ts_ = (ts);                                   \
 	struct timespec left_;                                               \
-	int64_t ns_ = ls_ts_ns(ts_);                                         \
-	uint64_t t0_ = ns_ > 0 ? ls_ticks() : 0;                             \
-	while ((r_ = (call)) == -1 && errno == EINTR && ls_sig_eintr != n_) { \
-		n_ = ls_sig_eintr;                                           \
-		errno = e_;                                                  \
-		if (ns_ > 0) {                                               \
-			int64_t l_ = ls_left_ns(ns_, t0_);                   \
-			left_.tv_sec = l_ / 1000000000;                      \
-			left_.tv_nsec = l_ % 1000000000;                     \
-			ts_ = &left_;                                        \
-		}                                                            \
-	}                                                                    \
+	uint64_t t0_ = ts_ != NULL && (ts_->tv_sec | ts_->tv_nsec) ? ls_ticks() : 0; \
+	while (LS_UNLIKELY((r_ = (call)) == -1) && ls_sig_cut(&n_))          \
+		ts_ = ls_left_ts((ts), t0_, &left_);                         \
 	r_; })
 
 #define LS_SELECTOR(api, timeout_ns, call)                                  \

@@ -35,6 +35,16 @@
 #include "preload/sys/sys.h"
 
 __thread unsigned ls_sig_eintr;
+__thread int ls_sig_errno;
+
+__attribute__((noinline, cold)) int ls_sig_cut(unsigned *n)
+{
+	if (errno != EINTR || ls_sig_eintr == *n)
+		return 0;
+	*n = ls_sig_eintr;
+	errno = ls_sig_errno;
+	return 1;
+}
 
 static int ls_sig_no;     /* the signal the shim holds; 0: none (the program's own) */
 static int ls_sig_magic;  /* its address is the value the watchdog's sends carry */
@@ -234,8 +244,10 @@ static void ls_sig_handler(int sig, siginfo_t *si, void *uc)
 		int saved = errno;
 		int cut = ls_sig_cut_a_call(uc);
 		ls_watch_sample_here(uc);
-		if (cut && !ls_sig_other_pending(sig, uc))
+		if (cut && !ls_sig_other_pending(sig, uc)) {
+			ls_sig_errno = saved;
 			ls_sig_eintr++;
+		}
 		errno = saved;
 		return;
 	}

@@ -33,18 +33,25 @@ int ls_sig_number(void);
 int ls_sig_can_sample(void);
 int ls_sig_send(uint32_t tid);
 extern __thread unsigned ls_sig_eintr;
+/* errno as it was when the watchdog's signal last cut a call short: the
+ * handler runs before the call's libc wrapper has set errno. */
+extern __thread int ls_sig_errno;
+
+/* A call just failed (-1): if the watchdog's signal alone cut it short
+ * (*n: ls_sig_eintr before the call), errno is put back as it was before
+ * the call, *n moves on, and 1 says to call again. Out of line: only
+ * failed calls come here. */
+int ls_sig_cut(unsigned *n);
 
 /* call (returning -1 and errno on failure), resumed when the watchdog's
  * signal alone cut it short, as the kernel restarts a call under
- * SA_RESTART: called again, errno as it was before. */
+ * SA_RESTART: called again, errno as it was before. The call that does
+ * not fail pays one thread-local load and one compare. */
 #define LS_RESUMED(call) ({                                                  \
 	unsigned n_ = ls_sig_eintr;                                          \
-	int e_ = errno;                                                      \
 	__typeof__(call) r_;                                                 \
-	while ((r_ = (call)) == -1 && errno == EINTR && ls_sig_eintr != n_) { \
-		n_ = ls_sig_eintr;                                           \
-		errno = e_;                                                  \
-	}                                                                    \
+	while (LS_UNLIKELY((r_ = (call)) == -1) && ls_sig_cut(&n_))          \
+		;                                                            \
 	r_; })
 
 /* What is left of a wait of ns nanoseconds begun at ticks t0: all of it
