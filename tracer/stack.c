@@ -8,11 +8,13 @@
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define UNW_LOCAL_ONLY
@@ -134,15 +136,28 @@ static void ls_unwind_open(int *p)
  * Returns 0 when the caller may unwind. A signal handler may have stopped
  * the very thread that is opening or closing the pair: it gives up (-1)
  * after a while; any other caller waits for the thread at it, which only
- * has a system call to finish. */
-int ls_unwind_enter(int in_handler)
+ * has a system call or two to finish, for 100 ms at most (then no stack:
+ * never a hang).
+ *
+ * Between enter and leave the thread cannot be cancelled: libunwind's
+ * checks read and write its pipe, both cancellation points, and a thread
+ * cancelled there (a cancel pending when the watchdog's signal arrived,
+ * say) would leave the count wrong for good. */
+static __thread int unw_depth, unw_cancel_old;
+
+static int ls_unwind_count_in(int in_handler)
 {
 	int n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
 	for (int spins = 0;; spins++) {
 		if (n < 0) {
-			if (in_handler && spins > 1000)
+			if (spins > 1000 && (in_handler || spins > 2000))
 				return -1;
-			sched_yield();
+			if (spins <= 1000) {
+				sched_yield();
+			} else {
+				struct timespec ts = { 0, 100000 };  /* interposed: the call */
+				syscall(SYS_nanosleep, &ts, NULL);
+			}
 			n = __atomic_load_n(&unw_users, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -164,10 +179,21 @@ int ls_unwind_enter(int in_handler)
 	}
 }
 
+int ls_unwind_enter(int in_handler)
+{
+	if (unw_depth++ == 0)
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &unw_cancel_old);
+	if (ls_unwind_count_in(in_handler) == 0)
+		return 0;
+	if (--unw_depth == 0)
+		pthread_setcancelstate(unw_cancel_old, NULL);
+	return -1;
+}
+
 /* The last unwind out closes libunwind's pipe, if it made one: nobody can
  * be using it (unw_users is -1 meanwhile), and the numbers are still the
  * pipe's, unless the program closed them during the unwind itself. */
-void ls_unwind_leave(void)
+static void ls_unwind_count_out(void)
 {
 	if (__atomic_sub_fetch(&unw_users, 1, __ATOMIC_RELEASE) != 0)
 		return;
@@ -189,13 +215,21 @@ void ls_unwind_leave(void)
 	__atomic_store_n(&unw_users, 0, __ATOMIC_RELEASE);
 }
 
+void ls_unwind_leave(void)
+{
+	ls_unwind_count_out();
+	if (--unw_depth == 0)
+		pthread_setcancelstate(unw_cancel_old, NULL);
+}
+
 /* A forked child has one thread: no unwind is in progress in it, whatever
  * the parent's threads were doing; a pipe libunwind had open is the
  * child's copy of the shim's pair, closed now. */
 void ls_unwind_atfork_child(void)
 {
 	__atomic_store_n(&unw_users, 1, __ATOMIC_RELAXED);
-	ls_unwind_leave();
+	unw_depth = 0;
+	ls_unwind_count_out();
 }
 
 int ls_backtrace(void **pcs, int max)
