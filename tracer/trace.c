@@ -83,6 +83,15 @@ uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max)
 	return 0;
 }
 
+uint32_t ls_trace_py_sample(struct ls_py_frame *out, uint32_t max)
+{
+	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++)
+		if (ls_hooks[i]->py_sample != NULL)
+			return ls_hooks[i]->py_sample(out, max);
+	return 0;
+}
+
 /* Kept apart from ls_hooks: every registration asks it (site_cache.c). */
 uintptr_t (*ls_trace_py_where_hook)(void);
 

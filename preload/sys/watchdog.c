@@ -71,6 +71,9 @@ void ls_watch_sample_here(void *ucv)
 		}
 		ls_unwind_leave();
 	}
+	/* The Python frames it runs (read here: once the handler returns,
+	 * they and their code objects may be gone). */
+	w->npy = ls_trace_py_sample(w->py, LS_MAX_STACK_DEPTH);
 	ls_lt.in_shim--;
 	w->npcs = n;
 	__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
@@ -155,17 +158,21 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 		const char *last = strrchr(buf, ' ');
 		uintptr_t pc = last ? (uintptr_t)strtoull(last + 1, NULL, 16) : 0;
 		uintptr_t pcs[LS_MAX_STACK_DEPTH];
-		uint32_t n = 0, how = LS_STUCK_SYSCALL;
+		struct ls_py_frame py[LS_MAX_STACK_DEPTH];
+		uint32_t n = 0, npy = 0, how = LS_STUCK_SYSCALL;
 		if (pc != 0)
 			pcs[n++] = pc;
 		uint32_t bsite = __atomic_load_n(&w->blocking_site, __ATOMIC_ACQUIRE);
 		if (bsite != 0) {
+			/* The call's stack, Python frames and all, as the
+			 * thread captured it when it made the call. */
 			n += ls_site_stack_pcs(bsite, pcs + n, LS_MAX_STACK_DEPTH - n);
+			npy = ls_site_stack_py(bsite, py, LS_MAX_STACK_DEPTH);
 			how = LS_STUCK_BLOCKING;
 		}
 		if (!ls_still(w, since))
 			return;
-		uint32_t stack = ls_stack_intern_pcs_flags(pcs, n, LS_STACK_EXACT_PC0);
+		uint32_t stack = ls_stack_intern_pcs_py(pcs, n, LS_STACK_EXACT_PC0, py, npy);
 		ls_write_stuck(tid, site, since, stack, how, (int32_t)nr);
 		return;
 	}
@@ -192,7 +199,8 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 					flags = LS_STACK_EXACT_PC0;
 				pcs[n++] = w->pcs[k];
 			}
-			uint32_t stack = ls_stack_intern_pcs_flags(pcs, n, flags);
+			uint32_t npy = w->npy < LS_MAX_STACK_DEPTH ? w->npy : LS_MAX_STACK_DEPTH;
+			uint32_t stack = ls_stack_intern_pcs_py(pcs, n, flags, w->py, npy);
 			ls_write_stuck(tid, site, since, stack, LS_STUCK_SIGNAL, -1);
 			return;
 		}
@@ -323,8 +331,10 @@ void ls_watch_slow_run(uint64_t begin, uint64_t dur)
 	    (w != NULL && __atomic_load_n(&w->sampled, __ATOMIC_RELAXED) == begin))
 		return;
 	uintptr_t pcs[LS_MAX_STACK_DEPTH];
+	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
 	uint32_t n = ls_site_stack_pcs(l->block_site, pcs, LS_MAX_STACK_DEPTH);
-	uint32_t stack = ls_stack_intern_pcs(pcs, n);
+	uint32_t npy = ls_site_stack_py(l->block_site, py, LS_MAX_STACK_DEPTH);
+	uint32_t stack = ls_stack_intern_pcs_py(pcs, n, 0, py, npy);
 	l->block_site = 0;
 	if (stack != 0)
 		ls_write_stuck(ls_trace_tid(), ls_self.cur_site, begin, stack, LS_STUCK_BLOCKING, -1);
