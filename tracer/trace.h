@@ -97,6 +97,7 @@ struct ls_watch {
 	uint32_t want, got;      /* a signal sample asked for, and answered */
 	uint32_t npcs;
 	uint32_t npy;            /* Python frames in py (the py_sample hook) */
+	uintptr_t py_thread;     /* the owner's Python thread state at its iteration's begin (py_thread hook), 0: none */
 	uintptr_t pcs[LS_MAX_STACK_DEPTH];
 	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
 };
@@ -249,12 +250,32 @@ struct ls_trace_hooks {
 	 * interrupted code may be writing one): a code object new to the
 	 * trace is kept (ls_pycode_keep) for the stack that names it. */
 	uint32_t (*py_sample)(struct ls_py_frame *out, uint32_t max);
+	/* This thread's Python thread state, 0 when none: a thread-specific
+	 * read (a loop thread's, at each iteration, for py_frames_of). */
+	uintptr_t (*py_thread)(void);
+	/* The Python frames of another thread, thread tid whose state
+	 * py_thread gave, for the watchdog while that thread is blocked in a
+	 * system call (its frames stay put): the same checks as py_sample,
+	 * and the thread state must still say tid. Code objects are kept as
+	 * py_sample keeps them: what the trace needs of them is copied
+	 * before this returns, and the caller, which must check the thread is
+	 * still in that call afterwards, reads only the ids. */
+	uint32_t (*py_frames_of)(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+				 uint32_t max);
 };
 #define LS_MAX_TRACE_HOOKS 4
 void ls_trace_hooks_add(const struct ls_trace_hooks *h);
 /* The py_frames and py_where hooks of the shim, or 0 without one. */
 uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max);
 uint32_t ls_trace_py_sample(struct ls_py_frame *out, uint32_t max);
+uint32_t ls_trace_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+			       uint32_t max);
+extern uintptr_t (*ls_trace_py_thread_hook)(void);
+static inline uintptr_t ls_trace_py_thread(void)
+{
+	uintptr_t (*f)(void) = __atomic_load_n(&ls_trace_py_thread_hook, __ATOMIC_ACQUIRE);
+	return f != NULL ? f() : 0;
+}
 extern uintptr_t (*ls_trace_py_where_hook)(void);
 static inline uintptr_t ls_trace_py_where(void)
 {

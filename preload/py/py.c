@@ -25,6 +25,7 @@
 /* CPython 3.11, 64-bit. */
 enum {
 	TS_CFRAME = 56,          /* PyThreadState.cframe */
+	TS_NATIVE_THREAD_ID = 160, /* .native_thread_id */
 	CF_CURRENT_FRAME = 8,    /* _PyCFrame.current_frame */
 	FR_CODE = 32,            /* _PyInterpreterFrame.f_code */
 	FR_PREVIOUS = 48,        /* .previous */
@@ -256,16 +257,38 @@ static uint32_t ls_py_frames(struct ls_py_frame *out, uint32_t max)
 	return ls_py_walk(ls_py_current_frame(), out, max, 0);
 }
 
+static uint32_t ls_py_walk_state(const char *ts, struct ls_py_frame *out, uint32_t max)
+{
+	if (!ls_py_plausible(ts))
+		return 0;
+	const char *cf = ls_py_ptr(ts, TS_CFRAME);
+	return ls_py_plausible(cf) ? ls_py_walk(ls_py_ptr(cf, CF_CURRENT_FRAME), out, max, 1) : 0;
+}
+
 /* In the watchdog's signal handler, on the thread it interrupted: its
  * own thread state (a thread-specific read), its own frames, which stay
  * put while the handler runs. */
 static uint32_t ls_py_sample(struct ls_py_frame *out, uint32_t max)
 {
-	const char *ts = get_tstate();
+	return ls_py_walk_state(get_tstate(), out, max);
+}
+
+static uintptr_t ls_py_thread(void)
+{
+	return (uintptr_t)get_tstate();
+}
+
+/* From the watchdog, of loop thread tid blocked in a system call: the
+ * state it had when its iteration began, still its own. */
+static uint32_t ls_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+				uint32_t max)
+{
+	const char *ts = (const char *)thread;
+	unsigned long native;
 	if (!ls_py_plausible(ts))
 		return 0;
-	const char *cf = ls_py_ptr(ts, TS_CFRAME);
-	return ls_py_plausible(cf) ? ls_py_walk(ls_py_ptr(cf, CF_CURRENT_FRAME), out, max, 1) : 0;
+	memcpy(&native, ts + TS_NATIVE_THREAD_ID, sizeof(native));
+	return native == tid ? ls_py_walk_state(ts, out, max) : 0;
 }
 
 /* Where this thread's innermost Python frame is: its next instruction's
@@ -285,6 +308,8 @@ static const struct ls_trace_hooks ls_py_hooks = {
 	.py_frames = ls_py_frames,
 	.py_where = ls_py_where,
 	.py_sample = ls_py_sample,
+	.py_thread = ls_py_thread,
+	.py_frames_of = ls_py_frames_of,
 };
 
 static const struct ls_trace_hooks ls_py_unsupported_hooks = {

@@ -170,6 +170,17 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 			npy = ls_site_stack_py(bsite, py, LS_MAX_STACK_DEPTH);
 			how = LS_STUCK_BLOCKING;
 		}
+		uintptr_t pyt = __atomic_load_n(&w->py_thread, __ATOMIC_RELAXED);
+		if (npy == 0 && pyt != 0 && ls_still(w, since)) {
+			/* Not in an interposed call: its Python frames, read
+			 * from here while it sits in the system call, kept
+			 * only if it still sits in the same one after. */
+			char again[sizeof(buf)];
+			npy = ls_trace_py_frames_of(pyt, tid, py, LS_MAX_STACK_DEPTH);
+			if (npy != 0 && (ls_read_task(tid, "syscall", again, sizeof(again)) <= 0 ||
+					 strcmp(again, buf) != 0))
+				npy = 0;
+		}
 		if (!ls_still(w, since))
 			return;
 		uint32_t stack = ls_stack_intern_pcs_py(pcs, n, LS_STACK_EXACT_PC0, py, npy);
@@ -367,6 +378,8 @@ struct ls_watch *ls_watch_attach(void)
 		__atomic_store_n(&got->cb_site, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->iter_site, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->blocking_site, 0, __ATOMIC_RELAXED);
+		/* Until its iterations begin to say it (selector.c). */
+		__atomic_store_n(&got->py_thread, ls_trace_py_thread(), __ATOMIC_RELAXED);
 		__atomic_store_n(&got->want, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->got, 0, __ATOMIC_RELAXED);
 		/* A second thread makes glibc pay for every cancellable system
@@ -389,6 +402,7 @@ void ls_watch_detach(void)
 	ls_lt.watch = NULL;
 	__atomic_store_n(&w->cb_since, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->iter_since, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->py_thread, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->tid, 0, __ATOMIC_RELEASE);
 }
 

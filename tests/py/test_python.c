@@ -9,6 +9,10 @@
  *   (the runtime in libpython3.11.so) and 3.12 (whose frames loopsan does
  *   not read: the report says so).
  *
+ * - tests/py/stuck_busy.py, stuck_sleep.py and stuck_lock.py: a slow
+ *   call_later callback (busy in Python, in time.sleep, waiting for a lock)
+ *   on asyncio's loop and on uvloop: its stuck_at shows the Python line.
+ *
  * A test is skipped, saying what is missing, when its interpreter or
  * uvloop is not installed (scripts/deps.sh installs python3-uvloop). */
 #include <criterion/criterion.h>
@@ -301,4 +305,27 @@ Test(python, libpython_sleeping_callback_is_stuck_at_its_python_line)
 {
 	need_python(PY_PYENV_311, NULL);
 	assert_stuck_in_python(PY_PYENV_311, "stuck_sleep.py", "asyncio", "sleep", "in a blocking call");
+}
+
+/* Blocked in a system call loopsan does not interpose (a lock's futex
+ * wait): the watchdog reads the thread's Python frames itself. */
+Test(python, asyncio_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, NULL);
+	assert_stuck_in_python(PY_DEBIAN, "stuck_lock.py", "asyncio", "acquire",
+			       "in a system call");
+}
+
+Test(python, uvloop_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, "uvloop");
+	assert_stuck_in_python(PY_DEBIAN, "stuck_lock.py", "uvloop", "acquire",
+			       "in a system call");
+}
+
+Test(python, libpython_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_stuck_in_python(PY_PYENV_311, "stuck_lock.py", "asyncio", "acquire",
+			       "in a system call");
 }
