@@ -19,6 +19,8 @@
  * its trace says so (LS_NOTE_PY_UNSUPPORTED). */
 #include <dlfcn.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "preload/core/family.h"
 
@@ -221,20 +223,37 @@ static int ls_py_plausible(const char *p)
 	return (uintptr_t)p >= 4096 && ((uintptr_t)p & 7) == 0;
 }
 
+/* n bytes at src into dst. other: src is another thread's, which may come
+ * out of its system call and unmap it (a frame in a data-stack chunk it
+ * pops) while this reads: copied by the kernel, which fails instead. */
+static int ls_py_copy(void *dst, const char *src, size_t n, int other)
+{
+	if (!other) {
+		memcpy(dst, src, n);
+		return 1;
+	}
+	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+}
+
 /* The frames from f outward, at most max. Every step is checked before
  * it is followed (a code object is one: its type is PyCode_Type, the
  * instruction inside it), and the walk ends at the first that is not:
- * frames so far are kept. keep: in a signal handler (ls_py_code_id). */
-static uint32_t ls_py_walk(const char *f, struct ls_py_frame *out, uint32_t max, int keep)
+ * frames so far are kept. keep: in a signal handler or of another thread
+ * (ls_py_code_id); other: of another thread (ls_py_copy). */
+static uint32_t ls_py_walk(const char *f, struct ls_py_frame *out, uint32_t max, int keep,
+			   int other)
 {
 	uint32_t n = 0;
-	while (n < max && ls_py_plausible(f)) {
-		const char *code = ls_py_ptr(f, FR_CODE);
-		const char *prev = ls_py_ptr(f, FR_PREV_INSTR);
-		if (!ls_py_plausible(code) || ls_py_ptr(code, OB_TYPE) != code_type)
+	char fr[FR_IS_ENTRY + 1], co[CO_CODE_ADAPTIVE];
+	while (n < max && ls_py_plausible(f) && ls_py_copy(fr, f, sizeof(fr), other)) {
+		const char *code = ls_py_ptr(fr, FR_CODE);
+		const char *prev = ls_py_ptr(fr, FR_PREV_INSTR);
+		if (!ls_py_plausible(code) || !ls_py_copy(co, code, sizeof(co), other) ||
+		    ls_py_ptr(co, OB_TYPE) != code_type)
 			break;
 		int64_t units;
-		memcpy(&units, code + BYTES_SIZE, sizeof(units));   /* Py_SIZE: code units */
+		memcpy(&units, co + BYTES_SIZE, sizeof(units));   /* Py_SIZE: code units */
 		/* A frame that has not run its first instruction yet points
 		 * one unit before its code: its first line. */
 		const char *start = code + CO_CODE_ADAPTIVE;
@@ -242,9 +261,9 @@ static uint32_t ls_py_walk(const char *f, struct ls_py_frame *out, uint32_t max,
 			break;
 		out[n].code = ls_py_code_id(code, keep);
 		out[n].lasti = prev >= start ? (uint32_t)((prev - start) / 2) : 0;
-		out[n].flags = f[FR_IS_ENTRY] ? LS_PY_ENTRY : 0;
+		out[n].flags = fr[FR_IS_ENTRY] ? LS_PY_ENTRY : 0;
 		n++;
-		const char *next = ls_py_ptr(f, FR_PREVIOUS);
+		const char *next = ls_py_ptr(fr, FR_PREVIOUS);
 		if (next == f)
 			break;
 		f = next;
@@ -254,15 +273,17 @@ static uint32_t ls_py_walk(const char *f, struct ls_py_frame *out, uint32_t max,
 
 static uint32_t ls_py_frames(struct ls_py_frame *out, uint32_t max)
 {
-	return ls_py_walk(ls_py_current_frame(), out, max, 0);
+	return ls_py_walk(ls_py_current_frame(), out, max, 0, 0);
 }
 
-static uint32_t ls_py_walk_state(const char *ts, struct ls_py_frame *out, uint32_t max)
+/* The frames of thread state ts (kept, not written: see py_sample). */
+static uint32_t ls_py_walk_state(const char *ts, struct ls_py_frame *out, uint32_t max, int other)
 {
-	if (!ls_py_plausible(ts))
+	const char *cf, *f;
+	if (!ls_py_plausible(ts) || !ls_py_copy(&cf, ts + TS_CFRAME, sizeof(cf), other) ||
+	    !ls_py_plausible(cf) || !ls_py_copy(&f, cf + CF_CURRENT_FRAME, sizeof(f), other))
 		return 0;
-	const char *cf = ls_py_ptr(ts, TS_CFRAME);
-	return ls_py_plausible(cf) ? ls_py_walk(ls_py_ptr(cf, CF_CURRENT_FRAME), out, max, 1) : 0;
+	return ls_py_walk(f, out, max, 1, other);
 }
 
 /* In the watchdog's signal handler, on the thread it interrupted: its
@@ -270,7 +291,7 @@ static uint32_t ls_py_walk_state(const char *ts, struct ls_py_frame *out, uint32
  * put while the handler runs. */
 static uint32_t ls_py_sample(struct ls_py_frame *out, uint32_t max)
 {
-	return ls_py_walk_state(get_tstate(), out, max);
+	return ls_py_walk_state(get_tstate(), out, max, 0);
 }
 
 static uintptr_t ls_py_thread(void)
@@ -279,16 +300,19 @@ static uintptr_t ls_py_thread(void)
 }
 
 /* From the watchdog, of loop thread tid blocked in a system call: the
- * state it had when its iteration began, still its own. */
+ * state it had when its iteration began, still its own. Its frames (in
+ * data-stack chunks the thread unmaps as it pops them) are read through
+ * the kernel, in case it wakes meanwhile; a code object, once read so, is
+ * read as it is (objects live in the heap, never unmapped under it), its
+ * record kept before the watchdog checks the thread is still in the call. */
 static uint32_t ls_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
 				uint32_t max)
 {
 	const char *ts = (const char *)thread;
 	unsigned long native;
-	if (!ls_py_plausible(ts))
+	if (!ls_py_plausible(ts) || !ls_py_copy(&native, ts + TS_NATIVE_THREAD_ID, sizeof(native), 1))
 		return 0;
-	memcpy(&native, ts + TS_NATIVE_THREAD_ID, sizeof(native));
-	return native == tid ? ls_py_walk_state(ts, out, max) : 0;
+	return native == tid ? ls_py_walk_state(ts, out, max, 1) : 0;
 }
 
 /* Where this thread's innermost Python frame is: its next instruction's
