@@ -10,9 +10,13 @@
  * - blocked in a system call: never signalled (a signal would end
  *   nanosleep, epoll_wait, poll, ... with EINTR, even under SA_RESTART).
  *   The pc of the call comes from /proc; when the call is one of the
- *   interposed blocking functions, its stack follows.
+ *   interposed blocking functions, its stack follows, with its Python
+ *   frames; otherwise the Python frames of a thread that runs Python are
+ *   read from here (py_frames_of hook), kept only if /proc shows the same
+ *   system call after the read.
  * - running: the watchdog sends it stuck_signal's signal (SIGRTMAX - 3), whose
- *   handler unwinds from the interrupted context. Only while the program's
+ *   handler unwinds from the interrupted context and reads the thread's
+ *   Python frames (py_sample hook). Only while the program's
  *   (virtual) disposition of that signal is SIG_DFL and the thread does not
  *   block it (signal.c). A thread that enters a system call between the
  *   last look and the signal has that call cut short: the interposed
