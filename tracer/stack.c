@@ -460,21 +460,36 @@ uint32_t ls_stack_intern_pcs(const uintptr_t *given, uint32_t depth)
 	return ls_stack_intern_pcs_flags(given, depth, 0);
 }
 
-uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max)
+static const struct ls_stack_def *ls_site_stack_def(uint32_t site)
 {
 	if (site == 0 || site >= LS_MAX_IDS || __atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE) <= 0 ||
 	    site > __atomic_load_n(&site_count, __ATOMIC_ACQUIRE))
-		return 0;
+		return NULL;
 	const struct ls_site_def *sd = ls_site_def(site, 0);
 	uint32_t stack = sd != NULL ? sd->stack : 0;
 	if (stack == 0 || stack >= LS_MAX_IDS)
-		return 0;
-	const struct ls_stack_def *d = ls_stack_def(stack, 0);
+		return NULL;
+	return ls_stack_def(stack, 0);
+}
+
+uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max)
+{
+	const struct ls_stack_def *d = ls_site_stack_def(site);
 	if (d == NULL)
 		return 0;
 	uint32_t n = d->depth < max ? d->depth : max;
 	for (uint32_t k = 0; k < n; k++)
 		out[k] = (uintptr_t)d->pcs[k];
+	return n;
+}
+
+uint32_t ls_site_stack_py(uint32_t site, struct ls_py_frame *out, uint32_t max)
+{
+	const struct ls_stack_def *d = ls_site_stack_def(site);
+	if (d == NULL || !(d->flags & LS_STACK_PY))
+		return 0;
+	uint32_t n = d->npy < max ? d->npy : max;
+	memcpy(out, d->py, n * sizeof(*out));
 	return n;
 }
 
@@ -486,6 +501,17 @@ uint32_t ls_stack_intern_pcs_flags(const uintptr_t *given, uint32_t depth, uint3
 	for (uint32_t k = 0; k < depth; k++)
 		pcs[k] = (uint64_t)given[k];
 	return ls_stack_intern(pcs, depth, flags, NULL, 0);
+}
+
+uint32_t ls_stack_intern_pcs_py(const uintptr_t *given, uint32_t depth, uint32_t flags,
+				const struct ls_py_frame *py, uint32_t npy)
+{
+	if (depth > LS_MAX_STACK_DEPTH)
+		depth = LS_MAX_STACK_DEPTH;
+	uint64_t pcs[LS_MAX_STACK_DEPTH];
+	for (uint32_t k = 0; k < depth; k++)
+		pcs[k] = (uint64_t)given[k];
+	return ls_stack_intern(pcs, depth, npy != 0 ? flags | LS_STACK_PY : flags, py, npy);
 }
 
 /* Two stacks alike in their pcs but not in their Python frames (one C
@@ -521,6 +547,10 @@ static uint32_t ls_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t fl
 	d->npy = npy;
 	if (npy != 0)
 		memcpy(d->py, py, npy * sizeof(*py));
+	/* Code objects a signal handler met are written with the first
+	 * stack that names them (before it). */
+	for (uint32_t k = 0; k < npy; k++)
+		ls_pycode_need(py[k].code);
 	ls_modules_cover((const uintptr_t *)pcs, depth);
 	ls_emit_stack(fresh);
 	ls_publish(slot, fresh);

@@ -83,6 +83,28 @@ uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max)
 	return 0;
 }
 
+uint32_t ls_trace_py_sample(struct ls_py_frame *out, uint32_t max)
+{
+	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++)
+		if (ls_hooks[i]->py_sample != NULL)
+			return ls_hooks[i]->py_sample(out, max);
+	return 0;
+}
+
+uint32_t ls_trace_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+			       uint32_t max)
+{
+	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n; i++)
+		if (ls_hooks[i]->py_frames_of != NULL)
+			return ls_hooks[i]->py_frames_of(thread, tid, out, max);
+	return 0;
+}
+
+/* Kept apart from ls_hooks: every loop iteration asks it (selector.c). */
+uintptr_t (*ls_trace_py_thread_hook)(void);
+
 /* Kept apart from ls_hooks: every registration asks it (site_cache.c). */
 uintptr_t (*ls_trace_py_where_hook)(void);
 
@@ -103,6 +125,8 @@ void ls_trace_hooks_add(const struct ls_trace_hooks *h)
 		__atomic_store_n(&ls_nhooks, n + 1, __ATOMIC_RELEASE);
 		if (h->py_where != NULL && ls_trace_py_where_hook == NULL)
 			__atomic_store_n(&ls_trace_py_where_hook, h->py_where, __ATOMIC_RELEASE);
+		if (h->py_thread != NULL && ls_trace_py_thread_hook == NULL)
+			__atomic_store_n(&ls_trace_py_thread_hook, h->py_thread, __ATOMIC_RELEASE);
 		if (tr.hdr != NULL && h->opened != NULL)
 			h->opened();
 	}

@@ -96,8 +96,10 @@ struct ls_watch {
 	uint64_t sampled;        /* the since value already sampled */
 	uint32_t want, got;      /* a signal sample asked for, and answered */
 	uint32_t npcs;
-	uint32_t reserved;
+	uint32_t npy;            /* Python frames in py (the py_sample hook) */
+	uintptr_t py_thread;     /* the owner's Python thread state at its iteration's begin (py_thread hook), 0: none */
 	uintptr_t pcs[LS_MAX_STACK_DEPTH];
+	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
 };
 
 /* A thread's place in its event loop, kept apart from ls_self (which a
@@ -242,11 +244,38 @@ struct ls_trace_hooks {
 	 * is (its code and instruction), 0 when none: part of the key of the
 	 * registration-site cache, as the call instruction is. */
 	uintptr_t (*py_where)(void);
+	/* py_frames for a signal handler (the watchdog's sample): loads
+	 * only, bounded, stopping at anything implausible in a chain the
+	 * handler may have interrupted half-made; no record written (the
+	 * interrupted code may be writing one): a code object new to the
+	 * trace is kept (ls_pycode_keep) for the stack that names it. */
+	uint32_t (*py_sample)(struct ls_py_frame *out, uint32_t max);
+	/* This thread's Python thread state, 0 when none: a thread-specific
+	 * read (a loop thread's, at each iteration, for py_frames_of). */
+	uintptr_t (*py_thread)(void);
+	/* The Python frames of another thread, thread tid whose state
+	 * py_thread gave, for the watchdog while that thread is blocked in a
+	 * system call (its frames stay put): the same checks as py_sample,
+	 * and the thread state must still say tid. Code objects are kept as
+	 * py_sample keeps them: what the trace needs of them is copied
+	 * before this returns, and the caller, which must check the thread is
+	 * still in that call afterwards, reads only the ids. */
+	uint32_t (*py_frames_of)(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+				 uint32_t max);
 };
 #define LS_MAX_TRACE_HOOKS 4
 void ls_trace_hooks_add(const struct ls_trace_hooks *h);
 /* The py_frames and py_where hooks of the shim, or 0 without one. */
 uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max);
+uint32_t ls_trace_py_sample(struct ls_py_frame *out, uint32_t max);
+uint32_t ls_trace_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+			       uint32_t max);
+extern uintptr_t (*ls_trace_py_thread_hook)(void);
+static inline uintptr_t ls_trace_py_thread(void)
+{
+	uintptr_t (*f)(void) = __atomic_load_n(&ls_trace_py_thread_hook, __ATOMIC_ACQUIRE);
+	return f != NULL ? f() : 0;
+}
 extern uintptr_t (*ls_trace_py_where_hook)(void);
 static inline uintptr_t ls_trace_py_where(void)
 {
@@ -260,14 +289,25 @@ static inline uintptr_t ls_trace_py_where(void)
  * cut to the LS_PYCODE_*_MAX bounds here, flagged in h->flags. */
 void ls_pycode_write(uint32_t id, const struct ls_rec_pycode *h, const char *file,
 		     const char *name, const uint8_t *lines);
+/* ls_pycode_write for a signal handler: the record is kept, not written;
+ * ls_pycode_need(id) writes it into this thread's trace unless this trace
+ * has it already (every new stack does so for its Python frames). */
+void ls_pycode_keep(uint32_t id, const struct ls_rec_pycode *h, const char *file,
+		    const char *name, const uint8_t *lines);
+void ls_pycode_need(uint32_t id);
 void ls_pycode_replay(void);
 
 /* stack.c: stacks and sites, de-duplicated, each written once per trace. */
 uint32_t ls_stack_capture(void);
 uint32_t ls_stack_intern_pcs(const uintptr_t *pcs, uint32_t n);
 uint32_t ls_stack_intern_pcs_flags(const uintptr_t *pcs, uint32_t n, uint32_t flags);
+/* The same with the Python frames the thread ran (LS_STACK_PY when npy). */
+uint32_t ls_stack_intern_pcs_py(const uintptr_t *pcs, uint32_t n, uint32_t flags,
+				const struct ls_py_frame *py, uint32_t npy);
 /* The pcs of the stack of `site` (for the watchdog), at most max; 0 if none. */
 uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max);
+/* Its Python frames, at most max; 0 if none. */
+uint32_t ls_site_stack_py(uint32_t site, struct ls_py_frame *out, uint32_t max);
 uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback);
 /* Every libunwind unwind of the shim goes between these (or through
  * ls_backtrace, unw_backtrace's stand-in): libunwind's validation pipe is

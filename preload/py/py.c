@@ -19,17 +19,21 @@
  * its trace says so (LS_NOTE_PY_UNSUPPORTED). */
 #include <dlfcn.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "preload/core/family.h"
 
 /* CPython 3.11, 64-bit. */
 enum {
 	TS_CFRAME = 56,          /* PyThreadState.cframe */
+	TS_NATIVE_THREAD_ID = 160, /* .native_thread_id */
 	CF_CURRENT_FRAME = 8,    /* _PyCFrame.current_frame */
 	FR_CODE = 32,            /* _PyInterpreterFrame.f_code */
 	FR_PREVIOUS = 48,        /* .previous */
 	FR_PREV_INSTR = 56,      /* .prev_instr */
 	FR_IS_ENTRY = 68,        /* .is_entry */
+	OB_TYPE = 8,             /* PyObject.ob_type */
 	CO_FIRSTLINENO = 72,     /* PyCodeObject.co_firstlineno */
 	CO_FILENAME = 112,
 	CO_QUALNAME = 128,
@@ -46,6 +50,7 @@ enum {
 };
 
 static void *(*get_tstate)(void);    /* PyGILState_GetThisThreadState */
+static const char *code_type;        /* &PyCode_Type */
 
 static inline const char *ls_py_ptr(const char *p, int off)
 {
@@ -131,7 +136,7 @@ static uint32_t ls_py_str(const char *u, char *buf, uint32_t max, int *cut)
 	return len;
 }
 
-static void ls_py_code_write(uint32_t id, const struct ls_py_key *k)
+static void ls_py_code_write(uint32_t id, const struct ls_py_key *k, int keep)
 {
 	char file[LS_PYCODE_FILE_MAX], name[LS_PYCODE_NAME_MAX];
 	int cut_file = 0, cut_name = 0;
@@ -148,12 +153,16 @@ static void ls_py_code_write(uint32_t id, const struct ls_py_key *k)
 			lines = (const uint8_t *)k->lines + BYTES_DATA;
 		}
 	}
-	ls_pycode_write(id, &h, file, name, lines);
+	if (keep)
+		ls_pycode_keep(id, &h, file, name, lines);
+	else
+		ls_pycode_write(id, &h, file, name, lines);
 }
 
-/* The id of code object `code`, its PYCODE record written the first time;
- * 0 when the table is full or cannot be made. */
-static uint32_t ls_py_code_id(const char *code)
+/* The id of code object `code`, its PYCODE record written the first time
+ * (kept, from a signal handler); 0 when the table is full or cannot be
+ * made. */
+static uint32_t ls_py_code_id(const char *code, int keep)
 {
 	struct ls_py_code_slot *t =
 		ls_map_once(&code_table, &code_table_state,
@@ -177,7 +186,7 @@ static uint32_t ls_py_code_id(const char *code)
 				return 0;  /* full: the slot stays claimed, never published */
 			s->code = k.code, s->file = k.file, s->name = k.name, s->lines = k.lines;
 			s->firstlineno = k.firstlineno;
-			ls_py_code_write(id, &k);
+			ls_py_code_write(id, &k, keep);
 			__atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
 			return id;
 		}
@@ -207,27 +216,103 @@ static const char *ls_py_current_frame(void)
 	return cf != NULL ? ls_py_ptr(cf, CF_CURRENT_FRAME) : NULL;
 }
 
-static uint32_t ls_py_frames(struct ls_py_frame *out, uint32_t max)
+/* Could p be an object's address (the frame chain a signal handler
+ * interrupted may be half-made)? */
+static int ls_py_plausible(const char *p)
+{
+	return (uintptr_t)p >= 4096 && ((uintptr_t)p & 7) == 0;
+}
+
+/* n bytes at src into dst. other: src is another thread's, which may come
+ * out of its system call and unmap it (a frame in a data-stack chunk it
+ * pops) while this reads: copied by the kernel, which fails instead. */
+static int ls_py_copy(void *dst, const char *src, size_t n, int other)
+{
+	if (!other) {
+		memcpy(dst, src, n);
+		return 1;
+	}
+	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+}
+
+/* The frames from f outward, at most max. Every step is checked before
+ * it is followed (a code object is one: its type is PyCode_Type, the
+ * instruction inside it), and the walk ends at the first that is not:
+ * frames so far are kept. keep: in a signal handler or of another thread
+ * (ls_py_code_id); other: of another thread (ls_py_copy). */
+static uint32_t ls_py_walk(const char *f, struct ls_py_frame *out, uint32_t max, int keep,
+			   int other)
 {
 	uint32_t n = 0;
-	for (const char *f = ls_py_current_frame(); f != NULL && n < max;) {
-		const char *code = ls_py_ptr(f, FR_CODE);
-		const char *prev = ls_py_ptr(f, FR_PREV_INSTR);
-		if (code == NULL)
+	char fr[FR_IS_ENTRY + 1], co[CO_CODE_ADAPTIVE];
+	while (n < max && ls_py_plausible(f) && ls_py_copy(fr, f, sizeof(fr), other)) {
+		const char *code = ls_py_ptr(fr, FR_CODE);
+		const char *prev = ls_py_ptr(fr, FR_PREV_INSTR);
+		if (!ls_py_plausible(code) || !ls_py_copy(co, code, sizeof(co), other) ||
+		    ls_py_ptr(co, OB_TYPE) != code_type)
 			break;
+		int64_t units;
+		memcpy(&units, co + BYTES_SIZE, sizeof(units));   /* Py_SIZE: code units */
 		/* A frame that has not run its first instruction yet points
 		 * one unit before its code: its first line. */
 		const char *start = code + CO_CODE_ADAPTIVE;
-		out[n].code = ls_py_code_id(code);
+		if (units <= 0 || prev < start - 2 || prev >= start + units * 2)
+			break;
+		out[n].code = ls_py_code_id(code, keep);
 		out[n].lasti = prev >= start ? (uint32_t)((prev - start) / 2) : 0;
-		out[n].flags = f[FR_IS_ENTRY] ? LS_PY_ENTRY : 0;
+		out[n].flags = fr[FR_IS_ENTRY] ? LS_PY_ENTRY : 0;
 		n++;
-		const char *next = ls_py_ptr(f, FR_PREVIOUS);
+		const char *next = ls_py_ptr(fr, FR_PREVIOUS);
 		if (next == f)
 			break;
 		f = next;
 	}
 	return n;
+}
+
+static uint32_t ls_py_frames(struct ls_py_frame *out, uint32_t max)
+{
+	return ls_py_walk(ls_py_current_frame(), out, max, 0, 0);
+}
+
+/* The frames of thread state ts (kept, not written: see py_sample). */
+static uint32_t ls_py_walk_state(const char *ts, struct ls_py_frame *out, uint32_t max, int other)
+{
+	const char *cf, *f;
+	if (!ls_py_plausible(ts) || !ls_py_copy(&cf, ts + TS_CFRAME, sizeof(cf), other) ||
+	    !ls_py_plausible(cf) || !ls_py_copy(&f, cf + CF_CURRENT_FRAME, sizeof(f), other))
+		return 0;
+	return ls_py_walk(f, out, max, 1, other);
+}
+
+/* In the watchdog's signal handler, on the thread it interrupted: its
+ * own thread state (a thread-specific read), its own frames, which stay
+ * put while the handler runs. */
+static uint32_t ls_py_sample(struct ls_py_frame *out, uint32_t max)
+{
+	return ls_py_walk_state(get_tstate(), out, max, 0);
+}
+
+static uintptr_t ls_py_thread(void)
+{
+	return (uintptr_t)get_tstate();
+}
+
+/* From the watchdog, of loop thread tid blocked in a system call: the
+ * state it had when its iteration began, still its own. Its frames (in
+ * data-stack chunks the thread unmaps as it pops them) are read through
+ * the kernel, in case it wakes meanwhile; a code object, once read so, is
+ * read as it is (objects live in the heap, never unmapped under it), its
+ * record kept before the watchdog checks the thread is still in the call. */
+static uint32_t ls_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
+				uint32_t max)
+{
+	const char *ts = (const char *)thread;
+	unsigned long native;
+	if (!ls_py_plausible(ts) || !ls_py_copy(&native, ts + TS_NATIVE_THREAD_ID, sizeof(native), 1))
+		return 0;
+	return native == tid ? ls_py_walk_state(ts, out, max, 1) : 0;
 }
 
 /* Where this thread's innermost Python frame is: its next instruction's
@@ -246,6 +331,9 @@ static void ls_py_note_unsupported(void)
 static const struct ls_trace_hooks ls_py_hooks = {
 	.py_frames = ls_py_frames,
 	.py_where = ls_py_where,
+	.py_sample = ls_py_sample,
+	.py_thread = ls_py_thread,
+	.py_frames_of = ls_py_frames_of,
 };
 
 static const struct ls_trace_hooks ls_py_unsupported_hooks = {
@@ -265,6 +353,9 @@ static void ls_py_init(void)
 		ls_trace_hooks_add(&ls_py_unsupported_hooks);
 		return;
 	}
+	code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
+	if (code_type == NULL)
+		return;
 	get_tstate = (void *(*)(void))tstate;
 	ls_trace_hooks_add(&ls_py_hooks);
 }

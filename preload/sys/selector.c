@@ -184,6 +184,9 @@ static inline void ls_iteration_begin(struct ls_loop_thread *l, uint64_t now, ui
 	l->iter_begin = now;
 	l->iter_lib_slow = l->lib_slow;
 	if (l->watch != NULL) {
+		/* Where the watchdog finds its Python frames while it is
+		 * blocked (a thread may have a Python state only for a while). */
+		__atomic_store_n(&l->watch->py_thread, ls_trace_py_thread(), __ATOMIC_RELAXED);
 		__atomic_store_n(&l->watch->iter_site, site, __ATOMIC_RELAXED);
 		__atomic_store_n(&l->watch->iter_since, now, __ATOMIC_RELEASE);
 	}

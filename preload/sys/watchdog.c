@@ -10,9 +10,13 @@
  * - blocked in a system call: never signalled (a signal would end
  *   nanosleep, epoll_wait, poll, ... with EINTR, even under SA_RESTART).
  *   The pc of the call comes from /proc; when the call is one of the
- *   interposed blocking functions, its stack follows.
+ *   interposed blocking functions, its stack follows, with its Python
+ *   frames; otherwise the Python frames of a thread that runs Python are
+ *   read from here (py_frames_of hook), kept only if /proc shows the same
+ *   system call after the read.
  * - running: the watchdog sends it stuck_signal's signal (SIGRTMAX - 3), whose
- *   handler unwinds from the interrupted context. Only while the program's
+ *   handler unwinds from the interrupted context and reads the thread's
+ *   Python frames (py_sample hook). Only while the program's
  *   (virtual) disposition of that signal is SIG_DFL and the thread does not
  *   block it (signal.c). A thread that enters a system call between the
  *   last look and the signal has that call cut short: the interposed
@@ -71,6 +75,9 @@ void ls_watch_sample_here(void *ucv)
 		}
 		ls_unwind_leave();
 	}
+	/* The Python frames it runs (read here: once the handler returns,
+	 * they and their code objects may be gone). */
+	w->npy = ls_trace_py_sample(w->py, LS_MAX_STACK_DEPTH);
 	ls_lt.in_shim--;
 	w->npcs = n;
 	__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
@@ -155,17 +162,32 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 		const char *last = strrchr(buf, ' ');
 		uintptr_t pc = last ? (uintptr_t)strtoull(last + 1, NULL, 16) : 0;
 		uintptr_t pcs[LS_MAX_STACK_DEPTH];
-		uint32_t n = 0, how = LS_STUCK_SYSCALL;
+		struct ls_py_frame py[LS_MAX_STACK_DEPTH];
+		uint32_t n = 0, npy = 0, how = LS_STUCK_SYSCALL;
 		if (pc != 0)
 			pcs[n++] = pc;
 		uint32_t bsite = __atomic_load_n(&w->blocking_site, __ATOMIC_ACQUIRE);
 		if (bsite != 0) {
+			/* The call's stack, Python frames and all, as the
+			 * thread captured it when it made the call. */
 			n += ls_site_stack_pcs(bsite, pcs + n, LS_MAX_STACK_DEPTH - n);
+			npy = ls_site_stack_py(bsite, py, LS_MAX_STACK_DEPTH);
 			how = LS_STUCK_BLOCKING;
+		}
+		uintptr_t pyt = __atomic_load_n(&w->py_thread, __ATOMIC_RELAXED);
+		if (npy == 0 && pyt != 0 && ls_still(w, since)) {
+			/* Not in an interposed call: its Python frames, read
+			 * from here while it sits in the system call, kept
+			 * only if it still sits in the same one after. */
+			char again[sizeof(buf)];
+			npy = ls_trace_py_frames_of(pyt, tid, py, LS_MAX_STACK_DEPTH);
+			if (npy != 0 && (ls_read_task(tid, "syscall", again, sizeof(again)) <= 0 ||
+					 strcmp(again, buf) != 0))
+				npy = 0;
 		}
 		if (!ls_still(w, since))
 			return;
-		uint32_t stack = ls_stack_intern_pcs_flags(pcs, n, LS_STACK_EXACT_PC0);
+		uint32_t stack = ls_stack_intern_pcs_py(pcs, n, LS_STACK_EXACT_PC0, py, npy);
 		ls_write_stuck(tid, site, since, stack, how, (int32_t)nr);
 		return;
 	}
@@ -192,7 +214,8 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 					flags = LS_STACK_EXACT_PC0;
 				pcs[n++] = w->pcs[k];
 			}
-			uint32_t stack = ls_stack_intern_pcs_flags(pcs, n, flags);
+			uint32_t npy = w->npy < LS_MAX_STACK_DEPTH ? w->npy : LS_MAX_STACK_DEPTH;
+			uint32_t stack = ls_stack_intern_pcs_py(pcs, n, flags, w->py, npy);
 			ls_write_stuck(tid, site, since, stack, LS_STUCK_SIGNAL, -1);
 			return;
 		}
@@ -323,8 +346,10 @@ void ls_watch_slow_run(uint64_t begin, uint64_t dur)
 	    (w != NULL && __atomic_load_n(&w->sampled, __ATOMIC_RELAXED) == begin))
 		return;
 	uintptr_t pcs[LS_MAX_STACK_DEPTH];
+	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
 	uint32_t n = ls_site_stack_pcs(l->block_site, pcs, LS_MAX_STACK_DEPTH);
-	uint32_t stack = ls_stack_intern_pcs(pcs, n);
+	uint32_t npy = ls_site_stack_py(l->block_site, py, LS_MAX_STACK_DEPTH);
+	uint32_t stack = ls_stack_intern_pcs_py(pcs, n, 0, py, npy);
 	l->block_site = 0;
 	if (stack != 0)
 		ls_write_stuck(ls_trace_tid(), ls_self.cur_site, begin, stack, LS_STUCK_BLOCKING, -1);
@@ -357,6 +382,8 @@ struct ls_watch *ls_watch_attach(void)
 		__atomic_store_n(&got->cb_site, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->iter_site, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->blocking_site, 0, __ATOMIC_RELAXED);
+		/* Until its iterations begin to say it (selector.c). */
+		__atomic_store_n(&got->py_thread, ls_trace_py_thread(), __ATOMIC_RELAXED);
 		__atomic_store_n(&got->want, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->got, 0, __ATOMIC_RELAXED);
 		/* A second thread makes glibc pay for every cancellable system
@@ -379,6 +406,7 @@ void ls_watch_detach(void)
 	ls_lt.watch = NULL;
 	__atomic_store_n(&w->cb_since, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->iter_since, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->py_thread, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->tid, 0, __ATOMIC_RELEASE);
 }
 

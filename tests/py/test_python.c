@@ -9,6 +9,10 @@
  *   (the runtime in libpython3.11.so) and 3.12 (whose frames loopsan does
  *   not read: the report says so).
  *
+ * - tests/py/stuck_busy.py, stuck_sleep.py and stuck_lock.py: a slow
+ *   call_later callback (busy in Python, in time.sleep, waiting for a lock)
+ *   on asyncio's loop and on uvloop: its stuck_at shows the Python line.
+ *
  * A test is skipped, saying what is missing, when its interpreter or
  * uvloop is not installed (scripts/deps.sh installs python3-uvloop). */
 #include <criterion/criterion.h>
@@ -70,15 +74,16 @@ static void need_python(const char *python, const char *module)
 			     module);
 }
 
-/* Runs tests/py/SCRIPT with python under the shim in a new directory;
- * its one trace. */
-static char *py_trace(const char *python, const char *script, const char *expect_out)
+/* Runs tests/py/SCRIPT [ARG] with python under the shim in a new
+ * directory; its one trace. */
+static char *py_trace_arg(const char *python, const char *script, const char *arg,
+			  const char *expect_out)
 {
 	const char *dir = ls_tmpdir();
 	char *path = py_script(script);
 	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
 	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {python, path, NULL};
+	const char *argv[] = {python, path, arg, NULL};
 	struct ls_run r;
 	ls_run(&r, dir, env, argv);
 	cr_assert_eq(ls_exit_code(&r), 0, "%s %s failed under the shim:\n%s", python, script,
@@ -90,7 +95,13 @@ static char *py_trace(const char *python, const char *script, const char *expect
 	return ls_single_trace(dir);
 }
 
-/* The slow-callback finding of at least 190 ms (the 0.2 s busy loop). */
+static char *py_trace(const char *python, const char *script, const char *expect_out)
+{
+	return py_trace_arg(python, script, NULL, expect_out);
+}
+
+/* The slow-callback finding of at least 190 ms (the 0.2 s busy loop, or
+ * longer). */
 static json_t *slow_finding(json_t *rep)
 {
 	json_t *slow = ls_findings(rep, "slow-callback", NULL), *f, *found = NULL;
@@ -217,4 +228,104 @@ Test(python, another_python_version_is_said_to_have_no_python_frames)
 	json_decref(slow);
 	json_decref(rep);
 	free(trace);
+}
+
+/* stuck_at: where the watchdog found the loop thread during the 0.3 s
+ * call_later callback of tests/py/SCRIPT on LOOP: in refresh_token, at the
+ * line marked `# @MARKER`, a Python frame merged like created_at's. */
+static void assert_stuck_in_python(const char *python, const char *script, const char *loop,
+				   const char *marker, const char *how)
+{
+	char *ok = ls_fmt("%.*s ok\n", (int)(strlen(script) - 3), script);
+	char *trace = py_trace_arg(python, script, loop, ok);
+	json_t *rep = ls_report_json(trace);
+	json_t *slow = slow_finding(rep);
+	int line = py_marker_line(script, marker);
+
+	json_t *stuck = json_object_get(slow, "stuck_at");
+	cr_assert(json_array_size(stuck) > 0, "no stuck_at in %s",
+		  json_dumps(slow, JSON_INDENT(1)));
+	cr_assert_str_eq(ls_str(slow, "stuck_how"), how, "%s", json_dumps(slow, JSON_INDENT(1)));
+	size_t at = assert_python_frame(slow, "stuck_at", "refresh_token", script, line);
+	json_t *fr;
+	size_t i;
+	json_array_foreach(stuck, i, fr)
+		cr_assert_str_neq(ls_str(fr, "function"), "_PyEval_EvalFrameDefault",
+				  "stuck_at[%zu] is the eval loop's frame", i);
+	/* Its caller: the loop that ran it (asyncio's Handle._run, in Python;
+	 * uvloop's, in C). */
+	if (strcmp(loop, "asyncio") == 0)
+		assert_python_frame(slow, "stuck_at", "Handle._run", "events.py", 0);
+	cr_assert_gt(json_array_size(stuck), at + 1, "nothing below refresh_token");
+
+	char *text = text_report(trace);
+	char *want = ls_fmt(" refresh_token %s:%d (python)\n", script, line);
+	cr_assert(strstr(text, want), "no \"%s\" in the text report:\n%s", want, text);
+	free(want);
+	free(text);
+	json_decref(slow);
+	json_decref(rep);
+	free(trace);
+	free(ok);
+}
+
+/* Running: the watchdog's signal handler reads the thread's own frames. */
+Test(python, asyncio_busy_callback_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, NULL);
+	assert_stuck_in_python(PY_DEBIAN, "stuck_busy.py", "asyncio", "busy", "running");
+}
+
+Test(python, uvloop_busy_callback_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, "uvloop");
+	assert_stuck_in_python(PY_DEBIAN, "stuck_busy.py", "uvloop", "busy", "running");
+}
+
+Test(python, libpython_busy_callback_is_stuck_at_its_python_line)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_stuck_in_python(PY_PYENV_311, "stuck_busy.py", "asyncio", "busy", "running");
+}
+
+/* Blocked in time.sleep: the blocking call's stack, Python frames and all. */
+Test(python, asyncio_sleeping_callback_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, NULL);
+	assert_stuck_in_python(PY_DEBIAN, "stuck_sleep.py", "asyncio", "sleep", "in a blocking call");
+}
+
+Test(python, uvloop_sleeping_callback_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, "uvloop");
+	assert_stuck_in_python(PY_DEBIAN, "stuck_sleep.py", "uvloop", "sleep", "in a blocking call");
+}
+
+Test(python, libpython_sleeping_callback_is_stuck_at_its_python_line)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_stuck_in_python(PY_PYENV_311, "stuck_sleep.py", "asyncio", "sleep", "in a blocking call");
+}
+
+/* Blocked in a system call loopsan does not interpose (a lock's futex
+ * wait): the watchdog reads the thread's Python frames itself. */
+Test(python, asyncio_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, NULL);
+	assert_stuck_in_python(PY_DEBIAN, "stuck_lock.py", "asyncio", "acquire",
+			       "in a system call");
+}
+
+Test(python, uvloop_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	need_python(PY_DEBIAN, "uvloop");
+	assert_stuck_in_python(PY_DEBIAN, "stuck_lock.py", "uvloop", "acquire",
+			       "in a system call");
+}
+
+Test(python, libpython_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_stuck_in_python(PY_PYENV_311, "stuck_lock.py", "asyncio", "acquire",
+			       "in a system call");
 }
