@@ -659,13 +659,10 @@ static inline void ls_assert_thread(json_t *finding, long tid, const char *name)
 
 /* ---- fixture sources ------------------------------------------------------ */
 
-/* Line number of the line of tests/FAMILY/fixtures/NAME.c marked with the
- * comment `@marker` (written as a C comment at the end of the line); exactly
- * one line must carry it. */
-static inline int ls_marker_line(const char *fixture, const char *marker)
+/* Line number of the one line of the file at path that contains needle
+ * (exactly one must); path and needle are freed. */
+static inline int ls_marked_line(char *path, char *needle)
 {
-	char *path = ls_fixture_src(fixture);
-	char *needle = ls_fmt("/* @%s */", marker);
 	FILE *f = fopen(path, "r");
 	char line[1024];
 	int n = 0, found = 0, hits = 0;
@@ -683,6 +680,14 @@ static inline int ls_marker_line(const char *fixture, const char *marker)
 	free(path);
 	free(needle);
 	return found;
+}
+
+/* Line number of the line of tests/FAMILY/fixtures/NAME.c marked with the
+ * comment `@marker` (written as a C comment at the end of the line); exactly
+ * one line must carry it. */
+static inline int ls_marker_line(const char *fixture, const char *marker)
+{
+	return ls_marked_line(ls_fixture_src(fixture), ls_fmt("/* @%s */", marker));
 }
 
 /* ---- stderr ----------------------------------------------------------------- */

@@ -99,21 +99,26 @@ __attribute__((constructor(101))) static void ls_unwind_init(void)
 		ls_module_range_of((const void *)unw_backtrace, &unw_lo, &unw_hi);
 }
 
+/* The next pipe2; the raw system call only before load is done. */
+static int ls_next_pipe2(int fds[2], int flags)
+{
+	if (next_pipe2 != NULL)
+		return next_pipe2(fds, flags);
+	return (int)syscall(SYS_pipe2, fds, flags);
+}
+
 static int ls_in_libunwind(uintptr_t a)
 {
 	return a >= unw_lo && a < unw_hi;
 }
 
-/* pipe2 for everyone: the next one's answer; the raw system call only
- * before load is done. */
+/* pipe2 for everyone: the next one's answer. */
 __attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
 {
 	if (ls_in_libunwind((uintptr_t)__builtin_return_address(0)) &&
 	    ls_in_libunwind((uintptr_t)fds))
 		__atomic_store_n(&unw_pipe, fds, __ATOMIC_RELEASE);
-	if (next_pipe2 != NULL)
-		return next_pipe2(fds, flags);
-	return (int)syscall(SYS_pipe2, fds, flags);
+	return ls_next_pipe2(fds, flags);
 }
 
 /* Opens libunwind's pair for it, once it is known (its first pipe2):
@@ -123,9 +128,7 @@ __attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
 static void ls_unwind_open(int *p)
 {
 	int fds[2];
-	int rc = next_pipe2 != NULL ? next_pipe2(fds, O_CLOEXEC | O_NONBLOCK)
-				    : (int)syscall(SYS_pipe2, fds, O_CLOEXEC | O_NONBLOCK);
-	if (rc == 0) {
+	if (ls_next_pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
 		__atomic_store_n(&p[0], fds[0], __ATOMIC_RELAXED);
 		__atomic_store_n(&p[1], fds[1], __ATOMIC_RELAXED);
 	}

@@ -74,31 +74,34 @@ static struct {
 static const struct ls_trace_hooks *ls_hooks[LS_MAX_TRACE_HOOKS];
 static uint32_t ls_nhooks;
 
+/* Each added hook set h whose `field` is filled in, in the order added. */
+#define LS_EACH_HOOK(h, field)                                               \
+	for (uint32_t i_ = 0, n_ = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE); \
+	     i_ < n_; i_++)                                                  \
+		if (((h) = ls_hooks[i_])->field != NULL)
+
 uint32_t ls_trace_py_frames(struct ls_py_frame *out, uint32_t max)
 {
-	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; i < n; i++)
-		if (ls_hooks[i]->py_frames != NULL)
-			return ls_hooks[i]->py_frames(out, max);
+	const struct ls_trace_hooks *h;
+	LS_EACH_HOOK(h, py_frames)
+		return h->py_frames(out, max);
 	return 0;
 }
 
 uint32_t ls_trace_py_sample(struct ls_py_frame *out, uint32_t max)
 {
-	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; i < n; i++)
-		if (ls_hooks[i]->py_sample != NULL)
-			return ls_hooks[i]->py_sample(out, max);
+	const struct ls_trace_hooks *h;
+	LS_EACH_HOOK(h, py_sample)
+		return h->py_sample(out, max);
 	return 0;
 }
 
 uint32_t ls_trace_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_frame *out,
 			       uint32_t max)
 {
-	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; i < n; i++)
-		if (ls_hooks[i]->py_frames_of != NULL)
-			return ls_hooks[i]->py_frames_of(thread, tid, out, max);
+	const struct ls_trace_hooks *h;
+	LS_EACH_HOOK(h, py_frames_of)
+		return h->py_frames_of(thread, tid, out, max);
 	return 0;
 }
 
@@ -110,10 +113,9 @@ uintptr_t (*ls_trace_py_where_hook)(void);
 
 static void ls_hooks_opened(void)
 {
-	uint32_t n = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; i < n; i++)
-		if (ls_hooks[i]->opened != NULL)
-			ls_hooks[i]->opened();
+	const struct ls_trace_hooks *h;
+	LS_EACH_HOOK(h, opened)
+		h->opened();
 }
 
 void ls_trace_hooks_add(const struct ls_trace_hooks *h)
@@ -601,10 +603,9 @@ static void ls_thread_release(struct ls_thread *t)
 static void ls_thread_exit(void *arg)
 {
 	(void)arg;
-	uint32_t nh = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; i < nh; i++)
-		if (ls_hooks[i]->thread_exit != NULL)
-			ls_hooks[i]->thread_exit();
+	const struct ls_trace_hooks *h;
+	LS_EACH_HOOK(h, thread_exit)
+		h->thread_exit();
 	if (ls_thread_current(&ls_self))
 		ls_thread_release(&ls_self);
 }
@@ -863,10 +864,9 @@ void ls_record_slow(uint32_t site, uint64_t begin, uint64_t dur, int on_loop)
 out:
 	/* After the commit: this writes records of its own. */
 	if (on_loop) {
-		uint32_t nh = __atomic_load_n(&ls_nhooks, __ATOMIC_ACQUIRE);
-		for (uint32_t i = 0; i < nh; i++)
-			if (ls_hooks[i]->slow_run != NULL)
-				ls_hooks[i]->slow_run(begin, dur);
+		const struct ls_trace_hooks *h;
+		LS_EACH_HOOK(h, slow_run)
+			h->slow_run(begin, dur);
 	}
 }
 

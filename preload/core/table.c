@@ -151,13 +151,19 @@ int ls_table_take(const void *key, struct ls_entry *out)
 	return e != NULL;
 }
 
+/* fn on every live entry of the current array. */
+static void ls_table_walk(void (*fn)(struct ls_entry *e, void *arg), void *arg)
+{
+	struct ls_table *t = __atomic_load_n(&ls_table_cur, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; t != NULL && i < (1u << t->bits); i++)
+		if (__atomic_load_n(&t->slot[i].key, __ATOMIC_ACQUIRE) > LS_TOMB)
+			fn(&t->slot[i], arg);
+}
+
 void ls_table_foreach(void (*fn)(struct ls_entry *e, void *arg), void *arg)
 {
 	pthread_mutex_lock(&lock);
-	struct ls_table *t = ls_table_cur;
-	for (uint32_t i = 0; t != NULL && i < (1u << t->bits); i++)
-		if (t->slot[i].key > LS_TOMB)
-			fn(&t->slot[i], arg);
+	ls_table_walk(fn, arg);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -170,10 +176,7 @@ void ls_table_foreach_at_exit(void (*fn)(struct ls_entry *e, void *arg), void *a
 {
 	for (int i = 0; i < 100; i++) {
 		if (pthread_mutex_trylock(&lock) == 0) {
-			struct ls_table *t = ls_table_cur;
-			for (uint32_t k = 0; t != NULL && k < (1u << t->bits); k++)
-				if (t->slot[k].key > LS_TOMB)
-					fn(&t->slot[k], arg);
+			ls_table_walk(fn, arg);
 			pthread_mutex_unlock(&lock);
 			return;
 		}
@@ -182,10 +185,7 @@ void ls_table_foreach_at_exit(void (*fn)(struct ls_entry *e, void *arg), void *a
 		syscall(SYS_nanosleep, &ts, NULL);
 	}
 	ls_trace_note(LS_NOTE_EXIT_UNLOCKED);
-	struct ls_table *t = __atomic_load_n(&ls_table_cur, __ATOMIC_ACQUIRE);
-	for (uint32_t k = 0; t != NULL && k < (1u << t->bits); k++)
-		if (__atomic_load_n(&t->slot[k].key, __ATOMIC_ACQUIRE) > LS_TOMB)
-			fn(&t->slot[k], arg);
+	ls_table_walk(fn, arg);
 }
 
 void ls_table_lock(void)

@@ -317,14 +317,10 @@ static inline void ls_block_end_fd(struct ls_block *b, uint32_t api, const void 
 static int ls_nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	unsigned n = ls_sig_eintr;
-	int e = errno, rc;
+	int rc;
 	struct timespec left;
-	while ((rc = LS_LIBC(nanosleep)(req, &left)) != 0 && errno == EINTR &&
-	       ls_sig_eintr != n) {
-		n = ls_sig_eintr;
-		errno = e;
+	while ((rc = LS_LIBC(nanosleep)(req, &left)) != 0 && ls_sig_cut(&n))
 		req = &left;  /* the kernel read it before it wrote left */
-	}
 	if (rc != 0 && errno == EINTR && rem != NULL)
 		*rem = left;
 	return rc;

@@ -37,23 +37,7 @@ static char *py_script(const char *name)
 /* The line of tests/py/NAME marked with the comment `# @marker`. */
 static int py_marker_line(const char *name, const char *marker)
 {
-	char *path = py_script(name), *needle = ls_fmt("# @%s", marker);
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	int n = 0, found = 0, hits = 0;
-	cr_assert(f, "open %s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		n++;
-		if (strstr(line, needle)) {
-			found = n;
-			hits++;
-		}
-	}
-	fclose(f);
-	cr_assert_eq(hits, 1, "marker %s found %d times in %s", needle, hits, path);
-	free(path);
-	free(needle);
-	return found;
+	return ls_marked_line(py_script(name), ls_fmt("# @%s", marker));
 }
 
 static void need_python(const char *python, const char *module)
