@@ -175,6 +175,7 @@ enum ls_rec_type {
 	LS_REC_BLOCKING = 17,    /* arg: site of the call        payload: ls_rec_blocking */
 	LS_REC_STUCK = 18,       /* arg: stack id (stuck_at)     payload: ls_rec_stuck */
 	LS_REC_PYCODE = 19,      /* arg: Python code id (1, 2, ...) payload: ls_rec_pycode + bytes */
+	LS_REC_PY_EVENT = 20,    /* arg: stack id (where seen)   payload: ls_rec_py_event + text */
 };
 
 struct ls_rec_thread {
@@ -254,6 +255,45 @@ struct ls_rec_pycode {
 	uint32_t lines_len;  /* <= LS_PYCODE_LINES_MAX: co_linetable's bytes */
 	/* char file[file_len], char name[name_len], uint8_t lines[lines_len],
 	 * then zero padding to a multiple of 8 */
+};
+
+/* One of asyncio's own checks, seen by the py family's hooks inside the
+ * interpreter (preload/py/asyncio.c). arg: the stack where it was seen
+ * (the call, or where the object's last reference went), 0 if none. */
+struct ls_rec_py_event {
+	uint32_t what;       /* enum ls_py_event */
+	uint32_t made_at;    /* stack where the object was created, 0: unknown */
+	uint32_t raised_at;  /* dropped-error: stack of the exception's traceback, 0: none */
+	uint32_t loop_tid;   /* wrong-thread: the thread running the loop, 0: unknown */
+	uint64_t time_ns;    /* CLOCK_MONOTONIC */
+	uint16_t name_len;   /* bytes of name: see enum ls_py_event */
+	uint16_t text_len;   /* bytes of text: see enum ls_py_event */
+	uint32_t api;        /* wrong-thread: enum ls_api of the loop method (LS_API_PY_*) */
+	/* char name[name_len], char text[text_len], then zero padding to a
+	 * multiple of 8; both UTF-8, cut at LS_PY_EVENT_TEXT_MAX */
+};
+
+#define LS_PY_EVENT_TEXT_MAX 512u
+
+enum ls_py_event {
+	/* A coroutine destroyed without ever running (RuntimeWarning
+	 * "coroutine ... was never awaited"). name: its qualified name;
+	 * text: "file:line" of its definition; arg: where its last
+	 * reference went (where it was made, when it was never stored);
+	 * made_at: its cr_origin, when origin tracking was on. */
+	LS_PY_NEVER_AWAITED = 1,
+	/* "Task (Future) exception was never retrieved". name: "Task
+	 * main()" or "Future"; text: "Type: message"; made_at: where the
+	 * task was created (create_task), raised_at: the traceback. */
+	LS_PY_DROPPED_ERROR = 2,
+	/* An asyncio object collected unclosed (its ResourceWarning). name:
+	 * what ("transport", "event loop", "server", "resource"); text: the
+	 * warning's message; made_at: where it was created, when known. */
+	LS_PY_UNCLOSED = 3,
+	/* A non-threadsafe loop method called from another thread than the
+	 * one running the loop. name: the method ("call_soon"); arg: the
+	 * call's stack; loop_tid. */
+	LS_PY_WRONG_THREAD = 4,
 };
 
 /* A site: one registering API, one callback function, one registration
@@ -622,7 +662,11 @@ struct ls_rec_open_handle {
 	X(LS_API_ACCEPT, 230, "accept") \
 	X(LS_API_CONNECT, 231, "connect") \
 	X(LS_API_RECVFROM, 232, "recvfrom") \
-	X(LS_API_ACCEPT4, 233, "accept4")
+	X(LS_API_ACCEPT4, 233, "accept4") \
+	X(LS_API_PY_CALL_SOON, 300, "call_soon") \
+	X(LS_API_PY_CALL_LATER, 301, "call_later") \
+	X(LS_API_PY_CALL_AT, 302, "call_at") \
+	X(LS_API_PY_CREATE_TASK, 303, "create_task")
 
 enum ls_api {
 #define LS_API_ENUM(sym, num, name) sym = num,
@@ -641,6 +685,14 @@ static inline int ls_api_is_selector(uint32_t api)
 static inline int ls_api_is_blocking(uint32_t api)
 {
 	return api >= LS_API_SLEEP && api <= LS_API_ACCEPT4;
+}
+
+/* asyncio's loop methods: a site of one has, as its callback, the PYCODE id
+ * of the Python function it runs (0: not a Python function); a
+ * create_task site's is its coroutine's. */
+static inline int ls_api_is_python(uint32_t api)
+{
+	return api >= LS_API_PY_CALL_SOON && api <= LS_API_PY_CREATE_TASK;
 }
 
 static inline const char *ls_api_name(uint32_t api)

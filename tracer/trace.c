@@ -64,7 +64,7 @@ static struct {
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
 	uint64_t tick_hz;           /* calibrated at load */
-	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost, blocking, slow_selector; /* finding counts for the exit line */
+	uint64_t slow, open_handles, dropped_errors, unclosed, wrong_thread, misuse, lost, blocking, slow_selector, never_awaited; /* finding counts for the exit line */
 	char path[600];
 	char abs_path[1200];        /* path from /, to open it again after a chdir */
 	pthread_key_t key;          /* unmaps a thread's chunk when it exits */
@@ -917,6 +917,11 @@ void ls_trace_note_wrong_thread(void)
 	__atomic_fetch_add(&tr.wrong_thread, 1, __ATOMIC_RELAXED);
 }
 
+void ls_trace_note_never_awaited(void)
+{
+	__atomic_fetch_add(&tr.never_awaited, 1, __ATOMIC_RELAXED);
+}
+
 void ls_trace_note_misuse(void)
 {
 	__atomic_fetch_add(&tr.misuse, 1, __ATOMIC_RELAXED);
@@ -958,7 +963,7 @@ static void ls_atfork_child(void)
 	ls_unwind_atfork_child();
 	tr.replay_pending = 1;
 	tr.hdr = NULL;
-	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = tr.misuse = tr.lost = 0;
+	tr.slow = tr.open_handles = tr.dropped_errors = tr.unclosed = tr.wrong_thread = tr.misuse = tr.lost = tr.never_awaited = 0;
 	tr.blocking = tr.slow_selector = 0;
 }
 
@@ -1041,7 +1046,7 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 	if (tr.hdr == NULL)
 		return;
 	ls_trace_finish();
-	uint64_t n[9] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
+	uint64_t n[10] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.unclosed, __ATOMIC_RELAXED),
@@ -1049,8 +1054,9 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 			  __atomic_load_n(&tr.misuse, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.lost, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.blocking, __ATOMIC_RELAXED),
-			  __atomic_load_n(&tr.slow_selector, __ATOMIC_RELAXED) };
-	static const char *const what[9][2] = {
+			  __atomic_load_n(&tr.slow_selector, __ATOMIC_RELAXED),
+			  __atomic_load_n(&tr.never_awaited, __ATOMIC_RELAXED) };
+	static const char *const what[10][2] = {
 		{ "slow callback", "slow callbacks" },
 		{ "handle left open at loop close", "handles left open at loop close" },
 		{ "error nobody received", "errors nobody received" },
@@ -1060,10 +1066,11 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 		{ "lost wake-up", "lost wake-ups" },
 		{ "blocking call site on a loop thread", "blocking call sites on loop threads" },
 		{ "slow selector call", "slow selector calls" },
+		{ "coroutine never awaited", "coroutines never awaited" },
 	};
 	char msg[1024];
 	size_t len = 0;
-	for (int i = 0; i < 9; i++) {
+	for (int i = 0; i < 10; i++) {
 		if (n[i] == 0)
 			continue;
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%llu %s",

@@ -44,6 +44,7 @@ void ls_trace_note_dropped_error(void);
 void ls_trace_note_unclosed(void);
 void ls_trace_note_wrong_thread(void);
 void ls_trace_note_misuse(void);
+void ls_trace_note_never_awaited(void);
 void ls_trace_note_lost_wakeup(void);
 void ls_trace_note_blocking(void);
 void ls_trace_note_slow_selector(void);
