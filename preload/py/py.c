@@ -22,7 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "preload/core/family.h"
+#include "preload/py/py_shim.h"
 
 /* CPython 3.11, 64-bit. */
 enum {
@@ -162,7 +162,7 @@ static void ls_py_code_write(uint32_t id, const struct ls_py_key *k, int keep)
 /* The id of code object `code`, its PYCODE record written the first time
  * (kept, from a signal handler); 0 when the table is full or cannot be
  * made. */
-static uint32_t ls_py_code_id(const char *code, int keep)
+uint32_t ls_py_code_id(const char *code, int keep)
 {
 	struct ls_py_code_slot *t =
 		ls_map_once(&code_table, &code_table_state,
@@ -358,6 +358,7 @@ static void ls_py_init(void)
 		return;
 	get_tstate = (void *(*)(void))tstate;
 	ls_trace_hooks_add(&ls_py_hooks);
+	ls_py_asyncio_init();
 }
 
 LS_FAMILY(py) = {

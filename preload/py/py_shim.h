@@ -1,0 +1,19 @@
+/* What the py family's files share (preload/py/): the frame reader
+ * (py.c) and asyncio's hooks (asyncio.c). */
+#ifndef LOOPSAN_PY_SHIM_H
+#define LOOPSAN_PY_SHIM_H
+
+#include <stdint.h>
+
+#include "preload/core/family.h"
+
+/* The PYCODE id of code object `code` (a PyCodeObject *), its record
+ * written the first time; 0 when it cannot be. keep: from a signal
+ * handler or of another thread (the record is kept, not written). */
+uint32_t ls_py_code_id(const char *code, int keep);
+
+/* asyncio.c: called once from the family's init when the interpreter's
+ * frames can be read (CPython 3.11, 64-bit). */
+void ls_py_asyncio_init(void);
+
+#endif
