@@ -67,6 +67,10 @@ static void text_frame(FILE *out, unsigned n, const struct ls_frame *f)
 	fputc('\n', out);
 }
 
+/* A stack with Python frames shows the Python code and every native
+ * frame but the interpreter's own (its C frames between Python frames say
+ * nothing to a Python programmer); frames keep their numbers, so a gap
+ * shows where some were left out, and JSON keeps them all. */
 static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 		       const struct ls_stack *st)
 {
@@ -76,11 +80,19 @@ static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 	}
 	fprintf(out, "  %s:\n", title);
 	uint32_t first = ls_stack_first_frame(s, st);
-	uint32_t n = ls_stack_nframes(s, st);
+	uint32_t n = ls_stack_nframes(s, st), hidden = 0;
 	if (first == n)
 		fputs("    (no frames)\n", out);
-	for (uint32_t i = first; i < n; i++)
-		text_frame(out, i - first, ls_stack_frame(s, st, i));
+	for (uint32_t i = first; i < n; i++) {
+		const struct ls_frame *f = ls_stack_frame(s, st, i);
+		if (st->npy && ls_frame_is_interpreter(f))
+			hidden++;
+		else
+			text_frame(out, i - first, f);
+	}
+	if (hidden)
+		fprintf(out, "    (%" PRIu32 " interpreter frame%s hidden)\n", hidden,
+			hidden == 1 ? "" : "s");
 }
 
 static void text_where(FILE *out, const struct ls_finding *fi)
@@ -218,16 +230,50 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_pending(out, cb, fi);
 }
 
+/* A Python callback: where its function is defined, and the native
+ * callback that ran it when the site is a native loop's (uvloop). */
+static void text_python_callback(FILE *out, struct ls_symbolizer *s, const struct ls_finding *fi)
+{
+	struct ls_callback_name cn;
+	ls_finding_callback_name(&cn, s, fi);
+	if (!cn.py && !ls_api_is_python(fi->callback_api))
+		return;
+	fprintf(out, "  callback %s%s%s", ls_color_function(), cn.name, ls_color_reset());
+	if (cn.py && cn.py->file)
+		fprintf(out, " %s%s:%d%s", ls_color_location(), ls_basename(cn.py->file),
+			cn.py->def_line, ls_color_reset());
+	if (cn.py)
+		fputs(" (python)", out);
+	if (cn.run_by[0])
+		fprintf(out, ", run by %s", cn.run_by);
+	fputc('\n', out);
+}
+
+/* The title of the stack of the callback's registration. */
+static const char *created_title(const struct ls_finding *fi, char *buf, size_t n)
+{
+	const char *in = fi->kind == LS_FINDING_BLOCKING_CALL ? "in the callback " : "";
+	if (fi->has_callback && fi->callback_api == LS_API_PY_CREATE_TASK)
+		snprintf(buf, n, "%stask created at (create_task)", in);
+	else if (fi->has_callback && ls_api_is_python(fi->callback_api))
+		snprintf(buf, n, "%sscheduled at (%s)", in, ls_api_name(fi->callback_api));
+	else
+		snprintf(buf, n, "%screated at", in);
+	return buf;
+}
+
 void ls_report_print_finding(FILE *out, const struct ls_report *r,
 			     const struct ls_finding *fi)
 {
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
+	char title[64];
 	fprintf(out, "==%" PRIu64 "== ", fi->trace->pid);
 	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
+	if (fi->has_callback)
+		text_python_callback(out, s, fi);
 	if (fi->stuck_at) {
-		char title[64];
 		snprintf(title, sizeof(title), "stuck at (%s)", fi->stuck_how);
 		text_stack(out, title, s, fi->stuck_at);
 	}
@@ -237,8 +283,7 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 			   ? "loop polls at" : "called at",
 			   s, fi->called_at);
 	if (!fi->called_at || fi->created_at)
-		text_stack(out, fi->kind == LS_FINDING_BLOCKING_CALL ? "in the callback created at"
-			   : "created at", s, fi->created_at);
+		text_stack(out, created_title(fi, title, sizeof(title)), s, fi->created_at);
 	if (fi->registered_at)
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
@@ -391,10 +436,21 @@ static json_t *json_thread(const struct ls_finding *fi)
 	return o;
 }
 
+json_t *ls_json_python_def(const struct ls_frame *py)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "function", str(py->function));
+	if (py->file)
+		json_object_set_new(o, "file", str(py->file));
+	if (py->def_line > 0)
+		json_object_set_new(o, "line", json_integer(py->def_line));
+	json_object_set_new(o, "lang", str("python"));
+	return o;
+}
+
 static void json_common(json_t *o, struct ls_symbolizer *s,
 			const struct ls_finding *fi)
 {
-	char cb[256];
 	json_object_set_new(o, "kind", json_string(ls_finding_kind_name(fi->kind)));
 	json_object_set_new(o, "pid", json_integer((json_int_t)fi->trace->pid));
 	json_object_set_new(o, "thread", json_thread(fi));
@@ -403,8 +459,13 @@ static void json_common(json_t *o, struct ls_symbolizer *s,
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE || fi->kind == LS_FINDING_UNCLOSED_HANDLE)
 		json_object_set_new(o, "handle", str(fi->handle));
 	if (fi->has_callback) {
-		ls_finding_callback(cb, sizeof(cb), s, fi);
-		json_object_set_new(o, "callback", str(cb));
+		struct ls_callback_name cn;
+		ls_finding_callback_name(&cn, s, fi);
+		json_object_set_new(o, "callback", str(cn.name));
+		if (cn.py)
+			json_object_set_new(o, "callback_at", ls_json_python_def(cn.py));
+		if (cn.run_by[0])
+			json_object_set_new(o, "run_by", str(cn.run_by));
 	}
 }
 

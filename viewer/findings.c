@@ -230,6 +230,18 @@ static const struct ls_stuck *stuck_of(const struct ls_trace *t, uint32_t tid,
 	return NULL;
 }
 
+/* The callback of site s, if it has one. A Python loop method's site
+ * has one even when it ran no Python function (its callback is 0): the
+ * report names it so. */
+static void take_callback(struct ls_finding *fi, const struct ls_site *s)
+{
+	if (!s || (s->callback == 0 && !ls_api_is_python(s->api)))
+		return;
+	fi->has_callback = 1;
+	fi->callback = s->callback;
+	fi->callback_api = s->api;
+}
+
 static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
 			  uint32_t site_id)
 {
@@ -238,12 +250,11 @@ static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
 		return;
 	fi->has_api = 1;
 	fi->api = site->api;
-	fi->has_callback = site->callback != 0;
-	fi->callback = site->callback;
+	take_callback(fi, site);
 	const struct ls_stack *st = site->stack ? ls_trace_stack(t, site->stack) : NULL;
 	/* A loop iteration was registered nowhere: its stack is where the
 	 * loop calls its selector. */
-	if (ls_api_is_selector(site->api) || site->callback == 0)
+	if (ls_api_is_selector(site->api) || !fi->has_callback)
 		fi->called_at = st;
 	else
 		fi->created_at = st;
@@ -333,10 +344,7 @@ static void collect_pending_one(struct ls_findings *f, size_t first, const struc
 		fi->has_api = 1;
 		fi->api = init->api;
 	}
-	if (cb && cb->callback) {
-		fi->has_callback = 1;
-		fi->callback = cb->callback;
-	}
+	take_callback(fi, cb);
 	const struct ls_stack *init_stack = site_stack(t, init);
 	const struct ls_stack *cb_stack = site_stack(t, cb);
 	fi->created_at = init_stack ? init_stack : cb_stack;
@@ -418,10 +426,7 @@ static void collect_lost_wakeups(struct ls_findings *f, const struct ls_trace *t
 		struct ls_finding *fi = add(f, LS_FINDING_LOST_WAKEUP, t, l->tid);
 		fi->has_api = 1;
 		fi->api = LS_API_UV_ASYNC_SEND;
-		if (s && s->callback) {
-			fi->has_callback = 1;
-			fi->callback = s->callback;
-		}
+		take_callback(fi, s);
 		fi->count = l->lost;
 		fi->when = l->when == LS_LOST_AT_EXIT ? "exit" : "close";
 		fi->created_at = s ? ls_trace_stack(t, s->stack) : NULL;
@@ -494,10 +499,7 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 		if (s) {
 			fi->has_api = 1;
 			fi->api = s->api;
-			if (s->callback) {
-				fi->has_callback = 1;
-				fi->callback = s->callback;
-			}
+			take_callback(fi, s);
 			fi->created_at = ls_trace_stack(t, s->stack);
 		}
 	}
@@ -570,11 +572,9 @@ static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
 		fi->api = b->api;
 		fi->called_at = site_stack(t, ls_trace_site(t, b->site));
 		const struct ls_site *in = b->in_site ? ls_trace_site(t, b->in_site) : NULL;
-		if (in && in->callback) {
-			fi->has_callback = 1;
-			fi->callback = in->callback;
+		take_callback(fi, in);
+		if (fi->has_callback)
 			fi->created_at = site_stack(t, in);
-		}
 		fi->count = 1;
 		fi->total_ms = fi->max_ms = ms;
 		for (size_t k = 0; k < t->stats.len; k++) {

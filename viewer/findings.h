@@ -39,7 +39,8 @@ struct ls_finding {
 	int has_api;
 	uint32_t api;
 	int has_callback;
-	uint64_t callback;                  /* the user's function */
+	uint64_t callback;                  /* the user's function, or a PYCODE id: */
+	uint32_t callback_api;              /* the api of the callback's site (ls_api_is_python) */
 	const struct ls_stack *created_at;  /* NULL when unknown */
 	const struct ls_stack *registered_at;
 	const struct ls_stack *called_at;   /* where an offending call was made */
