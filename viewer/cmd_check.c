@@ -29,8 +29,8 @@ void ls_check_usage(FILE *out)
 	      "  --fail-on KIND,...   the kinds that fail (default: all), from\n"
 	      "                       slow-callback, slow-selector, blocking-call,\n"
 	      "                       wrong-thread, pending-at-close, unclosed-handle,\n"
-	      "                       dropped-error, lost-wakeup, crash-in-callback,\n"
-	      "                       handle-misuse\n"
+	      "                       dropped-error, never-awaited, lost-wakeup,\n"
+	      "                       crash-in-callback, handle-misuse\n"
 	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
 	      "                       threshold they were recorded with\n"
 	      "  --suppressions FILE  kind:pattern lines whose findings do not fail\n"
@@ -116,6 +116,20 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			ls_api_name(fi->api), fi->tid, fi->loop_tid);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_NEVER_AWAITED) {
+		fprintf(out, " coroutine %s%s%s was never awaited", ls_color_function(), fi->py_name,
+			ls_color_reset());
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->python && fi->kind == LS_FINDING_DROPPED_ERROR) {
+		fprintf(out, " %s%s%s exception never retrieved: %s", ls_color_function(),
+			fi->py_name, ls_color_reset(), fi->error);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->python && fi->kind == LS_FINDING_UNCLOSED_HANDLE) {
+		fprintf(out, " %s collected unclosed", fi->handle);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
 		fprintf(out, " %s of %s", fi->error, ls_api_name(fi->api));
 		if (fi->count > 1)
@@ -128,9 +142,11 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 				ls_color_reset());
 	}
 	fprintf(out, " (pid %" PRIu64 ")", fi->trace->pid);
+	const char *verb;
 	const struct ls_frame *f = ls_finding_location(r, fi);
+	ls_finding_location_stack(fi, &verb);
 	if (f)
-		fprintf(out, " %s at %s%s%s %s%s:%d%s", fi->called_at ? "called" : "created",
+		fprintf(out, " %s at %s%s%s %s%s:%d%s", verb,
 			ls_color_function(),
 			f->function ? f->function : "?", ls_color_reset(),
 			ls_color_location(), ls_basename(f->file), f->line,

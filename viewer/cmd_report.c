@@ -194,6 +194,23 @@ static void headline_dropped(FILE *out, const struct ls_finding *fi)
 		fprintf(out, ", %" PRIu64 " times", fi->count);
 }
 
+/* asyncio's own checks, in asyncio's words. */
+static void headline_python(FILE *out, const struct ls_finding *fi)
+{
+	const char *c = ls_color_function(), *z = ls_color_reset();
+	if (fi->kind == LS_FINDING_NEVER_AWAITED)
+		fprintf(out, "coroutine '%s%s%s' was never awaited", c, fi->py_name, z);
+	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
+		fprintf(out, "%s%s%s exception was never retrieved: %s", c, fi->py_name, z,
+			fi->py_text);
+	else if (fi->kind == LS_FINDING_UNCLOSED_HANDLE)
+		fprintf(out, "%s collected unclosed: %s", fi->handle, fi->py_text);
+	else
+		headline_wrong_thread(out, fi);
+	if (fi->count > 1 && fi->kind != LS_FINDING_WRONG_THREAD)
+		fprintf(out, ", %" PRIu64 " times", fi->count);
+}
+
 void ls_report_print_headline(FILE *out, const struct ls_report *r,
 			      const struct ls_finding *fi)
 {
@@ -207,6 +224,8 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_selector(out, fi);
 	else if (fi->kind == LS_FINDING_BLOCKING_CALL)
 		headline_blocking(out, cb, fi);
+	else if (fi->python)
+		headline_python(out, fi);
 	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
 		headline_dropped(out, fi);
 	else if (fi->kind == LS_FINDING_WRONG_THREAD)
@@ -249,6 +268,40 @@ static void text_python_callback(FILE *out, struct ls_symbolizer *s, const struc
 	fputc('\n', out);
 }
 
+/* An event of asyncio's own checks: the coroutine's definition, then
+ * the stacks it has, the one where it was seen last (where the object's
+ * last reference went, or the call). */
+static void text_py_event(FILE *out, struct ls_symbolizer *s, const struct ls_finding *fi)
+{
+	size_t file_len;
+	int line;
+	if (fi->kind == LS_FINDING_NEVER_AWAITED && fi->py_text[0]) {
+		fprintf(out, "  coroutine %s%s%s", ls_color_function(), fi->py_name, ls_color_reset());
+		if (ls_split_file_line(fi->py_text, &file_len, &line) == 0) {
+			char *file = ls_xstrndup(fi->py_text, file_len);
+			fprintf(out, " %s%s:%d%s", ls_color_location(), ls_basename(file), line,
+				ls_color_reset());
+			free(file);
+		} else {
+			fprintf(out, " %s", fi->py_text);
+		}
+		fputs(" (python)\n", out);
+	}
+	if (fi->kind == LS_FINDING_WRONG_THREAD) {
+		text_stack(out, "called at", s, fi->called_at);
+		return;
+	}
+	if (fi->created_at)
+		text_stack(out, fi->kind == LS_FINDING_DROPPED_ERROR && strncmp(fi->py_name, "Task", 4) == 0
+			   ? "task created at" : "created at", s, fi->created_at);
+	if (fi->raised_at)
+		text_stack(out, "raised at", s, fi->raised_at);
+	text_stack(out, fi->kind == LS_FINDING_NEVER_AWAITED && !fi->created_at
+		   ? "last reference dropped at (where it was made, if it was never stored)"
+		   : fi->kind == LS_FINDING_NEVER_AWAITED ? "last reference dropped at"
+		   : "collected at", s, fi->collected_at);
+}
+
 /* The title of the stack of the callback's registration. */
 static const char *created_title(const struct ls_finding *fi, char *buf, size_t n)
 {
@@ -273,6 +326,10 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 	text_where(out, fi);
 	if (fi->has_callback)
 		text_python_callback(out, s, fi);
+	if (fi->python) {
+		text_py_event(out, s, fi);
+		return;
+	}
 	if (fi->stuck_at) {
 		snprintf(title, sizeof(title), "stuck at (%s)", fi->stuck_how);
 		text_stack(out, title, s, fi->stuck_at);
@@ -469,6 +526,23 @@ static void json_common(json_t *o, struct ls_symbolizer *s,
 	}
 }
 
+/* "file:line" as {"file", "line"}; the whole as file when it has no line. */
+static json_t *json_file_line(const char *text)
+{
+	size_t file_len;
+	int line;
+	json_t *o = json_object();
+	if (ls_split_file_line(text, &file_len, &line) != 0) {
+		json_object_set_new(o, "file", str(text));
+		return o;
+	}
+	char *file = ls_xstrndup(text, file_len);
+	json_object_set_new(o, "file", str(file));
+	json_object_set_new(o, "line", json_integer(line));
+	free(file);
+	return o;
+}
+
 static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi)
 {
 	json_t *o = json_object();
@@ -510,7 +584,17 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "misuse", str(fi->misuse));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
+		if (fi->python)
+			json_object_set_new(o, "task", str(fi->py_name));
 		json_object_set_new(o, "error", str(fi->error));
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+	} else if (fi->kind == LS_FINDING_NEVER_AWAITED) {
+		json_object_set_new(o, "coroutine", str(fi->py_name));
+		if (fi->py_text[0])
+			json_object_set_new(o, "defined_at", json_file_line(fi->py_text));
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+	} else if (fi->python) {
+		json_object_set_new(o, "message", str(fi->py_text));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else {
 		json_object_set_new(o, "closing", json_boolean(fi->closing));
@@ -524,6 +608,10 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	if (fi->registered_at)
 		json_object_set_new(o, "registered_at",
 				    json_stack(s, fi->registered_at));
+	if (fi->raised_at)
+		json_object_set_new(o, "raised_at", json_stack(s, fi->raised_at));
+	if (fi->collected_at)
+		json_object_set_new(o, "collected_at", json_stack(s, fi->collected_at));
 	if (fi->stuck_at) {
 		json_object_set_new(o, "stuck_at", json_stack(s, fi->stuck_at));
 		json_object_set_new(o, "stuck_how", str(fi->stuck_how));

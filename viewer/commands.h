@@ -121,12 +121,19 @@ void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
  * standard library (.../lib/python3.*), site- or dist-packages, or
  * "<frozen ...>". */
 int ls_frame_is_user(const struct ls_frame *f);
-/* Where to look: in called_at, else created_at, the first Python frame
- * in the user's code when the stack has Python frames, else the first
- * frame with a file and line in the user's code, else the first frame
- * with a file and line; NULL when there is none. */
+/* Where to look, in the stack ls_finding_location_stack picks: the first
+ * Python frame in the user's code when the stack has Python frames, else
+ * the first frame with a file and line in the user's code, else the
+ * first frame with a file and line; NULL when there is none. */
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi);
+/* The stack ls_finding_location looks in: called_at, else created_at,
+ * else (asyncio's checks) collected_at, else raised_at; *verb (when not
+ * NULL) says which: "called", "created", "collected", "raised". */
+const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, const char **verb);
+/* Splits "file:line" (a coroutine's definition): 0 and the file's length
+ * and the line, or -1 when it does not end in ":digits". */
+int ls_split_file_line(const char *s, size_t *file_len, int *line);
 
 /* ---- the gate shared by check and run --fail (cmd_check.c) ---- */
 

@@ -305,10 +305,36 @@ int ls_frame_is_user(const struct ls_frame *f)
 		 strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "ld64.so", 7) == 0);
 }
 
+int ls_split_file_line(const char *s, size_t *file_len, int *line)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s || colon[1] == '\0' || strlen(colon + 1) > 9 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -1;
+	*file_len = (size_t)(colon - s);
+	*line = atoi(colon + 1);
+	return 0;
+}
+
+const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, const char **verb)
+{
+	const char *v = "created";
+	const struct ls_stack *st = fi->created_at;
+	if (fi->called_at)
+		v = "called", st = fi->called_at;
+	else if (!st && fi->collected_at)
+		v = "collected", st = fi->collected_at;
+	else if (!st && fi->raised_at)
+		v = "raised", st = fi->raised_at;
+	if (verb)
+		*verb = v;
+	return st;
+}
+
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi)
 {
-	const struct ls_stack *st = fi->called_at ? fi->called_at : fi->created_at;
+	const struct ls_stack *st = ls_finding_location_stack(fi, NULL);
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
 	const struct ls_frame *any = NULL;
 	if (!st || !s)
@@ -335,7 +361,7 @@ const struct ls_frame *ls_finding_location(const struct ls_report *r,
 /* ---- suppressions ---- */
 
 struct names {
-	const char *v[5 * 3 * 64 + 8]; /* 5 names a frame, 3 stacks of 64; the callback's */
+	const char *v[5 * 5 * 64 + 8]; /* 5 names a frame, 5 stacks of 64; the callback's */
 	size_t n;
 };
 
@@ -384,6 +410,22 @@ static struct ls_suppression *suppressed_by(const struct ls_report *r,
 	add_stack_names(&nm, fi->trace, s, fi->created_at);
 	add_stack_names(&nm, fi->trace, s, fi->registered_at);
 	add_stack_names(&nm, fi->trace, s, fi->called_at);
+	add_stack_names(&nm, fi->trace, s, fi->raised_at);
+	add_stack_names(&nm, fi->trace, s, fi->collected_at);
+	/* asyncio's checks: the coroutine (task, object), and the file of a
+	 * coroutine's definition. */
+	char file[LS_PY_EVENT_TEXT_MAX + 1];
+	size_t file_len;
+	int line;
+	if (fi->python)
+		add_name(&nm, fi->py_name);
+	if (fi->kind == LS_FINDING_NEVER_AWAITED &&
+	    ls_split_file_line(fi->py_text, &file_len, &line) == 0 && file_len < sizeof(file)) {
+		memcpy(file, fi->py_text, file_len);
+		file[file_len] = '\0';
+		add_name(&nm, file);
+		add_name(&nm, ls_basename(file));
+	}
 	return ls_suppressions_match(r->suppressions, fi->kind, nm.v, nm.n);
 }
 
