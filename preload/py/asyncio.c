@@ -288,7 +288,9 @@ static PyObject *ls_py_set_running(PyObject *self, PyObject *loop)
 
 static PyMethodDef set_running_def = {
 	"_set_running_loop", ls_py_set_running, METH_O,
-	"_set_running_loop($module, loop, /)\n--\n\nSet the running event loop.",
+	"_set_running_loop(loop, /)\n--\n\n"
+	"Set the running event loop.\n\nThis is a low-level function intended to be used by event loops.\n"
+	"This function is thread-specific.",
 };
 
 /* A non-threadsafe method of `loop` called here while another thread runs
@@ -671,7 +673,7 @@ static PyObject *ls_py_warn(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 static PyMethodDef warn_def = {
 	"warn", (PyCFunction)(void (*)(void))ls_py_warn, METH_FASTCALL | METH_KEYWORDS,
-	"warn($module, /, message, category=None, stacklevel=1, source=None)\n--\n\n"
+	"warn(message, category=None, stacklevel=1, source=None)\n--\n\n"
 	"Issue a warning, or maybe ignore it or raise an exception.",
 };
 
@@ -693,23 +695,23 @@ static PyObject *ls_py_transport_init(PyObject *self, PyObject *const *args, Py_
 	{ n, (PyCFunction)(void (*)(void))(f), METH_FASTCALL | METH_KEYWORDS, doc }
 
 static PyMethodDef base_defs[] = {
-	LS_PY_METH("call_soon", base_call_soon, "call_soon($self, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_later", base_call_later, "call_later($self, delay, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_at", base_call_at, "call_at($self, when, callback, /, *args, context=None)\n--\n\n"),
+	LS_PY_METH("call_soon", base_call_soon, "call_soon($self, callback, *args, context=None)\n--\n\n"),
+	LS_PY_METH("call_later", base_call_later, "call_later($self, delay, callback, *args, context=None)\n--\n\n"),
+	LS_PY_METH("call_at", base_call_at, "call_at($self, when, callback, *args, context=None)\n--\n\n"),
 	LS_PY_METH("create_task", base_create_task, "create_task($self, coro, *, name=None, context=None)\n--\n\n"),
-	LS_PY_METH("call_exception_handler", base_exc_handler, "call_exception_handler($self, context, /)\n--\n\n"),
+	LS_PY_METH("call_exception_handler", base_exc_handler, "call_exception_handler($self, context)\n--\n\n"),
 };
 
 static PyMethodDef uv_defs[] = {
-	LS_PY_METH("call_soon", uv_call_soon, "call_soon($self, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_later", uv_call_later, "call_later($self, delay, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_at", uv_call_at, "call_at($self, when, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("create_task", uv_create_task, "create_task($self, coro, *, name=None, context=None)\n--\n\n"),
-	LS_PY_METH("call_exception_handler", uv_exc_handler, "call_exception_handler($self, context, /)\n--\n\n"),
+	LS_PY_METH("call_soon", uv_call_soon, NULL),
+	LS_PY_METH("call_later", uv_call_later, NULL),
+	LS_PY_METH("call_at", uv_call_at, NULL),
+	LS_PY_METH("create_task", uv_create_task, NULL),
+	LS_PY_METH("call_exception_handler", uv_exc_handler, NULL),
 };
 
 static PyMethodDef transport_init_def =
-	LS_PY_METH("__init__", ls_py_transport_init, "__init__($self, /, extra=None)\n--\n\n");
+	LS_PY_METH("__init__", ls_py_transport_init, "__init__($self, extra=None)\n--\n\n");
 
 /* cls.name = a method descriptor running def, the original kept in *keep.
  * Returns 0, or -1 (nothing changed). */
