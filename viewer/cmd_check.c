@@ -104,6 +104,16 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_BLOCKING_CALL) {
+		fprintf(out, " %s %.1f ms", ls_api_name(fi->api), fi->max_ms);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " calls", fi->count);
+		if (cb[0])
+			fprintf(out, " in %s%s%s", ls_color_function(), cb, ls_color_reset());
+	} else if (fi->kind == LS_FINDING_SLOW_SELECTOR) {
+		fprintf(out, " %s %.1f ms late", ls_api_name(fi->api), fi->late_ms);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK) {
 		fprintf(out, " %s in %s", fi->signal, cb[0] ? cb : "a callback");
 	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {

@@ -129,7 +129,8 @@ const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi);
 /* The stack ls_finding_location looks in: called_at, else created_at,
  * else (asyncio's checks) collected_at, else raised_at; *verb (when not
- * NULL) says which: "called", "created", "collected", "raised". */
+ * NULL) says which: "called", "created", "collected" ("dropped" for a
+ * coroutine never awaited: where its last reference went), "raised". */
 const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, const char **verb);
 /* Splits "file:line" (a coroutine's definition): 0 and the file's length
  * and the line, or -1 when it does not end in ":digits". */

@@ -323,7 +323,7 @@ const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, co
 	if (fi->called_at)
 		v = "called", st = fi->called_at;
 	else if (!st && fi->collected_at)
-		v = "collected", st = fi->collected_at;
+		v = fi->kind == LS_FINDING_NEVER_AWAITED ? "dropped" : "collected", st = fi->collected_at;
 	else if (!st && fi->raised_at)
 		v = "raised", st = fi->raised_at;
 	if (verb)

@@ -9,9 +9,14 @@
  * - the text report leaves out the interpreter's own C frames of a stack
  *   that ran Python and says how many; JSON keeps them;
  * - SARIF puts a finding at its first Python frame in the user's code,
- *   before a C extension's frame with debug information (refresh.py
- *   asyncio, run by pyenv's 3.11, whose select module has it);
- * - a suppression names the Python function.
+ *   before a C extension's frame with debug information
+ *   (select_in_callback.py, run by pyenv's 3.11, whose select module has
+ *   it);
+ * - a suppression names the Python function;
+ * - asyncio_checks.py: asyncio's own checks (never-awaited, a task's
+ *   exception never retrieved, an unclosed transport, call_soon from
+ *   another thread) in text, JSON, SARIF and check, and suppressed by the
+ *   coroutine's and the task's name.
  *
  * A test is skipped, saying what is missing, when its interpreter or
  * uvloop is not installed. */
@@ -253,29 +258,64 @@ Test(python_report, json_python_frames_carry_lang_function_file_and_line)
 
 Test(python_report, sarif_location_is_the_users_python_line_not_a_c_extension)
 {
-	/* asyncio's own loop: the slow iteration's called_at is where it
-	 * polls: select_epoll_poll selectmodule.c (a C extension that pyenv
-	 * builds with debug information), asyncio's Python (the standard
-	 * library), then refresh.py's asyncio.run line. */
+	/* select.select in a call_soon callback: a blocking-call whose
+	 * called_at begins in select_select_impl selectmodule.c (a C
+	 * extension that pyenv builds with debug information), then the
+	 * Python line that called it. */
 	need_python(PY_PYENV_311, NULL);
-	char *trace = refresh_trace(PY_PYENV_311, "asyncio");
+	const char *dir = ls_tmpdir();
+	char *path = fixture_py("select_in_callback.py");
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	const char *argv[] = {PY_PYENV_311, path, NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "select_in_callback.py failed:\n%s", r.err);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	int line = ls_marked_line(fixture_py("select_in_callback.py"), ls_fmt("# @select"));
+
+	json_t *rep = ls_report_json(trace);
+	json_t *bc = ls_only_finding(rep, "blocking-call", "poll_token");
+	const char *fn0 = ls_str(json_array_get(json_object_get(bc, "called_at"), 0), "function");
+	if (strncmp(fn0, "select_select_impl", 18) != 0)
+		cr_skip_test("no debug information for pyenv's select module (frame 0: %s)", fn0);
+
 	char *sarif = VIEWER(0, "report", "--format", "sarif", trace);
-	const char *uri;
-	int line;
-	json_t *doc;
-	sarif_result(sarif, &uri, &line, &doc);
-	cr_assert_str_eq(ls_basename(uri), "refresh.py", "location at %s:%d", uri, line);
-	cr_assert_eq(line, refresh_line("run"));
-	cr_assert_eq(uri[0], '/', "not the script's path as Python has it: %s", uri);
+	json_error_t jerr;
+	json_t *doc = json_loads(sarif, 0, &jerr), *res;
+	size_t i;
+	int seen = 0;
+	cr_assert_not_null(doc, "SARIF is not JSON: %s", jerr.text);
+	json_array_foreach(json_object_get(json_array_get(json_object_get(doc, "runs"), 0),
+					   "results"), i, res) {
+		if (strcmp(ls_str(res, "ruleId"), "blocking-call") != 0)
+			continue;
+		json_t *loc = json_array_get(json_object_get(res, "locations"), 0);
+		json_t *phys = json_object_get(loc, "physicalLocation");
+		const char *uri = ls_str(json_object_get(phys, "artifactLocation"), "uri");
+		cr_assert_str_eq(ls_basename(uri), "select_in_callback.py", "location at %s", uri);
+		cr_assert_eq(uri[0], '/', "not the script's path as Python has it: %s", uri);
+		cr_assert_eq(ls_int(json_object_get(phys, "region"), "startLine"), line);
+		seen = 1;
+	}
+	cr_assert(seen, "no blocking-call result in %s", sarif);
 
 	char *check = VIEWER(1, "check", trace);
-	char *want = ls_fmt(" called at <module> refresh.py:%d\n", refresh_line("run"));
+	char *want = ls_fmt("FAIL blocking-call select 2");
+	assert_has(check, want);
+	free(want);
+	want = ls_fmt(" in poll_token (pid %ld) called at poll_token select_in_callback.py:%d\n",
+		      ls_trace_pid(trace), line);
 	assert_has(check, want);
 	free(want);
 	free(check);
 	json_decref(doc);
+	json_decref(rep);
 	free(sarif);
 	free(trace);
+	free(path);
+	free(pre);
 }
 
 Test(python_report, sarif_location_of_a_uvloop_callback_is_where_python_scheduled_it)
@@ -310,6 +350,201 @@ Test(python_report, suppression_by_python_function_name_silences_the_finding)
 	assert_has(check, "loopsan check: PASS (1 process, 0 failing findings, 1 suppressed)");
 	assert_has(check, "1 by 'slow-callback:refresh_*'");
 	free(check);
+	free(supp);
+	free(trace);
+}
+
+/* ---- asyncio's own checks (PY_EVENT) ---- */
+
+/* The line of asyncio_checks.py marked `# @marker`. */
+static int checks_line(const char *marker)
+{
+	return ls_marked_line(fixture_py("asyncio_checks.py"), ls_fmt("# @%s", marker));
+}
+
+/* Runs asyncio_checks.py LOOP with Debian's python under the shim; its one
+ * trace. */
+static char *checks_trace(const char *loop)
+{
+	const char *dir = ls_tmpdir();
+	char *path = fixture_py("asyncio_checks.py");
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	const char *argv[] = {PY_DEBIAN, path, loop, NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "asyncio_checks.py %s failed under the shim:\n%s", loop,
+		     r.err);
+	cr_assert_str_eq(r.out, "asyncio_checks ok\n");
+	ls_run_free(&r);
+	free(path);
+	free(pre);
+	return ls_single_trace(dir);
+}
+
+/* The Python frame `function` of refresh's fixture at the line marked
+ * `marker` is in stack `which` of finding f. */
+static void assert_py_at(json_t *f, const char *which, const char *function, const char *marker)
+{
+	json_t *fr;
+	size_t i;
+	int line = checks_line(marker);
+	json_array_foreach(json_object_get(f, which), i, fr) {
+		const char *fn = json_string_value(json_object_get(fr, "function"));
+		const char *lang = json_string_value(json_object_get(fr, "lang"));
+		if (fn && lang && strcmp(fn, function) == 0 && strcmp(lang, "python") == 0 &&
+		    strcmp(ls_basename(ls_str(fr, "file")), "asyncio_checks.py") == 0 &&
+		    ls_int(fr, "line") == line)
+			return;
+	}
+	cr_assert_fail("no %s asyncio_checks.py:%d in %s: %s", function, line, which,
+		       json_dumps(f, JSON_INDENT(1)));
+}
+
+Test(python_report, asyncio_checks_in_json)
+{
+	need_python(PY_DEBIAN, NULL);
+	char *trace = checks_trace("asyncio");
+	json_t *rep = ls_report_json(trace);
+	long pid = ls_trace_pid(trace);
+
+	json_t *na = ls_only_finding(rep, "never-awaited", NULL);
+	cr_assert_str_eq(ls_str(na, "coroutine"), "refresh");
+	cr_assert_eq(ls_int(na, "count"), 2, "both coroutines of one line are one finding");
+	json_t *def = json_object_get(na, "defined_at");
+	cr_assert_str_eq(ls_basename(ls_str(def, "file")), "asyncio_checks.py");
+	cr_assert_eq(ls_int(def, "line"), checks_line("refresh_def"));
+	assert_py_at(na, "collected_at", "forget", "never");
+
+	json_t *de = ls_only_finding(rep, "dropped-error", NULL);
+	cr_assert_str_eq(ls_str(de, "task"), "Task fail()");
+	cr_assert_str_eq(ls_str(de, "error"), "ValueError: token expired");
+	assert_py_at(de, "created_at", "main", "create_task");
+	cr_assert(json_array_size(json_object_get(de, "collected_at")) > 0, "%s",
+		  json_dumps(de, JSON_INDENT(1)));
+
+	json_t *uh = ls_only_finding(rep, "unclosed-handle", NULL);
+	cr_assert_str_eq(ls_str(uh, "handle"), "transport");
+	cr_assert(strncmp(ls_str(uh, "message"), "unclosed transport <", 20) == 0, "%s",
+		  json_dumps(uh, JSON_INDENT(1)));
+	assert_py_at(uh, "created_at", "leak", "open");
+
+	json_t *wt = ls_only_finding(rep, "wrong-thread", NULL);
+	cr_assert_str_eq(ls_str(wt, "api"), "call_soon");
+	cr_assert_eq(ls_int(json_object_get(wt, "loop_thread"), "tid"), pid);
+	cr_assert_neq(ls_int(json_object_get(wt, "thread"), "tid"), pid);
+	assert_py_at(wt, "called_at", "from_thread", "call_soon");
+	json_decref(rep);
+	free(trace);
+}
+
+Test(python_report, asyncio_checks_in_text_and_check)
+{
+	need_python(PY_DEBIAN, NULL);
+	char *trace = checks_trace("asyncio");
+	char *text = VIEWER(0, "report", trace);
+	char *want[] = {
+		ls_fmt("never-awaited: coroutine 'refresh' was never awaited, 2 times\n"),
+		ls_fmt("\n  coroutine refresh asyncio_checks.py:%d (python)\n"
+		       "  last reference dropped at (where it was made, if it was never stored):\n",
+		       checks_line("refresh_def")),
+		ls_fmt(" forget asyncio_checks.py:%d (python)\n", checks_line("never")),
+		ls_fmt("dropped-error: Task fail() exception was never retrieved: "
+		       "ValueError: token expired\n"),
+		ls_fmt("  task created at:\n"),
+		ls_fmt("unclosed-handle: transport collected unclosed: unclosed transport <"),
+		ls_fmt("wrong-thread: call_soon called from thread "),
+		ls_fmt("SUMMARY: loopsan: 4 findings in 1 process (wrong-thread: 1, "
+		       "unclosed-handle: 1, dropped-error: 1, never-awaited: 1)\n"),
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_has(text, want[i]);
+		free(want[i]);
+	}
+
+	char *check = VIEWER(1, "check", trace);
+	char *lines[] = {
+		ls_fmt("FAIL never-awaited coroutine refresh was never awaited, 2 times (pid %ld) "
+		       "dropped at forget asyncio_checks.py:%d\n", ls_trace_pid(trace),
+		       checks_line("never")),
+		ls_fmt("FAIL dropped-error Task fail() exception never retrieved: ValueError: "
+		       "token expired (pid %ld) created at main asyncio_checks.py:%d\n",
+		       ls_trace_pid(trace), checks_line("create_task")),
+		ls_fmt("FAIL unclosed-handle transport collected unclosed (pid %ld) created at "
+		       "leak asyncio_checks.py:%d\n", ls_trace_pid(trace), checks_line("open")),
+		ls_fmt(" (pid %ld) called at from_thread asyncio_checks.py:%d\n",
+		       ls_trace_pid(trace), checks_line("call_soon")),
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		assert_has(check, lines[i]);
+		free(lines[i]);
+	}
+	free(check);
+	free(text);
+	free(trace);
+}
+
+/* The SARIF result of rule `kind`: at asyncio_checks.py's line `marker`. */
+static void assert_sarif_at(json_t *results, const char *kind, const char *level,
+			    const char *marker)
+{
+	json_t *res;
+	size_t i;
+	json_array_foreach(results, i, res) {
+		if (strcmp(ls_str(res, "ruleId"), kind) != 0)
+			continue;
+		cr_assert_str_eq(ls_str(res, "level"), level);
+		json_t *loc = json_array_get(json_object_get(res, "locations"), 0);
+		json_t *phys = json_object_get(loc, "physicalLocation");
+		const char *uri = ls_str(json_object_get(phys, "artifactLocation"), "uri");
+		cr_assert_str_eq(ls_basename(uri), "asyncio_checks.py", "%s at %s", kind, uri);
+		cr_assert_eq(ls_int(json_object_get(phys, "region"), "startLine"),
+			     checks_line(marker), "%s", kind);
+		return;
+	}
+	cr_assert_fail("no SARIF result %s", kind);
+}
+
+Test(python_report, asyncio_checks_in_sarif_at_the_python_lines)
+{
+	need_python(PY_DEBIAN, NULL);
+	char *trace = checks_trace("asyncio");
+	char *sarif = VIEWER(0, "report", "--format", "sarif", trace);
+	json_error_t jerr;
+	json_t *doc = json_loads(sarif, 0, &jerr);
+	cr_assert_not_null(doc, "SARIF is not JSON: %s", jerr.text);
+	json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
+	json_t *results = json_object_get(run, "results");
+	cr_assert_eq(json_array_size(results), 4, "%s", sarif);
+	assert_sarif_at(results, "never-awaited", "error", "never");
+	assert_sarif_at(results, "dropped-error", "error", "create_task");
+	assert_sarif_at(results, "unclosed-handle", "error", "open");
+	assert_sarif_at(results, "wrong-thread", "error", "call_soon");
+	json_decref(doc);
+	free(sarif);
+	free(trace);
+}
+
+Test(python_report, uvloop_asyncio_checks_and_suppressions_by_coroutine_and_task)
+{
+	need_python(PY_DEBIAN, "uvloop");
+	char *trace = checks_trace("uvloop");
+	char *supp = ls_fmt("%s/checks.supp", ls_tmpdir());
+	FILE *f = fopen(supp, "w");
+	cr_assert_not_null(f);
+	fputs("never-awaited:refresh\ndropped-error:Task fail()\n", f);
+	fclose(f);
+	json_t *rep = ls_report_json(trace);
+	cr_assert_eq(ls_int(ls_only_finding(rep, "never-awaited", NULL), "count"), 2);
+	cr_assert_str_eq(ls_str(ls_only_finding(rep, "dropped-error", NULL), "task"), "Task fail()");
+
+	char *check = VIEWER(1, "check", "--suppressions", supp, trace);
+	assert_has(check, "by 'never-awaited:refresh'");
+	assert_has(check, "by 'dropped-error:Task fail()'");
+	cr_assert_null(strstr(check, "FAIL never-awaited"), "%s", check);
+	cr_assert_null(strstr(check, "FAIL dropped-error"), "%s", check);
+	free(check);
+	json_decref(rep);
 	free(supp);
 	free(trace);
 }
