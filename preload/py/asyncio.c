@@ -851,9 +851,43 @@ static int ls_py_is(PyObject *name, const char *pkg)
 	return len >= n && strncmp(s, pkg, (size_t)n) == 0 && (len == n || s[n] == '.');
 }
 
+/* The hook's entry in the runtime's list was allocated before the
+ * interpreter chose its allocators: under -X dev (or PYTHONMALLOC=debug)
+ * the runtime's own free of it at exit, by the debug allocator, aborts.
+ * Just before it frees the list it tells the hooks: the entry is taken
+ * out of the list then, and left. The list's head in _PyRuntimeState
+ * (internal/pycore_runtime.h), 3.11, LP64 (checked with offsetof against
+ * 3.11.2 and 3.11.7); an entry is {next, function, data}. */
+#pragma weak _PyRuntime
+extern char _PyRuntime[];
+enum { RT_AUDIT_HOOK_HEAD = 656 };
+
+struct ls_py_hook_entry {
+	struct ls_py_hook_entry *next;
+	void *fn, *data;
+};
+
+static int ls_py_audit(const char *event, PyObject *args, void *data);
+
+static void ls_py_unlink_hook(void)
+{
+	if (_PyRuntime == NULL)
+		return;
+	struct ls_py_hook_entry **at = (struct ls_py_hook_entry **)(_PyRuntime + RT_AUDIT_HOOK_HEAD);
+	for (int n = 0; *at != NULL && n < 64; at = &(*at)->next, n++)
+		if ((*at)->fn == (void *)ls_py_audit) {
+			*at = (*at)->next;
+			return;
+		}
+}
+
 static int ls_py_audit(const char *event, PyObject *args, void *data)
 {
 	(void)data;
+	if (LS_UNLIKELY(event[0] == 'c') && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
+		ls_py_unlink_hook();
+		return 0;
+	}
 	if (LS_LIKELY(event[0] != 'i') || strcmp(event, "import") != 0 || busy ||
 	    (asyncio_done && uvloop_done))
 		return 0;
