@@ -422,6 +422,10 @@ Test(python_report, asyncio_checks_in_json)
 	assert_py_at(de, "created_at", "main", "create_task");
 	cr_assert(json_array_size(json_object_get(de, "collected_at")) > 0, "%s",
 		  json_dumps(de, JSON_INDENT(1)));
+	/* The traceback: a stack of Python frames only. */
+	cr_assert_eq(json_array_size(json_object_get(de, "raised_at")), 1, "%s",
+		     json_dumps(de, JSON_INDENT(1)));
+	assert_py_at(de, "raised_at", "fail", "raise");
 
 	json_t *uh = ls_only_finding(rep, "unclosed-handle", NULL);
 	cr_assert_str_eq(ls_str(uh, "handle"), "transport");
@@ -452,6 +456,8 @@ Test(python_report, asyncio_checks_in_text_and_check)
 		ls_fmt("dropped-error: Task fail() exception was never retrieved: "
 		       "ValueError: token expired\n"),
 		ls_fmt("  task created at:\n"),
+		ls_fmt("\n  raised at:\n    #0 fail asyncio_checks.py:%d (python)\n  collected at:\n",
+		       checks_line("raise")),
 		ls_fmt("unclosed-handle: transport collected unclosed: unclosed transport <"),
 		ls_fmt("wrong-thread: call_soon called from thread "),
 		ls_fmt("SUMMARY: loopsan: 4 findings in 1 process (wrong-thread: 1, "
