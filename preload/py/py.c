@@ -46,10 +46,10 @@ struct ls_py_layout {
 	int16_t fr_is_entry;       /* .is_entry (3.11); -1: none */
 	int16_t fr_owner;          /* .owner (3.12+); -1: not read */
 	uint16_t fr_size;          /* bytes of a frame read: past every field above */
-	uint8_t instr_current;     /* fr_instr is the instruction itself, never the unit before the code */
+	uint8_t instr_current;     /* fr_instr is the instruction, never the unit before the code */
 	uint8_t owner_cstack;      /* FRAME_OWNED_BY_CSTACK: an eval loop's entry shim */
 	uint16_t ob_type;          /* PyObject.ob_type */
-	uint16_t var_size;         /* PyVarObject.ob_size (a code object's code units, a bytes' length) */
+	uint16_t var_size;         /* PyVarObject.ob_size (a code's units, a bytes' length) */
 	uint16_t co_firstlineno, co_filename, co_qualname, co_linetable;
 	uint16_t co_code_adaptive; /* the instructions, 2-byte code units */
 	uint16_t bytes_data;       /* PyBytesObject.ob_sval */
@@ -88,7 +88,7 @@ static const struct ls_py_layout ls_py_312 = {
 	.str_utf8 = 48, .str_data = 56,
 };
 
-static struct ls_py_layout L;   /* the process's, set at init */
+static struct ls_py_layout layout;   /* the process's, set at init */
 
 static void *(*get_tstate)(void);    /* PyGILState_GetThisThreadState */
 static const char *code_type;        /* &PyCode_Type */
@@ -139,15 +139,15 @@ static uint32_t ls_py_str(const char *u, char *buf, uint32_t max, int *cut)
 		return 0;
 	uint32_t state;
 	int64_t n;
-	memcpy(&state, u + L.str_state, sizeof(state));
-	memcpy(&n, u + L.str_length, sizeof(n));
+	memcpy(&state, u + layout.str_state, sizeof(state));
+	memcpy(&n, u + layout.str_length, sizeof(n));
 	unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
 	if (!compact || n < 0)
 		return 0;
-	const char *utf8 = ascii ? u + L.str_ascii_data : ls_py_ptr(u, L.str_utf8);
+	const char *utf8 = ascii ? u + layout.str_ascii_data : ls_py_ptr(u, layout.str_utf8);
 	if (utf8 != NULL) {
 		if (!ascii)
-			memcpy(&n, u + L.str_utf8_length, sizeof(n));
+			memcpy(&n, u + layout.str_utf8_length, sizeof(n));
 		*cut = n > (int64_t)max;
 		uint32_t len = *cut ? max : (uint32_t)n;
 		memcpy(buf, utf8, len);
@@ -155,9 +155,9 @@ static uint32_t ls_py_str(const char *u, char *buf, uint32_t max, int *cut)
 	}
 	uint32_t len = 0;
 	for (int64_t i = 0; i < n; i++) {
-		uint32_t c = kind == 1 ? ((const uint8_t *)u)[L.str_data + i]
-			   : kind == 2 ? ((const uint16_t *)(u + L.str_data))[i]
-				       : ((const uint32_t *)(u + L.str_data))[i];
+		uint32_t c = kind == 1 ? ((const uint8_t *)u)[layout.str_data + i]
+			   : kind == 2 ? ((const uint16_t *)(u + layout.str_data))[i]
+				       : ((const uint32_t *)(u + layout.str_data))[i];
 		uint32_t w = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
 		if (len + w > max) {
 			*cut = 1;
@@ -181,17 +181,17 @@ static void ls_py_code_write(uint32_t id, const struct ls_py_key *k, int keep)
 {
 	char file[LS_PYCODE_FILE_MAX], name[LS_PYCODE_NAME_MAX];
 	int cut_file = 0, cut_name = 0;
-	struct ls_rec_pycode h = { .firstlineno = k->firstlineno, .version = L.version };
+	struct ls_rec_pycode h = { .firstlineno = k->firstlineno, .version = layout.version };
 	h.file_len = (uint16_t)ls_py_str(k->file, file, sizeof(file), &cut_file);
 	h.name_len = (uint16_t)ls_py_str(k->name, name, sizeof(name), &cut_name);
 	h.flags = (uint16_t)((cut_file ? LS_PYCODE_CUT_FILE : 0) | (cut_name ? LS_PYCODE_CUT_NAME : 0));
 	const uint8_t *lines = NULL;
 	if (k->lines != NULL) {
 		int64_t n;
-		memcpy(&n, k->lines + L.var_size, sizeof(n));
+		memcpy(&n, k->lines + layout.var_size, sizeof(n));
 		if (n > 0) {
 			h.lines_len = n > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-			lines = (const uint8_t *)k->lines + L.bytes_data;
+			lines = (const uint8_t *)k->lines + layout.bytes_data;
 		}
 	}
 	if (keep)
@@ -211,10 +211,11 @@ uint32_t ls_py_code_id(const char *code, int keep)
 	if (t == NULL)
 		return 0;
 	struct ls_py_key k = {
-		.code = code, .file = ls_py_ptr(code, L.co_filename),
-		.name = ls_py_ptr(code, L.co_qualname), .lines = ls_py_ptr(code, L.co_linetable),
+		.code = code, .file = ls_py_ptr(code, layout.co_filename),
+		.name = ls_py_ptr(code, layout.co_qualname),
+		.lines = ls_py_ptr(code, layout.co_linetable),
 	};
-	memcpy(&k.firstlineno, code + L.co_firstlineno, sizeof(k.firstlineno));
+	memcpy(&k.firstlineno, code + layout.co_firstlineno, sizeof(k.firstlineno));
 	uint64_t tag = ls_py_hash(&k);
 	uint32_t i = (uint32_t)(tag >> 20) & (LS_PY_CODE_SLOTS - 1);
 	for (uint32_t probes = 0; probes < 64; probes++, i = (i + 1) & (LS_PY_CODE_SLOTS - 1)) {
@@ -273,10 +274,10 @@ static int ls_py_copy(void *dst, const char *src, size_t n, int other)
 static const char *ls_py_state_frame(const char *ts, int other)
 {
 	const char *at = ts, *f;
-	if (L.ts_cframe >= 0 && (!ls_py_plausible(ts) ||
-				 !ls_py_copy(&at, ts + L.ts_cframe, sizeof(at), other)))
+	if (layout.ts_cframe >= 0 &&
+	    (!ls_py_plausible(ts) || !ls_py_copy(&at, ts + layout.ts_cframe, sizeof(at), other)))
 		return NULL;
-	if (!ls_py_plausible(at) || !ls_py_copy(&f, at + L.ts_frame, sizeof(f), other))
+	if (!ls_py_plausible(at) || !ls_py_copy(&f, at + layout.ts_frame, sizeof(f), other))
 		return NULL;
 	return f;
 }
@@ -287,48 +288,56 @@ static const char *ls_py_state_frame(const char *ts, int other)
  * not run yet (its first line); 3.13's is the instruction itself. */
 static int64_t ls_py_lasti(const char *instr, const char *start, int64_t units)
 {
-	const char *lo = L.instr_current ? start : start - 2;
+	const char *lo = layout.instr_current ? start : start - 2;
 	if (units <= 0 || instr < lo || instr >= start + units * 2)
 		return -1;
 	return instr >= start ? (instr - start) / 2 : 0;
 }
 
+/* The Python frame of the frame copied into fr, into *out: 0 when a step
+ * is implausible (a code object is one: its type is PyCode_Type, the
+ * instruction inside it). */
+static int ls_py_frame(const char *fr, struct ls_py_frame *out, int keep, int other)
+{
+	char co[LS_PY_CODE_BUF];
+	const char *code = ls_py_ptr(fr, layout.fr_code);
+	if (!ls_py_plausible(code) || !ls_py_copy(co, code, layout.co_code_adaptive, other) ||
+	    ls_py_ptr(co, layout.ob_type) != code_type)
+		return 0;
+	int64_t units;   /* Py_SIZE: code units */
+	memcpy(&units, co + layout.var_size, sizeof(units));
+	const char *start = code + layout.co_code_adaptive;
+	int64_t lasti = ls_py_lasti(ls_py_ptr(fr, layout.fr_instr), start, units);
+	if (lasti < 0)
+		return 0;
+	out->code = ls_py_code_id(code, keep);
+	out->lasti = (uint32_t)lasti;
+	out->flags = layout.fr_is_entry >= 0 && fr[layout.fr_is_entry] ? LS_PY_ENTRY : 0;
+	return 1;
+}
+
 /* The frames from f outward, at most max. Every step is checked before
- * it is followed (a code object is one: its type is PyCode_Type, the
- * instruction inside it), and the walk ends at the first that is not:
- * frames so far are kept. An eval loop's entry shim (3.12+) is no Python
- * frame: it marks the one before it as its run's first. keep: in a
- * signal handler or of another thread (ls_py_code_id); other: of another
- * thread (ls_py_copy). */
+ * it is followed, and the walk ends at the first that is not: frames so
+ * far are kept. An eval loop's entry shim (3.12+) is no Python frame: it
+ * marks the one before it as its run's first. keep: in a signal handler
+ * or of another thread (ls_py_code_id); other: of another thread
+ * (ls_py_copy). */
 static uint32_t ls_py_walk(const char *f, struct ls_py_frame *out, uint32_t max, int keep,
 			   int other)
 {
 	uint32_t n = 0;
-	char fr[LS_PY_FRAME_BUF], co[LS_PY_CODE_BUF];
+	char fr[LS_PY_FRAME_BUF];
 	for (uint32_t steps = 0; steps < 2 * max + 2 && ls_py_plausible(f) &&
-				 ls_py_copy(fr, f, L.fr_size, other); steps++) {
-		if (L.fr_owner >= 0 && fr[L.fr_owner] == L.owner_cstack) {
+				 ls_py_copy(fr, f, layout.fr_size, other); steps++) {
+		if (layout.fr_owner >= 0 && fr[layout.fr_owner] == layout.owner_cstack) {
 			if (n > 0)
 				out[n - 1].flags |= LS_PY_ENTRY;
+		} else if (n == max || !ls_py_frame(fr, &out[n], keep, other)) {
+			break;
 		} else {
-			if (n == max)
-				break;
-			const char *code = ls_py_ptr(fr, L.fr_code);
-			if (!ls_py_plausible(code) || !ls_py_copy(co, code, L.co_code_adaptive, other) ||
-			    ls_py_ptr(co, L.ob_type) != code_type)
-				break;
-			int64_t units;   /* Py_SIZE: code units */
-			memcpy(&units, co + L.var_size, sizeof(units));
-			int64_t lasti = ls_py_lasti(ls_py_ptr(fr, L.fr_instr), code + L.co_code_adaptive,
-						    units);
-			if (lasti < 0)
-				break;
-			out[n].code = ls_py_code_id(code, keep);
-			out[n].lasti = (uint32_t)lasti;
-			out[n].flags = L.fr_is_entry >= 0 && fr[L.fr_is_entry] ? LS_PY_ENTRY : 0;
 			n++;
 		}
-		const char *next = ls_py_ptr(fr, L.fr_previous);
+		const char *next = ls_py_ptr(fr, layout.fr_previous);
 		if (next == f)
 			break;
 		f = next;
@@ -366,7 +375,8 @@ static uint32_t ls_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_fra
 	const char *ts = (const char *)thread;
 	unsigned long native;
 	if (!ls_py_plausible(ts) ||
-	    !ls_py_copy(&native, ts + L.ts_native_thread_id, sizeof(native), 1) || native != tid)
+	    !ls_py_copy(&native, ts + layout.ts_native_thread_id, sizeof(native), 1) ||
+	    native != tid)
 		return 0;
 	return ls_py_walk(ls_py_state_frame(ts, 1), out, max, 1, 1);
 }
@@ -376,7 +386,7 @@ static uint32_t ls_py_frames_of(uintptr_t thread, uint32_t tid, struct ls_py_fra
 static uintptr_t ls_py_where(void)
 {
 	const char *f = ls_py_state_frame(get_tstate(), 0);
-	return ls_py_plausible(f) ? (uintptr_t)ls_py_ptr(f, L.fr_instr) : 0;
+	return ls_py_plausible(f) ? (uintptr_t)ls_py_ptr(f, layout.fr_instr) : 0;
 }
 
 static void ls_py_note_unsupported(void)
@@ -423,7 +433,7 @@ struct ls_py_debug_offsets {
 static int ls_py_field(uint64_t off, uint64_t width, uint64_t limit, uint16_t *out,
 		       uint16_t *end)
 {
-	if (off % width != 0 || off + width > limit)
+	if (off % width != 0 || off > limit || width > limit - off)
 		return 0;
 	*out = (uint16_t)off;
 	if (end != NULL && off + width > *end)
@@ -498,7 +508,7 @@ static void ls_py_init(void)
 	void *runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
 	if (version == NULL || tstate == NULL || runtime == NULL)
 		return;
-	if (!ls_py_layout(version(), runtime, &L)) {
+	if (!ls_py_layout(version(), runtime, &layout)) {
 		ls_trace_hooks_add(&ls_py_unsupported_hooks);
 		return;
 	}
@@ -507,7 +517,7 @@ static void ls_py_init(void)
 		return;
 	get_tstate = (void *(*)(void))tstate;
 	ls_trace_hooks_add(&ls_py_hooks);
-	if (L.version == 311)   /* asyncio's hooks read 3.11's objects */
+	if (layout.version == 311)   /* asyncio's hooks read 3.11's objects */
 		ls_py_asyncio_init();
 }
 
