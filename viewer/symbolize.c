@@ -311,7 +311,7 @@ static int is_eval_frame(const struct ls_frame *f)
 	return !f->python && f->function && strcmp(f->function, "_PyEval_EvalFrameDefault") == 0;
 }
 
-/* The interpreter's own module (python3.11, libpython3.11.so.1.0). */
+/* The interpreter's own module (python3.11, libpython3.13.so.1.0). */
 static int is_python_module(const struct ls_frame *f)
 {
 	return f->module && (strncmp(f->module, "python", 6) == 0 ||
