@@ -29,8 +29,8 @@ void ls_check_usage(FILE *out)
 	      "  --fail-on KIND,...   the kinds that fail (default: all), from\n"
 	      "                       slow-callback, slow-selector, blocking-call,\n"
 	      "                       wrong-thread, pending-at-close, unclosed-handle,\n"
-	      "                       dropped-error, lost-wakeup, crash-in-callback,\n"
-	      "                       handle-misuse\n"
+	      "                       dropped-error, never-awaited, lost-wakeup,\n"
+	      "                       crash-in-callback, handle-misuse\n"
 	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
 	      "                       threshold they were recorded with\n"
 	      "  --suppressions FILE  kind:pattern lines whose findings do not fail\n"
@@ -104,6 +104,16 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_BLOCKING_CALL) {
+		fprintf(out, " %s %.1f ms", ls_api_name(fi->api), fi->max_ms);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " calls", fi->count);
+		if (cb[0])
+			fprintf(out, " in %s%s%s", ls_color_function(), cb, ls_color_reset());
+	} else if (fi->kind == LS_FINDING_SLOW_SELECTOR) {
+		fprintf(out, " %s %.1f ms late", ls_api_name(fi->api), fi->late_ms);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK) {
 		fprintf(out, " %s in %s", fi->signal, cb[0] ? cb : "a callback");
 	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
@@ -114,6 +124,20 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
 		fprintf(out, " %s from thread %" PRIu32 " (loop thread %" PRIu32 ")",
 			ls_api_name(fi->api), fi->tid, fi->loop_tid);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_NEVER_AWAITED) {
+		fprintf(out, " coroutine %s%s%s was never awaited", ls_color_function(), fi->py_name,
+			ls_color_reset());
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->python && fi->kind == LS_FINDING_DROPPED_ERROR) {
+		fprintf(out, " %s%s%s exception never retrieved: %s", ls_color_function(),
+			fi->py_name, ls_color_reset(), fi->error);
+		if (fi->count > 1)
+			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->python && fi->kind == LS_FINDING_UNCLOSED_HANDLE) {
+		fprintf(out, " %s collected unclosed", fi->handle);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
@@ -128,9 +152,11 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 				ls_color_reset());
 	}
 	fprintf(out, " (pid %" PRIu64 ")", fi->trace->pid);
+	const char *verb;
 	const struct ls_frame *f = ls_finding_location(r, fi);
+	ls_finding_location_stack(fi, &verb);
 	if (f)
-		fprintf(out, " %s at %s%s%s %s%s:%d%s", fi->called_at ? "called" : "created",
+		fprintf(out, " %s at %s%s%s %s%s:%d%s", verb,
 			ls_color_function(),
 			f->function ? f->function : "?", ls_color_reset(),
 			ls_color_location(), ls_basename(f->file), f->line,

@@ -80,36 +80,27 @@ static void site_names_init(struct emitter *e)
 	for (size_t i = 0; i < t->sites.len; i++) {
 		const struct ls_site *s = LS_VEC_AT(&t->sites, struct ls_site, i);
 		struct site_names *n = &e->names[i];
-		char buf[64];
-		const struct ls_frame *f = s->callback ? ls_symbolize(e->sym, s->callback, 1) : NULL;
+		struct ls_callback_name cn;
+		ls_site_callback_name(&cn, e->sym, s);
 		if (ls_api_is_selector(s->api))
 			n->callback = ls_xstrdup("loop iteration");
-		else if (f == NULL)
+		else if (cn.name[0] == '\0')
 			n->callback = ls_xstrdup("?");
-		else if (f->function)
-			n->callback = json_escape(f->function);
-		else {
-			snprintf(buf, sizeof(buf), "0x%" PRIx64, s->callback);
-			n->callback = ls_xstrdup(buf);
-		}
+		else
+			n->callback = json_escape(cn.name);
 		n->site = s->id;
 		n->api = json_escape(ls_api_name(s->api));
-		const struct ls_stack *st = ls_trace_stack(t, s->stack);
-		for (uint32_t k = 0; st && k < st->depth; k++) {
-			const struct ls_frame *fr = ls_symbolize(e->sym, st->pcs[k], 0);
-			if (fr->module && strcmp(fr->module, "libloopsan.so") == 0)
-				continue;
-			char where[1024];
-			if (fr->function && fr->file)
-				snprintf(where, sizeof(where), "%s %s:%d", fr->function,
-					 ls_basename(fr->file), fr->line);
-			else if (fr->function)
-				snprintf(where, sizeof(where), "%s", fr->function);
-			else
-				snprintf(where, sizeof(where), "0x%" PRIx64, fr->pc);
+		const struct ls_frame *fr = ls_site_frame(e->sym, t, s);
+		char where[1024];
+		if (fr && fr->function && fr->file)
+			snprintf(where, sizeof(where), "%s %s:%d", fr->function,
+				 ls_basename(fr->file), fr->line);
+		else if (fr && fr->function)
+			snprintf(where, sizeof(where), "%s", fr->function);
+		else if (fr)
+			snprintf(where, sizeof(where), "0x%" PRIx64, fr->pc);
+		if (fr)
 			n->where = json_escape(where);
-			break;
-		}
 	}
 }
 

@@ -67,6 +67,10 @@ static void text_frame(FILE *out, unsigned n, const struct ls_frame *f)
 	fputc('\n', out);
 }
 
+/* A stack with Python frames shows the Python code and every native
+ * frame but the interpreter's own (its C frames between Python frames say
+ * nothing to a Python programmer); frames keep their numbers, so a gap
+ * shows where some were left out, and JSON keeps them all. */
 static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 		       const struct ls_stack *st)
 {
@@ -76,11 +80,19 @@ static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 	}
 	fprintf(out, "  %s:\n", title);
 	uint32_t first = ls_stack_first_frame(s, st);
-	uint32_t n = ls_stack_nframes(s, st);
+	uint32_t n = ls_stack_nframes(s, st), hidden = 0;
 	if (first == n)
 		fputs("    (no frames)\n", out);
-	for (uint32_t i = first; i < n; i++)
-		text_frame(out, i - first, ls_stack_frame(s, st, i));
+	for (uint32_t i = first; i < n; i++) {
+		const struct ls_frame *f = ls_stack_frame(s, st, i);
+		if (st->npy && ls_frame_is_interpreter(f))
+			hidden++;
+		else
+			text_frame(out, i - first, f);
+	}
+	if (hidden)
+		fprintf(out, "    (%" PRIu32 " interpreter frame%s hidden)\n", hidden,
+			hidden == 1 ? "" : "s");
 }
 
 static void text_where(FILE *out, const struct ls_finding *fi)
@@ -182,6 +194,23 @@ static void headline_dropped(FILE *out, const struct ls_finding *fi)
 		fprintf(out, ", %" PRIu64 " times", fi->count);
 }
 
+/* asyncio's own checks, in asyncio's words. */
+static void headline_python(FILE *out, const struct ls_finding *fi)
+{
+	const char *c = ls_color_function(), *z = ls_color_reset();
+	if (fi->kind == LS_FINDING_NEVER_AWAITED)
+		fprintf(out, "coroutine '%s%s%s' was never awaited", c, fi->py_name, z);
+	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
+		fprintf(out, "%s%s%s exception was never retrieved: %s", c, fi->py_name, z,
+			fi->py_text);
+	else if (fi->kind == LS_FINDING_UNCLOSED_HANDLE)
+		fprintf(out, "%s collected unclosed: %s", fi->handle, fi->py_text);
+	else
+		headline_wrong_thread(out, fi);
+	if (fi->count > 1 && fi->kind != LS_FINDING_WRONG_THREAD)
+		fprintf(out, ", %" PRIu64 " times", fi->count);
+}
+
 void ls_report_print_headline(FILE *out, const struct ls_report *r,
 			      const struct ls_finding *fi)
 {
@@ -195,6 +224,8 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_selector(out, fi);
 	else if (fi->kind == LS_FINDING_BLOCKING_CALL)
 		headline_blocking(out, cb, fi);
+	else if (fi->python)
+		headline_python(out, fi);
 	else if (fi->kind == LS_FINDING_DROPPED_ERROR)
 		headline_dropped(out, fi);
 	else if (fi->kind == LS_FINDING_WRONG_THREAD)
@@ -218,16 +249,88 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 		headline_pending(out, cb, fi);
 }
 
+/* A Python callback: where its function is defined, and the native
+ * callback that ran it when the site is a native loop's (uvloop). */
+static void text_python_callback(FILE *out, struct ls_symbolizer *s, const struct ls_finding *fi)
+{
+	struct ls_callback_name cn;
+	ls_finding_callback_name(&cn, s, fi);
+	if (!cn.py && !ls_api_is_python(fi->callback_api))
+		return;
+	fprintf(out, "  callback %s%s%s", ls_color_function(), cn.name, ls_color_reset());
+	if (cn.py && cn.py->file)
+		fprintf(out, " %s%s:%d%s", ls_color_location(), ls_basename(cn.py->file),
+			cn.py->def_line, ls_color_reset());
+	if (cn.py)
+		fputs(" (python)", out);
+	if (cn.run_by[0])
+		fprintf(out, ", run by %s", cn.run_by);
+	fputc('\n', out);
+}
+
+/* An event of asyncio's own checks: the coroutine's definition, then
+ * the stacks it has, the one where it was seen last (where the object's
+ * last reference went, or the call). */
+static void text_py_event(FILE *out, struct ls_symbolizer *s, const struct ls_finding *fi)
+{
+	size_t file_len;
+	int line;
+	if (fi->kind == LS_FINDING_NEVER_AWAITED && fi->py_text[0]) {
+		fprintf(out, "  coroutine %s%s%s", ls_color_function(), fi->py_name, ls_color_reset());
+		if (ls_split_file_line(fi->py_text, &file_len, &line) == 0) {
+			char *file = ls_xstrndup(fi->py_text, file_len);
+			fprintf(out, " %s%s:%d%s", ls_color_location(), ls_basename(file), line,
+				ls_color_reset());
+			free(file);
+		} else {
+			fprintf(out, " %s", fi->py_text);
+		}
+		fputs(" (python)\n", out);
+	}
+	if (fi->kind == LS_FINDING_WRONG_THREAD) {
+		text_stack(out, "called at", s, fi->called_at);
+		return;
+	}
+	if (fi->created_at)
+		text_stack(out, fi->kind == LS_FINDING_DROPPED_ERROR && strncmp(fi->py_name, "Task", 4) == 0
+			   ? "task created at" : "created at", s, fi->created_at);
+	if (fi->raised_at)
+		text_stack(out, "raised at", s, fi->raised_at);
+	text_stack(out, fi->kind == LS_FINDING_NEVER_AWAITED && !fi->created_at
+		   ? "last reference dropped at (where it was made, if it was never stored)"
+		   : fi->kind == LS_FINDING_NEVER_AWAITED ? "last reference dropped at"
+		   : "collected at", s, fi->collected_at);
+}
+
+/* The title of the stack of the callback's registration. */
+static const char *created_title(const struct ls_finding *fi, char *buf, size_t n)
+{
+	const char *in = fi->kind == LS_FINDING_BLOCKING_CALL ? "in the callback " : "";
+	if (fi->has_callback && fi->callback_api == LS_API_PY_CREATE_TASK)
+		snprintf(buf, n, "%stask created at (create_task)", in);
+	else if (fi->has_callback && ls_api_is_python(fi->callback_api))
+		snprintf(buf, n, "%sscheduled at (%s)", in, ls_api_name(fi->callback_api));
+	else
+		snprintf(buf, n, "%screated at", in);
+	return buf;
+}
+
 void ls_report_print_finding(FILE *out, const struct ls_report *r,
 			     const struct ls_finding *fi)
 {
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
+	char title[64];
 	fprintf(out, "==%" PRIu64 "== ", fi->trace->pid);
 	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
+	if (fi->has_callback)
+		text_python_callback(out, s, fi);
+	if (fi->python) {
+		text_py_event(out, s, fi);
+		return;
+	}
 	if (fi->stuck_at) {
-		char title[64];
 		snprintf(title, sizeof(title), "stuck at (%s)", fi->stuck_how);
 		text_stack(out, title, s, fi->stuck_at);
 	}
@@ -237,8 +340,7 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 			   ? "loop polls at" : "called at",
 			   s, fi->called_at);
 	if (!fi->called_at || fi->created_at)
-		text_stack(out, fi->kind == LS_FINDING_BLOCKING_CALL ? "in the callback created at"
-			   : "created at", s, fi->created_at);
+		text_stack(out, created_title(fi, title, sizeof(title)), s, fi->created_at);
 	if (fi->registered_at)
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
@@ -391,10 +493,21 @@ static json_t *json_thread(const struct ls_finding *fi)
 	return o;
 }
 
+json_t *ls_json_python_def(const struct ls_frame *py)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "function", str(py->function));
+	if (py->file)
+		json_object_set_new(o, "file", str(py->file));
+	if (py->def_line > 0)
+		json_object_set_new(o, "line", json_integer(py->def_line));
+	json_object_set_new(o, "lang", str("python"));
+	return o;
+}
+
 static void json_common(json_t *o, struct ls_symbolizer *s,
 			const struct ls_finding *fi)
 {
-	char cb[256];
 	json_object_set_new(o, "kind", json_string(ls_finding_kind_name(fi->kind)));
 	json_object_set_new(o, "pid", json_integer((json_int_t)fi->trace->pid));
 	json_object_set_new(o, "thread", json_thread(fi));
@@ -403,9 +516,31 @@ static void json_common(json_t *o, struct ls_symbolizer *s,
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE || fi->kind == LS_FINDING_UNCLOSED_HANDLE)
 		json_object_set_new(o, "handle", str(fi->handle));
 	if (fi->has_callback) {
-		ls_finding_callback(cb, sizeof(cb), s, fi);
-		json_object_set_new(o, "callback", str(cb));
+		struct ls_callback_name cn;
+		ls_finding_callback_name(&cn, s, fi);
+		json_object_set_new(o, "callback", str(cn.name));
+		if (cn.py)
+			json_object_set_new(o, "callback_at", ls_json_python_def(cn.py));
+		if (cn.run_by[0])
+			json_object_set_new(o, "run_by", str(cn.run_by));
 	}
+}
+
+/* "file:line" as {"file", "line"}; the whole as file when it has no line. */
+static json_t *json_file_line(const char *text)
+{
+	size_t file_len;
+	int line;
+	json_t *o = json_object();
+	if (ls_split_file_line(text, &file_len, &line) != 0) {
+		json_object_set_new(o, "file", str(text));
+		return o;
+	}
+	char *file = ls_xstrndup(text, file_len);
+	json_object_set_new(o, "file", str(file));
+	json_object_set_new(o, "line", json_integer(line));
+	free(file);
+	return o;
 }
 
 static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi)
@@ -449,7 +584,17 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "misuse", str(fi->misuse));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
+		if (fi->python)
+			json_object_set_new(o, "task", str(fi->py_name));
 		json_object_set_new(o, "error", str(fi->error));
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+	} else if (fi->kind == LS_FINDING_NEVER_AWAITED) {
+		json_object_set_new(o, "coroutine", str(fi->py_name));
+		if (fi->py_text[0])
+			json_object_set_new(o, "defined_at", json_file_line(fi->py_text));
+		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
+	} else if (fi->python) {
+		json_object_set_new(o, "message", str(fi->py_text));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	} else {
 		json_object_set_new(o, "closing", json_boolean(fi->closing));
@@ -463,6 +608,10 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 	if (fi->registered_at)
 		json_object_set_new(o, "registered_at",
 				    json_stack(s, fi->registered_at));
+	if (fi->raised_at)
+		json_object_set_new(o, "raised_at", json_stack(s, fi->raised_at));
+	if (fi->collected_at)
+		json_object_set_new(o, "collected_at", json_stack(s, fi->collected_at));
 	if (fi->stuck_at) {
 		json_object_set_new(o, "stuck_at", json_stack(s, fi->stuck_at));
 		json_object_set_new(o, "stuck_how", str(fi->stuck_how));

@@ -116,34 +116,20 @@ static void human(char *buf, size_t n, double ns)
 		snprintf(buf, n, "%.2f s", ns / 1e9);
 }
 
+/* What a site's callbacks are called: a Python one by its function
+ * (ls_site_callback_name), never by an address. */
 static const char *callback_name(const struct site_row *row, const struct ls_site *s,
-				 char *buf, size_t n)
+				 struct ls_callback_name *cn)
 {
+	memset(cn, 0, sizeof(*cn));
 	if (s != NULL && ls_api_is_selector(s->api))
 		return "loop iteration";
 	if (s != NULL && ls_api_is_blocking(s->api))
 		return "blocking call";
-	if (s == NULL || s->callback == 0)
+	if (s == NULL || (s->callback == 0 && !ls_api_is_python(s->api)))
 		return "?";
-	const struct ls_frame *f = ls_symbolize(row->sym, s->callback, 1);
-	if (f->function)
-		return f->function;
-	snprintf(buf, n, "0x%" PRIx64, s->callback);
-	return buf;
-}
-
-/* The innermost frame of the registration stack that has a symbol. */
-static const struct ls_frame *site_frame(const struct site_row *row, const struct ls_site *s)
-{
-	const struct ls_stack *st = s ? ls_trace_stack(row->trace, s->stack) : NULL;
-	const struct ls_stack_view *v = st ? ls_stack_view(row->sym, st) : NULL;
-	for (uint32_t i = 0; v && i < v->n; i++) {
-		const struct ls_frame *f = v->frames[i];
-		if (f->module && strcmp(f->module, "libloopsan.so") == 0)
-			continue;
-		return f;
-	}
-	return NULL;
+	ls_site_callback_name(cn, row->sym, s);
+	return cn->name;
 }
 
 static void print_text(FILE *out, struct ls_vec *rows, const struct ls_report *r)
@@ -164,15 +150,16 @@ static void print_text(FILE *out, struct ls_vec *rows, const struct ls_report *r
 	for (size_t i = 0; i < rows->len; i++) {
 		const struct site_row *row = LS_VEC_AT(rows, struct site_row, i);
 		const struct ls_site *s = ls_trace_site(row->trace, row->site);
-		char p50[32], p99[32], max[32], tot[32], cb[32];
+		char p50[32], p99[32], max[32], tot[32];
+		struct ls_callback_name cn;
 		human(p50, sizeof(p50), quantile_ns(row, 0.50));
 		human(p99, sizeof(p99), quantile_ns(row, 0.99));
 		human(max, sizeof(max), row->max_ns);
 		human(tot, sizeof(tot), row->total_ns);
 		fprintf(out, "%10" PRIu64 " %9s %9s %9s %9s  %s (%s)", row->count, p50, p99, max,
-			tot, callback_name(row, s, cb, sizeof(cb)),
+			tot, callback_name(row, s, &cn),
 			s ? ls_api_name(s->api) : "unknown");
-		const struct ls_frame *f = site_frame(row, s);
+		const struct ls_frame *f = ls_site_frame(row->sym, row->trace, s);
 		if (f && f->function && f->file)
 			fprintf(out, " %s %s:%d", f->function, ls_basename(f->file), f->line);
 		else if (f && f->function)
@@ -209,18 +196,20 @@ static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 	for (size_t i = 0; i < rows->len; i++) {
 		const struct site_row *row = LS_VEC_AT(rows, struct site_row, i);
 		const struct ls_site *s = ls_trace_site(row->trace, row->site);
-		char cb[32];
+		struct ls_callback_name cn;
 		json_t *o = json_object();
 		json_object_set_new(o, "pid", json_integer((json_int_t)row->trace->pid));
 		json_object_set_new(o, "api", json_string(s ? ls_api_name(s->api) : "unknown"));
-		json_object_set_new(o, "callback", str(callback_name(row, s, cb, sizeof(cb))));
+		json_object_set_new(o, "callback", str(callback_name(row, s, &cn)));
+		if (cn.py)
+			json_object_set_new(o, "callback_at", ls_json_python_def(cn.py));
 		json_object_set_new(o, "threads", json_integer(row->threads));
 		json_object_set_new(o, "count", json_integer((json_int_t)row->count));
 		json_object_set_new(o, "p50_ms", ms(quantile_ns(row, 0.50)));
 		json_object_set_new(o, "p99_ms", ms(quantile_ns(row, 0.99)));
 		json_object_set_new(o, "max_ms", ms(row->max_ns));
 		json_object_set_new(o, "total_ms", ms(row->total_ns));
-		const struct ls_frame *f = site_frame(row, s);
+		const struct ls_frame *f = ls_site_frame(row->sym, row->trace, s);
 		if (f && f->function) {
 			json_t *at = json_object();
 			json_object_set_new(at, "function", str(f->function));
@@ -228,6 +217,8 @@ static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 				json_object_set_new(at, "file", str(f->file));
 				json_object_set_new(at, "line", json_integer(f->line));
 			}
+			if (f->python)
+				json_object_set_new(at, "lang", str("python"));
 			json_object_set_new(o, "registered_at", at);
 		}
 		json_array_append_new(sites, o);

@@ -3,6 +3,7 @@
 #ifndef LOOPSAN_VIEWER_COMMANDS_H
 #define LOOPSAN_VIEWER_COMMANDS_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "viewer/color.h"
@@ -88,17 +89,52 @@ uint32_t ls_stack_nframes(struct ls_symbolizer *s, const struct ls_stack *st);
 uint32_t ls_stack_first_frame(struct ls_symbolizer *s, const struct ls_stack *st);
 const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
 				      const struct ls_stack *st, uint32_t i);
-/* The callback's symbol, or its address; "" when the finding has none. */
+/* What a callback is called. A native one by its symbol, or its address.
+ * A Python one (the site of a Python loop method: call_soon, call_later,
+ * call_at, create_task) by its function's qualified name ("refresh_token";
+ * "Task main()" for a task), never by an address, with py its definition.
+ * A native callback that ran Python (uvloop's timer callback running a
+ * call_later handle) by the Python function it ran, found in stuck_at,
+ * with run_by naming the native one. */
+struct ls_callback_name {
+	char name[320];              /* "" when there is no callback */
+	const struct ls_frame *py;   /* the Python function: file, def_line; else NULL */
+	char run_by[320];            /* the native callback that ran py, or "" */
+};
+void ls_finding_callback_name(struct ls_callback_name *out, struct ls_symbolizer *s,
+			      const struct ls_finding *fi);
+void ls_site_callback_name(struct ls_callback_name *out, struct ls_symbolizer *s,
+			   const struct ls_site *site);
+/* Where a site was registered, in one frame: in a stack that ran Python,
+ * its first Python frame in the user's code; else its innermost frame
+ * that is not the shim's. NULL when there is none. */
+const struct ls_frame *ls_site_frame(struct ls_symbolizer *s, const struct ls_trace *t,
+				     const struct ls_site *site);
+/* A Python callback's definition as JSON: a Python frame (function,
+ * file, "lang": "python") whose line is the function's first. */
+json_t *ls_json_python_def(const struct ls_frame *py);
+/* The name alone; "" when the finding has no callback. */
 void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
 			 const struct ls_finding *fi);
 /* Whether f is in the user's code: not in a lib*.so* or ld-linux module
- * (libc, libuv, libpthread, the shim, ...). */
+ * (libc, libuv, libpthread, the shim, ...); a Python frame not in the
+ * standard library (.../lib/python3.*), site- or dist-packages, or
+ * "<frozen ...>". */
 int ls_frame_is_user(const struct ls_frame *f);
-/* Where to look: the first frame of created_at with a file and line in
- * the user's code (not in a lib*.so* or ld-linux module), else the first
- * frame with a file and line; NULL when there is none. */
+/* Where to look, in the stack ls_finding_location_stack picks: the first
+ * Python frame in the user's code when the stack has Python frames, else
+ * the first frame with a file and line in the user's code, else the
+ * first frame with a file and line; NULL when there is none. */
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi);
+/* The stack ls_finding_location looks in: called_at, else created_at,
+ * else (asyncio's checks) collected_at, else raised_at; *verb (when not
+ * NULL) says which: "called", "created", "collected" ("dropped" for a
+ * coroutine never awaited: where its last reference went), "raised". */
+const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, const char **verb);
+/* Splits "file:line" (a coroutine's definition): 0 and the file's length
+ * and the line, or -1 when it does not end in ":digits". */
+int ls_split_file_line(const char *s, size_t *file_len, int *line);
 
 /* ---- the gate shared by check and run --fail (cmd_check.c) ---- */
 

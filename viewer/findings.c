@@ -89,6 +89,14 @@ static const struct ls_finding_kind_info kinds[LS_FINDING_KIND_COUNT] = {
 		"to one that ignored it.",
 		"Check the status argument of the callback; created_at shows where "
 		"the request was made.", 0 },
+	[LS_FINDING_NEVER_AWAITED] = {
+		"never-awaited", "A coroutine was created and never awaited.",
+		"A coroutine object was destroyed without ever running (Python's "
+		"RuntimeWarning \"coroutine ... was never awaited\"): the code in "
+		"it never ran.",
+		"Await the coroutine, or hand it to asyncio.create_task (and keep "
+		"the task); created_at shows where it was made, when origin "
+		"tracking was on, and collected_at where its last reference went.", 0 },
 	[LS_FINDING_LOST_WAKEUP] = {
 		"lost-wakeup", "A cross-thread wake-up was lost.",
 		"A wake-up was sent to a loop that never ran again to deliver it.",
@@ -230,6 +238,18 @@ static const struct ls_stuck *stuck_of(const struct ls_trace *t, uint32_t tid,
 	return NULL;
 }
 
+/* The callback of site s, if it has one. A Python loop method's site
+ * has one even when it ran no Python function (its callback is 0): the
+ * report names it so. */
+static void take_callback(struct ls_finding *fi, const struct ls_site *s)
+{
+	if (!s || (s->callback == 0 && !ls_api_is_python(s->api)))
+		return;
+	fi->has_callback = 1;
+	fi->callback = s->callback;
+	fi->callback_api = s->api;
+}
+
 static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
 			  uint32_t site_id)
 {
@@ -238,12 +258,11 @@ static void describe_site(struct ls_finding *fi, const struct ls_trace *t,
 		return;
 	fi->has_api = 1;
 	fi->api = site->api;
-	fi->has_callback = site->callback != 0;
-	fi->callback = site->callback;
+	take_callback(fi, site);
 	const struct ls_stack *st = site->stack ? ls_trace_stack(t, site->stack) : NULL;
 	/* A loop iteration was registered nowhere: its stack is where the
 	 * loop calls its selector. */
-	if (ls_api_is_selector(site->api) || site->callback == 0)
+	if (ls_api_is_selector(site->api) || !fi->has_callback)
 		fi->called_at = st;
 	else
 		fi->created_at = st;
@@ -333,10 +352,7 @@ static void collect_pending_one(struct ls_findings *f, size_t first, const struc
 		fi->has_api = 1;
 		fi->api = init->api;
 	}
-	if (cb && cb->callback) {
-		fi->has_callback = 1;
-		fi->callback = cb->callback;
-	}
+	take_callback(fi, cb);
 	const struct ls_stack *init_stack = site_stack(t, init);
 	const struct ls_stack *cb_stack = site_stack(t, cb);
 	fi->created_at = init_stack ? init_stack : cb_stack;
@@ -418,10 +434,7 @@ static void collect_lost_wakeups(struct ls_findings *f, const struct ls_trace *t
 		struct ls_finding *fi = add(f, LS_FINDING_LOST_WAKEUP, t, l->tid);
 		fi->has_api = 1;
 		fi->api = LS_API_UV_ASYNC_SEND;
-		if (s && s->callback) {
-			fi->has_callback = 1;
-			fi->callback = s->callback;
-		}
+		take_callback(fi, s);
 		fi->count = l->lost;
 		fi->when = l->when == LS_LOST_AT_EXIT ? "exit" : "close";
 		fi->created_at = s ? ls_trace_stack(t, s->stack) : NULL;
@@ -494,10 +507,7 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 		if (s) {
 			fi->has_api = 1;
 			fi->api = s->api;
-			if (s->callback) {
-				fi->has_callback = 1;
-				fi->callback = s->callback;
-			}
+			take_callback(fi, s);
 			fi->created_at = ls_trace_stack(t, s->stack);
 		}
 	}
@@ -570,11 +580,9 @@ static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
 		fi->api = b->api;
 		fi->called_at = site_stack(t, ls_trace_site(t, b->site));
 		const struct ls_site *in = b->in_site ? ls_trace_site(t, b->in_site) : NULL;
-		if (in && in->callback) {
-			fi->has_callback = 1;
-			fi->callback = in->callback;
+		take_callback(fi, in);
+		if (fi->has_callback)
 			fi->created_at = site_stack(t, in);
-		}
 		fi->count = 1;
 		fi->total_ms = fi->max_ms = ms;
 		for (size_t k = 0; k < t->stats.len; k++) {
@@ -590,6 +598,82 @@ static void collect_blocking(struct ls_findings *f, const struct ls_trace *t)
 	}
 }
 
+static enum ls_finding_kind py_event_kind(uint32_t what)
+{
+	switch (what) {
+	case LS_PY_DROPPED_ERROR: return LS_FINDING_DROPPED_ERROR;
+	case LS_PY_UNCLOSED: return LS_FINDING_UNCLOSED_HANDLE;
+	case LS_PY_WRONG_THREAD: return LS_FINDING_WRONG_THREAD;
+	}
+	return LS_FINDING_NEVER_AWAITED;
+}
+
+static const struct ls_stack *stack_or_null(const struct ls_trace *t, uint32_t id)
+{
+	return id ? ls_trace_stack(t, id) : NULL;
+}
+
+/* The finding of an event alike (same kind, name, text and stacks) among
+ * those from index first on. */
+static struct ls_finding *same_py_event(struct ls_findings *f, size_t first,
+					const struct ls_trace *t, const struct ls_pyevent *e)
+{
+	enum ls_finding_kind kind = py_event_kind(e->what);
+	const struct ls_stack *at = stack_or_null(t, e->stack);
+	for (size_t k = first; k < f->v.len; k++) {
+		struct ls_finding *g = LS_VEC_AT(&f->v, struct ls_finding, k);
+		if (g->python && g->kind == kind && strcmp(g->py_name, e->name) == 0 &&
+		    strcmp(g->py_text, e->text) == 0 &&
+		    g->created_at == stack_or_null(t, e->made_at) &&
+		    g->raised_at == stack_or_null(t, e->raised_at) &&
+		    (kind == LS_FINDING_WRONG_THREAD ? g->called_at : g->collected_at) == at &&
+		    g->loop_tid == e->loop_tid && g->api == e->api)
+			return g;
+	}
+	return NULL;
+}
+
+static void describe_py_event(struct ls_finding *fi, const struct ls_trace *t,
+			      const struct ls_pyevent *e)
+{
+	const struct ls_stack *at = stack_or_null(t, e->stack);
+	fi->python = 1;
+	fi->py_name = e->name;
+	fi->py_text = e->text;
+	fi->created_at = stack_or_null(t, e->made_at);
+	fi->raised_at = stack_or_null(t, e->raised_at);
+	fi->stuck_syscall = -1;
+	if (fi->kind == LS_FINDING_WRONG_THREAD) {
+		fi->called_at = at;
+		fi->loop_tid = e->loop_tid;
+		fi->has_api = 1;
+		fi->api = e->api;
+	} else {
+		fi->collected_at = at;
+	}
+	if (fi->kind == LS_FINDING_DROPPED_ERROR)
+		fi->error = e->text[0] ? e->text : "unknown error";
+	if (fi->kind == LS_FINDING_UNCLOSED_HANDLE) {
+		fi->handle = e->name[0] ? e->name : "resource";
+		fi->at_exit = 0;
+	}
+}
+
+/* asyncio's own checks: one finding per event alike, with how many. */
+static void collect_py_events(struct ls_findings *f, const struct ls_trace *t)
+{
+	size_t first = f->v.len;
+	for (size_t i = 0; i < t->py_events.len; i++) {
+		const struct ls_pyevent *e = LS_VEC_AT(&t->py_events, struct ls_pyevent, i);
+		struct ls_finding *fi = same_py_event(f, first, t, e);
+		if (fi == NULL) {
+			fi = add(f, py_event_kind(e->what), t, e->tid);
+			describe_py_event(fi, t, e);
+		}
+		fi->count++;
+	}
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
@@ -602,6 +686,7 @@ void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 	collect_blocking(f, t);
 	collect_pending(f, t);
 	collect_dropped(f, t);
+	collect_py_events(f, t);
 }
 
 static int finding_order(const void *a, const void *b)

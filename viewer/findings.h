@@ -17,6 +17,7 @@ enum ls_finding_kind {
 	LS_FINDING_PENDING_AT_CLOSE,
 	LS_FINDING_UNCLOSED_HANDLE,
 	LS_FINDING_DROPPED_ERROR,
+	LS_FINDING_NEVER_AWAITED,
 	LS_FINDING_LOST_WAKEUP,
 	LS_FINDING_CRASH_IN_CALLBACK,
 	LS_FINDING_HANDLE_MISUSE,
@@ -39,7 +40,8 @@ struct ls_finding {
 	int has_api;
 	uint32_t api;
 	int has_callback;
-	uint64_t callback;                  /* the user's function */
+	uint64_t callback;                  /* the user's function, or a PYCODE id: */
+	uint32_t callback_api;              /* the api of the callback's site (ls_api_is_python) */
 	const struct ls_stack *created_at;  /* NULL when unknown */
 	const struct ls_stack *registered_at;
 	const struct ls_stack *called_at;   /* where an offending call was made */
@@ -71,6 +73,14 @@ struct ls_finding {
 	uint32_t site;                      /* the request's site; pending: the callback's */
 	uint32_t pending_init_site;         /* pending-at-close, unclosed-handle */
 	size_t close_index;                 /* pending-at-close: which loop close */
+	/* asyncio's own checks (PY_EVENT): never-awaited, and the Python
+	 * cases of dropped-error, unclosed-handle, wrong-thread */
+	int python;
+	const char *py_name;                /* "test", "Task main()", "transport", "call_soon" */
+	const char *py_text;                /* never-awaited: "file:line" of the definition;
+					       dropped-error: "Type: message"; unclosed: the warning */
+	const struct ls_stack *raised_at;   /* dropped-error: the exception's traceback */
+	const struct ls_stack *collected_at; /* where the object's last reference went */
 };
 
 struct ls_findings {

@@ -617,6 +617,37 @@ static int take_crash(struct reader *r, const struct ls_rec *rec, const uint8_t 
 	return 0;
 }
 
+/* The lengths are the writer's, so both strings must lie within the
+ * record; an event this reader does not know (a newer shim's) is skipped
+ * like an unknown record. Stack ids are resolved later, as any record's. */
+static int take_py_event(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
+{
+	struct ls_rec_py_event ev;
+	if (n < sizeof(ev))
+		return fail(r, "corrupt trace (PY_EVENT record too short)");
+	memcpy(&ev, p, sizeof(ev));
+	if (ev.name_len > LS_PY_EVENT_TEXT_MAX || ev.text_len > LS_PY_EVENT_TEXT_MAX ||
+	    (size_t)ev.name_len + ev.text_len > n - sizeof(ev))
+		return fail(r, "corrupt trace (PY_EVENT lengths %u, %u)", ev.name_len, ev.text_len);
+	if (ev.what < LS_PY_NEVER_AWAITED || ev.what > LS_PY_WRONG_THREAD)
+		return 0;
+	const char *q = (const char *)p + sizeof(ev);
+	struct ls_pyevent *e = ls_vec_push(&r->t->py_events);
+	e->tid = r->cur_tid;
+	e->what = ev.what;
+	e->stack = rec->arg;
+	e->made_at = ev.made_at;
+	e->raised_at = ev.raised_at;
+	e->loop_tid = ev.loop_tid;
+	e->api = ev.api;
+	e->time_ns = ev.time_ns;
+	e->name = ls_xmalloc((size_t)ev.name_len + 1);
+	copy_cstr(e->name, q, ev.name_len);
+	e->text = ls_xmalloc((size_t)ev.text_len + 1);
+	copy_cstr(e->text, q + ev.name_len, ev.text_len);
+	return 0;
+}
+
 static int take_record(struct reader *r, const struct ls_rec *rec,
 		       const uint8_t *p, size_t n)
 {
@@ -637,6 +668,7 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 	case LS_REC_SELECTOR_LATE: return take_selector_late(r, rec, p, n);
 	case LS_REC_BLOCKING: return take_blocking(r, rec, p, n);
 	case LS_REC_STUCK: return take_stuck(r, rec, p, n);
+	case LS_REC_PY_EVENT: return take_py_event(r, rec, p, n);
 	case LS_REC_LOOP_RUN: return take_loop_run(r, rec, p, n);
 	case LS_REC_LOOP_CLOSE: return take_loop_close(r, p, n);
 	case LS_REC_OPEN_HANDLE: return take_open_handle(r, p, n);
@@ -926,6 +958,7 @@ static struct ls_trace *trace_new(const char *path)
 	t->selector_lates.item_size = sizeof(struct ls_selector_late);
 	t->blockings.item_size = sizeof(struct ls_blocking);
 	t->stucks.item_size = sizeof(struct ls_stuck);
+	t->py_events.item_size = sizeof(struct ls_pyevent);
 	t->closes.item_size = sizeof(struct ls_loop_close);
 	t->open_handles.item_size = sizeof(struct ls_open_handle);
 	return t;
@@ -970,6 +1003,12 @@ void ls_trace_free(struct ls_trace *t)
 		free(c->name);
 		free(c->lines);
 	}
+	for (size_t i = 0; i < t->py_events.len; i++) {
+		struct ls_pyevent *e = LS_VEC_AT(&t->py_events, struct ls_pyevent, i);
+		free(e->name);
+		free(e->text);
+	}
+	ls_vec_free(&t->py_events);
 	ls_vec_free(&t->pycodes);
 	ls_vec_free(&t->modules);
 	ls_vec_free(&t->stacks);

@@ -117,6 +117,16 @@ struct ls_stuck {
 	uint64_t begin_ticks;
 };
 
+/* One of asyncio's own checks, seen inside the interpreter (PY_EVENT). */
+struct ls_pyevent {
+	uint32_t tid;        /* the thread that saw it */
+	uint32_t what;       /* enum ls_py_event */
+	uint32_t stack;      /* where it was seen (the call, or where the object went) */
+	uint32_t made_at, raised_at, loop_tid, api;
+	uint64_t time_ns;
+	char *name, *text;   /* NUL-terminated, cut at a NUL byte */
+};
+
 /* Aggregates of every finished callback of a site, from one stats slot:
  * one thread's, or, when the threads that held a stats chunk in turn ran
  * the site, theirs together (threads > 1; tid is then the last holder). */
@@ -165,7 +175,7 @@ struct ls_trace {
 	 * (every slow one); ls_trace_each_callback() walks them all. */
 	struct ls_vec callbacks, closes, open_handles, stats, dropped_errors, wrong_threads;
 	struct ls_vec lost_wakeups, misuses, crashes, loop_runs;
-	struct ls_vec selector_lates, blockings, stucks;
+	struct ls_vec selector_lates, blockings, stucks, py_events;
 	const uint8_t *map;  /* the file, mapped */
 	size_t map_len;
 	struct ls_vec chunks; /* private to the reader */

@@ -190,18 +190,105 @@ const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
 	return view_of(s, st)->frames[i];
 }
 
+/* A native function by its symbol, else its address and module. */
+static void native_name(char *buf, size_t n, struct ls_symbolizer *s, uint64_t pc, int module)
+{
+	const struct ls_frame *f = ls_symbolize(s, pc, 1);
+	if (f->function)
+		snprintf(buf, n, "%s", f->function);
+	else if (module && f->module)
+		snprintf(buf, n, "0x%" PRIx64 " (%s+0x%" PRIx64 ")", pc, f->module, f->offset);
+	else
+		snprintf(buf, n, "0x%" PRIx64, pc);
+}
+
+/* callback is a PYCODE id: the coroutine's for a task, 0 for a callable
+ * that is not a Python function (a bound C method, a partial). */
+static void python_name(struct ls_callback_name *out, struct ls_symbolizer *s, uint32_t api,
+			uint64_t callback)
+{
+	const struct ls_frame *f = callback <= UINT32_MAX
+		? ls_symbolize_code(s, (uint32_t)callback) : NULL;
+	out->py = f;
+	if (!f)
+		snprintf(out->name, sizeof(out->name), "%s", callback ? "?" : "<not a Python function>");
+	else if (api == LS_API_PY_CREATE_TASK)
+		snprintf(out->name, sizeof(out->name), "Task %s()", f->function);
+	else
+		snprintf(out->name, sizeof(out->name), "%s", f->function);
+}
+
+/* The Python function native callback fn ran, in stuck_at (innermost
+ * first): the Python frame nearest inward of fn's own frame, its
+ * outermost if it recursed. NULL when stuck_at does not show fn, or no
+ * Python below it. */
+static const struct ls_frame *python_run_by(struct ls_symbolizer *s, const struct ls_stack *st,
+					    uint64_t fn)
+{
+	if (!st || st->npy == 0)
+		return NULL;
+	uint32_t i = ls_stack_nframes(s, st);
+	while (i-- > 0 && !ls_frame_in_function(s, ls_stack_frame(s, st, i), fn))
+		;
+	while (i != UINT32_MAX && i-- > 0)
+		if (ls_stack_frame(s, st, i)->python)
+			return ls_stack_frame(s, st, i);
+	return NULL;
+}
+
+void ls_site_callback_name(struct ls_callback_name *out, struct ls_symbolizer *s,
+			   const struct ls_site *site)
+{
+	memset(out, 0, sizeof(*out));
+	if (ls_api_is_python(site->api))
+		python_name(out, s, site->api, site->callback);
+	else if (site->callback)
+		native_name(out->name, sizeof(out->name), s, site->callback, 0);
+}
+
+void ls_finding_callback_name(struct ls_callback_name *out, struct ls_symbolizer *s,
+			      const struct ls_finding *fi)
+{
+	memset(out, 0, sizeof(*out));
+	if (!fi->has_callback)
+		return;
+	if (ls_api_is_python(fi->callback_api)) {
+		python_name(out, s, fi->callback_api, fi->callback);
+		return;
+	}
+	const struct ls_frame *py = python_run_by(s, fi->stuck_at, fi->callback);
+	if (!py) {
+		native_name(out->name, sizeof(out->name), s, fi->callback, 0);
+		return;
+	}
+	out->py = py;
+	snprintf(out->name, sizeof(out->name), "%s", py->function);
+	native_name(out->run_by, sizeof(out->run_by), s, fi->callback, 1);
+}
+
 void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
 			 const struct ls_finding *fi)
 {
-	if (!fi->has_callback) {
-		snprintf(buf, n, "%s", "");
+	struct ls_callback_name cn;
+	ls_finding_callback_name(&cn, s, fi);
+	if (n == 0)
 		return;
-	}
-	const struct ls_frame *f = ls_symbolize(s, fi->callback, 1);
-	if (f->function)
-		snprintf(buf, n, "%s", f->function);
-	else
-		snprintf(buf, n, "0x%" PRIx64, fi->callback);
+	size_t len = strnlen(cn.name, n - 1);
+	memcpy(buf, cn.name, len);
+	buf[len] = '\0';
+}
+
+const struct ls_frame *ls_site_frame(struct ls_symbolizer *s, const struct ls_trace *t,
+				     const struct ls_site *site)
+{
+	const struct ls_stack *st = site ? ls_trace_stack(t, site->stack) : NULL;
+	if (!st)
+		return NULL;
+	uint32_t first = ls_stack_first_frame(s, st), n = ls_stack_nframes(s, st);
+	for (uint32_t i = first; st->npy && i < n; i++)
+		if (ls_stack_frame(s, st, i)->python && ls_frame_is_user(ls_stack_frame(s, st, i)))
+			return ls_stack_frame(s, st, i);
+	return first < n ? ls_stack_frame(s, st, first) : NULL;
 }
 
 /* libc, libuv, libpthread, the shim, the dynamic loader: frames there
@@ -218,14 +305,47 @@ int ls_frame_is_user(const struct ls_frame *f)
 		 strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "ld64.so", 7) == 0);
 }
 
+int ls_split_file_line(const char *s, size_t *file_len, int *line)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s || colon[1] == '\0' || strlen(colon + 1) > 9 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -1;
+	*file_len = (size_t)(colon - s);
+	*line = atoi(colon + 1);
+	return 0;
+}
+
+const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, const char **verb)
+{
+	const char *v = "created";
+	const struct ls_stack *st = fi->created_at;
+	if (fi->called_at)
+		v = "called", st = fi->called_at;
+	else if (!st && fi->collected_at)
+		v = fi->kind == LS_FINDING_NEVER_AWAITED ? "dropped" : "collected", st = fi->collected_at;
+	else if (!st && fi->raised_at)
+		v = "raised", st = fi->raised_at;
+	if (verb)
+		*verb = v;
+	return st;
+}
+
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi)
 {
-	const struct ls_stack *st = fi->called_at ? fi->called_at : fi->created_at;
+	const struct ls_stack *st = ls_finding_location_stack(fi, NULL);
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
 	const struct ls_frame *any = NULL;
 	if (!st || !s)
 		return NULL;
+	/* Python code first: a C extension or an interpreter with debug
+	 * information is not where a Python programmer looks. */
+	for (uint32_t i = ls_stack_first_frame(s, st); st->npy && i < ls_stack_nframes(s, st); i++) {
+		const struct ls_frame *f = ls_stack_frame(s, st, i);
+		if (f->python && f->file && f->line > 0 && ls_frame_is_user(f))
+			return f;
+	}
 	for (uint32_t i = ls_stack_first_frame(s, st); i < ls_stack_nframes(s, st); i++) {
 		const struct ls_frame *f = ls_stack_frame(s, st, i);
 		if (!f->file || f->line <= 0)
@@ -241,7 +361,7 @@ const struct ls_frame *ls_finding_location(const struct ls_report *r,
 /* ---- suppressions ---- */
 
 struct names {
-	const char *v[5 * 3 * 64 + 1]; /* 5 names a frame, 3 stacks of 64 */
+	const char *v[5 * 5 * 64 + 8]; /* 5 names a frame, 5 stacks of 64; the callback's */
 	size_t n;
 };
 
@@ -274,12 +394,38 @@ static struct ls_suppression *suppressed_by(const struct ls_report *r,
 {
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
 	struct names nm = { .n = 0 };
-	char cb[256];
-	ls_finding_callback(cb, sizeof(cb), s, fi);
-	add_name(&nm, cb);
+	struct ls_callback_name cn;
+	ls_finding_callback_name(&cn, s, fi);
+	add_name(&nm, cn.name);
+	/* A Python callback also by its bare name (a task's coroutine), its
+	 * file, and the native callback that ran it. */
+	if (cn.py) {
+		add_name(&nm, cn.py->function);
+		add_name(&nm, cn.py->file);
+		if (cn.py->file)
+			add_name(&nm, ls_basename(cn.py->file));
+	}
+	if (cn.run_by[0])
+		add_name(&nm, ls_symbolize(s, fi->callback, 1)->function);
 	add_stack_names(&nm, fi->trace, s, fi->created_at);
 	add_stack_names(&nm, fi->trace, s, fi->registered_at);
 	add_stack_names(&nm, fi->trace, s, fi->called_at);
+	add_stack_names(&nm, fi->trace, s, fi->raised_at);
+	add_stack_names(&nm, fi->trace, s, fi->collected_at);
+	/* asyncio's checks: the coroutine (task, object), and the file of a
+	 * coroutine's definition. */
+	char file[LS_PY_EVENT_TEXT_MAX + 1];
+	size_t file_len;
+	int line;
+	if (fi->python)
+		add_name(&nm, fi->py_name);
+	if (fi->kind == LS_FINDING_NEVER_AWAITED &&
+	    ls_split_file_line(fi->py_text, &file_len, &line) == 0 && file_len < sizeof(file)) {
+		memcpy(file, fi->py_text, file_len);
+		file[file_len] = '\0';
+		add_name(&nm, file);
+		add_name(&nm, ls_basename(file));
+	}
 	return ls_suppressions_match(r->suppressions, fi->kind, nm.v, nm.n);
 }
 

@@ -14,6 +14,7 @@
 
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,9 +50,9 @@ struct ls_symbolizer {
 	struct cache_entry *cache;
 	size_t cache_cap, cache_len;
 	struct ls_stack_view *views;  /* by index in t->stacks, made when first asked */
-	struct ls_frame *py_frames;   /* every view's Python frames, in blocks */
-	size_t npy_blocks;
+	size_t npy_blocks;            /* every view's Python frames, one block each */
 	struct ls_frame **py_blocks;
+	struct ls_frame *code_frames; /* by index in t->pycodes, made when first asked */
 };
 
 static char *debuginfo_path;
@@ -107,6 +108,7 @@ void ls_symbolizer_free(struct ls_symbolizer *s)
 	for (size_t i = 0; i < s->npy_blocks; i++)
 		free(s->py_blocks[i]);
 	free(s->py_blocks);
+	free(s->code_frames);
 	free(s->mods);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
@@ -312,10 +314,14 @@ static int is_eval_frame(const struct ls_frame *f)
 }
 
 /* The interpreter's own module (python3.11, libpython3.13.so.1.0). */
-static int is_python_module(const struct ls_frame *f)
+int ls_frame_is_interpreter(const struct ls_frame *f)
 {
-	return f->module && (strncmp(f->module, "python", 6) == 0 ||
-			     strncmp(f->module, "libpython", 9) == 0);
+	const char *m = f->module;
+	if (f->python || !m)
+		return 0;
+	if (strncmp(m, "libpython3", 10) == 0)
+		return strstr(m, ".so") != NULL;
+	return strncmp(m, "python3", 7) == 0 && strstr(m, ".so") == NULL;
 }
 
 static struct ls_frame *new_py_frame(struct ls_symbolizer *s, const struct ls_stack *st,
@@ -329,6 +335,7 @@ static struct ls_frame *new_py_frame(struct ls_symbolizer *s, const struct ls_st
 	f->function = c && c->name[0] ? c->name : "?";
 	f->file = c && c->file[0] ? c->file : NULL;
 	f->line = c ? ls_pycode_line(c, st->py[k].lasti) : 0;
+	f->def_line = c && c->firstlineno > 0 ? c->firstlineno : 0;
 	return f;
 }
 
@@ -361,7 +368,7 @@ static void make_view(struct ls_symbolizer *s, const struct ls_stack *st, struct
 		}
 		/* No eval frame named (a stripped interpreter): the Python
 		 * frames go where the interpreter's frames begin. */
-		if (!evals && k == 0 && is_python_module(f))
+		if (!evals && k == 0 && ls_frame_is_interpreter(f))
 			add_py_run(s, st, &k, 1, v);
 		v->frames[v->n++] = f;
 	}
@@ -380,4 +387,112 @@ const struct ls_stack_view *ls_stack_view(struct ls_symbolizer *s, const struct 
 	if (!s->views[i].frames)
 		make_view(s, st, &s->views[i]);
 	return &s->views[i];
+}
+
+const struct ls_frame *ls_symbolize_code(struct ls_symbolizer *s, uint32_t code)
+{
+	const struct ls_pycode *c = ls_trace_pycode(s->t, code);
+	if (!c)
+		return NULL;
+	size_t i = (size_t)(c - (const struct ls_pycode *)s->t->pycodes.items);
+	if (!s->code_frames)
+		s->code_frames = ls_xcalloc(s->t->pycodes.len, sizeof(*s->code_frames));
+	struct ls_frame *f = &s->code_frames[i];
+	if (!f->python) {
+		f->python = 1;
+		f->function = c->name[0] ? c->name : "?";
+		f->file = c->file[0] ? c->file : NULL;
+		f->def_line = f->line = c->firstlineno > 0 ? c->firstlineno : 0;
+	}
+	return f;
+}
+
+/* .eh_frame_hdr's search table (the form every linker writes: a 4-byte
+ * count and pairs of 4-byte offsets from the section) sorted by the first
+ * address of each function that has unwind information, which every
+ * function a C compiler emits has, stripped or not. */
+struct fde_table {
+	const uint8_t *pairs; /* count pairs of int32: start, FDE */
+	uint32_t count;
+	uint64_t base;        /* the section's address (ELF) */
+};
+
+static int fde_table_of(Elf *elf, struct fde_table *tab)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return -1;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		const char *name;
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    strcmp(name, ".eh_frame_hdr") != 0)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		const uint8_t *p = d ? d->d_buf : NULL;
+		/* version 1; eh_frame_ptr any 4-byte form; count udata4;
+		 * table datarel sdata4 */
+		if (!p || d->d_size < 12 || p[0] != 1 || (p[1] & 0x0f) != 0x0b ||
+		    p[2] != 0x03 || p[3] != 0x3b)
+			return -1;
+		memcpy(&tab->count, p + 8, 4);
+		if (tab->count > (d->d_size - 12) / 8)
+			return -1;
+		tab->pairs = p + 12;
+		tab->base = sh.sh_addr;
+		return 0;
+	}
+	return -1;
+}
+
+/* The index of the function that holds ELF address addr; -1 if none. */
+static int64_t fde_index(const struct fde_table *tab, uint64_t addr)
+{
+	int64_t lo = 0, hi = (int64_t)tab->count - 1, found = -1;
+	while (lo <= hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		int32_t start;
+		memcpy(&start, tab->pairs + 8 * mid, 4);
+		if (tab->base + (uint64_t)(int64_t)start <= addr) {
+			found = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return found;
+}
+
+/* Whether Dwfl addresses a and b are in one function, by the unwind
+ * tables; -1 when the module has none to ask. */
+static int same_fde(Dwfl_Module *dm, uint64_t a, uint64_t b)
+{
+	GElf_Addr bias;
+	struct fde_table tab;
+	if (fde_table_of(dwfl_module_getelf(dm, &bias), &tab) != 0)
+		return -1;
+	int64_t i = fde_index(&tab, a - bias);
+	return i >= 0 && i == fde_index(&tab, b - bias);
+}
+
+int ls_frame_in_function(struct ls_symbolizer *s, const struct ls_frame *f, uint64_t fn)
+{
+	if (f->python || f->pc == 0)
+		return 0;
+	struct mod_entry *e = module_at(s, fn);
+	if (!e || e != module_at(s, f->pc))
+		return 0;
+	if (e->state == MOD_UNTRIED)
+		load_module(s, e);
+	uint64_t at = f->pc - e->m->bias + e->dm_bias, want = fn - e->m->bias + e->dm_bias;
+	/* A return address is just past its call, which may end the
+	 * function; a sampled pc (frame 0) is exact. */
+	int same = e->state == MOD_TRUSTED ? same_fde(e->dm, want, at - 1) : -1;
+	if (same == 0 && e->state == MOD_TRUSTED)
+		same = same_fde(e->dm, want, at);
+	if (same >= 0)
+		return same;
+	const struct ls_frame *cb = ls_symbolize(s, fn, 1);
+	return cb->function && f->function && strcmp(cb->function, f->function) == 0;
 }

@@ -15,6 +15,7 @@ struct ls_frame {
 	const char *module;   /* basename of the module's path, or NULL */
 	uint64_t offset;      /* pc - module bias, when module is set */
 	int python;           /* a Python frame: function, file, line; no pc, no module */
+	int def_line;         /* a Python frame: its function's first line (the def), 0 if unknown */
 };
 
 struct ls_symbolizer;
@@ -35,6 +36,20 @@ struct ls_stack_view {
 	const struct ls_frame **frames;
 };
 const struct ls_stack_view *ls_stack_view(struct ls_symbolizer *s, const struct ls_stack *st);
+
+/* A Python function as a frame: the code object `code` (a PYCODE id) with
+ * its definition's file and first line as file and line; NULL when the
+ * trace has no such code object. */
+const struct ls_frame *ls_symbolize_code(struct ls_symbolizer *s, uint32_t code);
+
+/* Whether native frame f of a stack is in the function that starts at fn
+ * (a callback's address): its return address lies in fn's range as the
+ * module's unwind tables (or, without them, its symbols) give it. */
+int ls_frame_in_function(struct ls_symbolizer *s, const struct ls_frame *f, uint64_t fn);
+
+/* A native frame of the interpreter itself: its module is the Python
+ * executable (python3.11) or libpython3.*.so. */
+int ls_frame_is_interpreter(const struct ls_frame *f);
 
 /* The module part of a path, as shown in reports. */
 const char *ls_basename(const char *path);

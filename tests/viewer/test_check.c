@@ -94,8 +94,8 @@ Test(check, fail_on_accepts_every_kind_of_the_design)
 	struct ls_run r;
 	const char *const args[] = {"--fail-on",
 				    "slow-callback,slow-selector,blocking-call,wrong-thread,"
-				    "pending-at-close,unclosed-handle,dropped-error,lost-wakeup,"
-				    "crash-in-callback,handle-misuse",
+				    "pending-at-close,unclosed-handle,dropped-error,never-awaited,"
+				    "lost-wakeup,crash-in-callback,handle-misuse",
 				    NULL};
 
 	cr_assert_eq(check(&r, trace, args), 1, "stderr:\n%s", r.err);
