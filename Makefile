@@ -43,6 +43,11 @@ $(BUILD)/libloopsan.so: $(SHIM_OBJ)
 $(BUILD)/loopsan: $(VIEWER_OBJ)
 	$(CC) $(SAN_FULL) -o $@ $^ $(LDFLAGS) $(VIEWER_LIBS)
 
+# preload/py/asyncio.c speaks CPython's C API (3.11's headers; every symbol
+# weak, so the shim loads in any process): libpython3.11-dev.
+PY_CFLAGS := $(shell pkg-config --cflags python-3.11 2>/dev/null || echo -I/usr/include/python3.11)
+$(BUILD)/obj/shim/preload/py/asyncio.o: CPPFLAGS += $(PY_CFLAGS)
+
 $(BUILD)/obj/shim/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_SHIM) $(WARN) $(SHIM_CFLAGS) -c -o $@ $<

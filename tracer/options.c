@@ -67,6 +67,8 @@ static void ls_opt_pair(const char *key, size_t klen, const char *v, size_t vlen
 		bad = ls_opt_uint(v, vlen, 1, 3600000, &o->slow_selector_ms);
 	} else if (KEY("watchdog")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->watchdog);
+	} else if (KEY("python")) {
+		bad = ls_opt_uint(v, vlen, 0, 1, &o->python);
 	} else if (KEY("stuck_signal")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->stuck_signal);
 	} else if (KEY("blocking_allow")) {

@@ -475,6 +475,12 @@ static const struct ls_stack_def *ls_site_stack_def(uint32_t site)
 	return ls_stack_def(stack, 0);
 }
 
+uint32_t ls_site_stack(uint32_t site)
+{
+	const struct ls_site_def *d = site != 0 ? ls_site_def(site, 0) : NULL;
+	return d != NULL ? d->stack : 0;
+}
+
 uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max)
 {
 	const struct ls_stack_def *d = ls_site_stack_def(site);
@@ -575,7 +581,7 @@ uint32_t ls_site_intern(uint32_t api, uint32_t stack, uintptr_t callback)
 	if (d == NULL)
 		return 0;
 	*d = key;
-	if (callback != 0)
+	if (callback != 0 && !ls_api_is_python(api))  /* a Python site's is a PYCODE id */
 		ls_modules_cover(&callback, 1);
 	ls_emit_site(fresh);
 	ls_publish(slot, fresh);

@@ -45,6 +45,7 @@ struct ls_options ls_opt = {
 	.slow_selector_ms = 100,
 	.watchdog = 1,
 	.stuck_signal = 1,      /* SIGRTMAX - 3, see preload/sys/watchdog.c */
+	.python = 1,
 };
 int ls_disabled;
 uint64_t ls_slow_ticks = UINT64_MAX;

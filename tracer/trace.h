@@ -24,6 +24,7 @@ struct ls_options {
 	uint32_t slow_selector_ms; /* a selector call this late past its timeout is slow-selector */
 	uint32_t watchdog;      /* 1: sample where a slow callback is stuck (stuck_at) */
 	uint32_t stuck_signal;  /* the signal that samples a running loop thread; 0: never signal */
+	uint32_t python;        /* 1: asyncio's checks from inside CPython (preload/py/asyncio.c) */
 	char blocking_allow[512]; /* ','-separated function names a blocking call may come from */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
@@ -305,6 +306,8 @@ uint32_t ls_stack_intern_pcs_flags(const uintptr_t *pcs, uint32_t n, uint32_t fl
 /* The same with the Python frames the thread ran (LS_STACK_PY when npy). */
 uint32_t ls_stack_intern_pcs_py(const uintptr_t *pcs, uint32_t n, uint32_t flags,
 				const struct ls_py_frame *py, uint32_t npy);
+/* The stack id of `site`'s registration, 0 if none. */
+uint32_t ls_site_stack(uint32_t site);
 /* The pcs of the stack of `site` (for the watchdog), at most max; 0 if none. */
 uint32_t ls_site_stack_pcs(uint32_t site, uintptr_t *out, uint32_t max);
 /* Its Python frames, at most max; 0 if none. */

@@ -323,6 +323,25 @@ static uintptr_t ls_py_where(void)
 	return f != NULL ? (uintptr_t)ls_py_ptr(f, FR_PREV_INSTR) : 0;
 }
 
+/* A word for where this thread's Python frames are, the innermost
+ * `depth` of them (code and instruction each), 0 when it runs none: a
+ * cache key that tells apart two calls of one asyncio function (its
+ * caller's caller and further out differ). Loads only. */
+uint64_t ls_py_chain_key(uint32_t depth)
+{
+	const char *f = ls_py_current_frame();
+	uint64_t h = 0;
+	for (uint32_t n = 0; n < depth && ls_py_plausible(f); n++) {
+		h = (h ^ (uint64_t)(uintptr_t)ls_py_ptr(f, FR_PREV_INSTR)) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+		const char *next = ls_py_ptr(f, FR_PREVIOUS);
+		if (next == f)
+			break;
+		f = next;
+	}
+	return h;
+}
+
 static void ls_py_note_unsupported(void)
 {
 	ls_trace_note(LS_NOTE_PY_UNSUPPORTED);

@@ -1,6 +1,6 @@
 # The same slow call_later callback on asyncio's own loop (epoll): loopsan
-# reports the slow loop iteration, where the loop's selector call is
-# reached from Python.
+# reports the handle as a slow callback, scheduled at the call_later line
+# and stuck in refresh_token.
 import asyncio
 import time
 
