@@ -537,7 +537,7 @@ static uint64_t ls_stack_hash(const uint64_t *pcs, uint32_t depth, uint32_t flag
 static uint32_t ls_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t flags,
 				const struct ls_py_frame *py, uint32_t npy)
 {
-	if (depth == 0 || ls_disabled || !ls_tables())
+	if ((depth == 0 && npy == 0) || ls_disabled || !ls_tables())
 		return 0;
 	if (npy > LS_MAX_STACK_DEPTH)
 		npy = LS_MAX_STACK_DEPTH;

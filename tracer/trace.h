@@ -119,6 +119,7 @@ struct ls_loop_thread {
 	uint32_t watch_tried;    /* ls_watch_attach was called */
 	uint32_t lib_loop;       /* a library's loop runs on this thread (uv_run depth) */
 	uint32_t fork_quiet;     /* a forked child, not yet seen running a loop of its own */
+	uint32_t wrong_said;     /* a wrong-thread call already reported by an outer layer (asyncio's call_soon over uvloop's uv_idle_start) */
 	uint32_t sel_site, sel_site_api; /* preload/sys/selector.c: the site of sel_site_ret */
 	uintptr_t sel_site_ret;
 	uint32_t block_site;     /* the last long blocking call (at least half slow_callback_ms) */

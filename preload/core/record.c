@@ -12,6 +12,9 @@
 
 void ls_note_wrong_thread(uint32_t api, const void *loop, const void *handle, uint32_t loop_tid)
 {
+	/* The same mistake, already reported where the program made it. */
+	if (ls_lt.wrong_said && !ls_opt.halt_on_wrong_thread)
+		return;
 	int saved = errno;
 	uint32_t stack = ls_stack_capture();
 	const uint32_t size = sizeof(struct ls_rec) + sizeof(struct ls_rec_wrong_thread);

@@ -288,27 +288,30 @@ static PyObject *ls_py_set_running(PyObject *self, PyObject *loop)
 
 static PyMethodDef set_running_def = {
 	"_set_running_loop", ls_py_set_running, METH_O,
-	"_set_running_loop($module, loop, /)\n--\n\nSet the running event loop.",
+	"_set_running_loop(loop, /)\n--\n\n"
+	"Set the running event loop.\n\nThis is a low-level function intended to be used by event loops.\n"
+	"This function is thread-specific.",
 };
 
 /* A non-threadsafe method of `loop` called here while another thread runs
- * it: asyncio checks that in debug mode only. */
-static void ls_py_thread_check(PyObject *loop, uint32_t api)
+ * it: asyncio checks that in debug mode only. 1 when it was. */
+static int ls_py_thread_check(PyObject *loop, uint32_t api)
 {
 	if (LS_LIKELY(loop == running_here))
-		return;
+		return 0;
 	for (int i = 0; i < LS_PY_LOOPS; i++) {
 		if (running[i].loop != loop)
 			continue;
 		uint32_t loop_tid = running[i].tid;
 		if (loop_tid == ls_trace_tid())
-			return;
+			return 0;
 		const char *name = ls_api_name(api);
 		ls_py_event(LS_PY_WRONG_THREAD, ls_stack_capture(), 0, 0, loop_tid, api, name,
 			    strlen(name), "", 0);
 		ls_trace_note_wrong_thread();
-		return;
+		return 1;
 	}
+	return 0;
 }
 
 /* ---- scheduling: where each handle was made ---- */
@@ -375,7 +378,7 @@ static PyObject *ls_py_schedule(int kind, uint32_t api, PyObject *self, PyObject
 	struct ls_py_orig *o = &orig[kind];
 	PyObject *f = api == LS_API_PY_CALL_SOON ? o->call_soon
 		    : api == LS_API_PY_CALL_LATER ? o->call_later : o->call_at;
-	ls_py_thread_check(self, api);
+	int wrong = ls_py_thread_check(self, api);
 	/* The callback is the first argument of call_soon, the second of
 	 * call_later and call_at. */
 	Py_ssize_t at = api == LS_API_PY_CALL_SOON ? 0 : 1;
@@ -390,7 +393,11 @@ static PyObject *ls_py_schedule(int kind, uint32_t api, PyObject *self, PyObject
 	}
 	sched_depth++;
 	sched_site = site;
+	/* uvloop's call_soon then starts its idle handle from this thread
+	 * too: one mistake, reported once, here. */
+	ls_lt.wrong_said += (uint32_t)wrong;
 	PyObject *h = ls_py_call_orig(f, self, args, nargs, kwnames);
+	ls_lt.wrong_said -= (uint32_t)wrong;
 	sched_depth--;
 	if (h != NULL && site != 0) {
 		struct ls_py_ent *e = ls_py_ent(handles, h);
@@ -418,8 +425,10 @@ LS_PY_SCHED(uv_call_at, LS_PY_UVLOOP, LS_API_PY_CALL_AT)
 static PyObject *ls_py_create_task(int kind, PyObject *self, PyObject *const *args,
 				   Py_ssize_t nargs, PyObject *kwnames)
 {
-	ls_py_thread_check(self, LS_API_PY_CREATE_TASK);
+	int wrong = ls_py_thread_check(self, LS_API_PY_CREATE_TASK);
+	ls_lt.wrong_said += (uint32_t)wrong;
 	PyObject *t = ls_py_call_orig(orig[kind].create_task, self, args, nargs, kwnames);
+	ls_lt.wrong_said -= (uint32_t)wrong;
 	if (t == NULL || nargs < 1)
 		return t;
 	PyObject *coro = args[0];
@@ -671,7 +680,7 @@ static PyObject *ls_py_warn(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 static PyMethodDef warn_def = {
 	"warn", (PyCFunction)(void (*)(void))ls_py_warn, METH_FASTCALL | METH_KEYWORDS,
-	"warn($module, /, message, category=None, stacklevel=1, source=None)\n--\n\n"
+	"warn(message, category=None, stacklevel=1, source=None)\n--\n\n"
 	"Issue a warning, or maybe ignore it or raise an exception.",
 };
 
@@ -693,23 +702,23 @@ static PyObject *ls_py_transport_init(PyObject *self, PyObject *const *args, Py_
 	{ n, (PyCFunction)(void (*)(void))(f), METH_FASTCALL | METH_KEYWORDS, doc }
 
 static PyMethodDef base_defs[] = {
-	LS_PY_METH("call_soon", base_call_soon, "call_soon($self, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_later", base_call_later, "call_later($self, delay, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_at", base_call_at, "call_at($self, when, callback, /, *args, context=None)\n--\n\n"),
+	LS_PY_METH("call_soon", base_call_soon, "call_soon($self, callback, *args, context=None)\n--\n\n"),
+	LS_PY_METH("call_later", base_call_later, "call_later($self, delay, callback, *args, context=None)\n--\n\n"),
+	LS_PY_METH("call_at", base_call_at, "call_at($self, when, callback, *args, context=None)\n--\n\n"),
 	LS_PY_METH("create_task", base_create_task, "create_task($self, coro, *, name=None, context=None)\n--\n\n"),
-	LS_PY_METH("call_exception_handler", base_exc_handler, "call_exception_handler($self, context, /)\n--\n\n"),
+	LS_PY_METH("call_exception_handler", base_exc_handler, "call_exception_handler($self, context)\n--\n\n"),
 };
 
 static PyMethodDef uv_defs[] = {
-	LS_PY_METH("call_soon", uv_call_soon, "call_soon($self, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_later", uv_call_later, "call_later($self, delay, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("call_at", uv_call_at, "call_at($self, when, callback, /, *args, context=None)\n--\n\n"),
-	LS_PY_METH("create_task", uv_create_task, "create_task($self, coro, *, name=None, context=None)\n--\n\n"),
-	LS_PY_METH("call_exception_handler", uv_exc_handler, "call_exception_handler($self, context, /)\n--\n\n"),
+	LS_PY_METH("call_soon", uv_call_soon, NULL),
+	LS_PY_METH("call_later", uv_call_later, NULL),
+	LS_PY_METH("call_at", uv_call_at, NULL),
+	LS_PY_METH("create_task", uv_create_task, NULL),
+	LS_PY_METH("call_exception_handler", uv_exc_handler, NULL),
 };
 
 static PyMethodDef transport_init_def =
-	LS_PY_METH("__init__", ls_py_transport_init, "__init__($self, /, extra=None)\n--\n\n");
+	LS_PY_METH("__init__", ls_py_transport_init, "__init__($self, extra=None)\n--\n\n");
 
 /* cls.name = a method descriptor running def, the original kept in *keep.
  * Returns 0, or -1 (nothing changed). */
@@ -849,9 +858,43 @@ static int ls_py_is(PyObject *name, const char *pkg)
 	return len >= n && strncmp(s, pkg, (size_t)n) == 0 && (len == n || s[n] == '.');
 }
 
+/* The hook's entry in the runtime's list was allocated before the
+ * interpreter chose its allocators: under -X dev (or PYTHONMALLOC=debug)
+ * the runtime's own free of it at exit, by the debug allocator, aborts.
+ * Just before it frees the list it tells the hooks: the entry is taken
+ * out of the list then, and left. The list's head in _PyRuntimeState
+ * (internal/pycore_runtime.h), 3.11, LP64 (checked with offsetof against
+ * 3.11.2 and 3.11.7); an entry is {next, function, data}. */
+#pragma weak _PyRuntime
+extern char _PyRuntime[];
+enum { RT_AUDIT_HOOK_HEAD = 656 };
+
+struct ls_py_hook_entry {
+	struct ls_py_hook_entry *next;
+	void *fn, *data;
+};
+
+static int ls_py_audit(const char *event, PyObject *args, void *data);
+
+static void ls_py_unlink_hook(void)
+{
+	if (_PyRuntime == NULL)
+		return;
+	struct ls_py_hook_entry **at = (struct ls_py_hook_entry **)(_PyRuntime + RT_AUDIT_HOOK_HEAD);
+	for (int n = 0; *at != NULL && n < 64; at = &(*at)->next, n++)
+		if ((*at)->fn == (void *)ls_py_audit) {
+			*at = (*at)->next;
+			return;
+		}
+}
+
 static int ls_py_audit(const char *event, PyObject *args, void *data)
 {
 	(void)data;
+	if (LS_UNLIKELY(event[0] == 'c') && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
+		ls_py_unlink_hook();
+		return 0;
+	}
 	if (LS_LIKELY(event[0] != 'i') || strcmp(event, "import") != 0 || busy ||
 	    (asyncio_done && uvloop_done))
 		return 0;
