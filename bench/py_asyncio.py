@@ -1,16 +1,38 @@
 """The Python side of the side-by-side comparison (issue 7, "How to show it").
 
-    py_asyncio.py soon|echo asyncio|uvloop N
+    py_asyncio.py tasks|soon|echo asyncio|uvloop N
 
+tasks: 1000 tasks, each doing N `await asyncio.sleep(0)` yields (issue 16's
+       first shape); counts task steps (1000 x (N + 1)).
 soon: a call_soon chain of N callbacks (each schedules the next).
 echo: a client and an echo server (asyncio protocols) on 127.0.0.1, one
       byte back and forth N times.
-Prints "callbacks=N" (Python callbacks run). Run it with Debian's
+Prints "callbacks=N" (Python callbacks run, or task steps). Run it with Debian's
 /usr/bin/python3 (python3-uvloop). PYTHONASYNCIODEBUG=1 turns on asyncio's
 debug mode, which captures a traceback for every handle.
 """
 import asyncio
 import sys
+
+
+TASKS = 1000
+
+
+def tasks(loop, n):
+    steps = 0
+
+    async def worker():
+        nonlocal steps
+        steps += 1
+        for _ in range(n):
+            await asyncio.sleep(0)
+            steps += 1
+
+    async def main():
+        await asyncio.gather(*(worker() for _ in range(TASKS)))
+
+    loop.run_until_complete(main())
+    return steps
 
 
 def soon(loop, n):
@@ -76,7 +98,7 @@ def main():
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        count = (soon if kind == "soon" else echo)(loop, n)
+        count = {"tasks": tasks, "soon": soon, "echo": echo}[kind](loop, n)
     finally:
         loop.close()
     print(f"callbacks={count}")

@@ -152,26 +152,35 @@ def benchmarks(shim):
         have_uvloop = subprocess.run([PYTHON, "-c", "import uvloop"], capture_output=True).returncode == 0
         if not have_uvloop:
             notes.append(f"{PYTHON} has no uvloop (apt-get install python3-uvloop): uvloop rows skipped.")
-        for kind, size, what in (("soon", n(1e5), "call_soon chain of N callbacks"),
-                                 ("echo", n(1e4), "1-byte echo over 127.0.0.1, N round trips")):
-            cfgs = [
-                Config("asyncio", prefix=[PYTHON, PY_SCRIPT, kind, "asyncio", size]),
-                Config("asyncio PYTHONASYNCIODEBUG=1", {"PYTHONASYNCIODEBUG": "1"},
-                       prefix=[PYTHON, PY_SCRIPT, kind, "asyncio", size], ref="asyncio"),
-                Config("asyncio + loopsan (selector layer)", {"LD_PRELOAD": shim},
-                       prefix=[PYTHON, PY_SCRIPT, kind, "asyncio", size], ref="asyncio", shim=True),
-            ]
-            if have_uvloop:
+        # Issue 16's shapes, each on both loops: plain, with the shim (its
+        # default options) and in asyncio's debug mode (PYTHONASYNCIODEBUG=1,
+        # which uvloop's loop reads too), every ratio against the plain run
+        # of the same loop in the same rounds.
+        for kind, size, what in (
+                ("tasks", n(200), "1000 tasks x N `await asyncio.sleep(0)`; callbacks = task steps"),
+                ("soon", n(1e5), "call_soon chain of N callbacks"),
+                ("echo", n(1e4), "1-byte echo over 127.0.0.1, N round trips")):
+            cfgs = []
+            for flavour in ("asyncio", "uvloop") if have_uvloop else ("asyncio",):
+                argv = [PYTHON, PY_SCRIPT, kind, flavour, size]
                 cfgs += [
-                    Config("uvloop", prefix=[PYTHON, PY_SCRIPT, kind, "uvloop", size]),
-                    Config("uvloop + loopsan", {"LD_PRELOAD": shim},
-                           prefix=[PYTHON, PY_SCRIPT, kind, "uvloop", size], ref="uvloop", shim=True),
+                    Config(flavour, prefix=argv),
+                    Config(flavour + " + loopsan", {"LD_PRELOAD": shim}, prefix=argv,
+                           ref=flavour, shim=True),
+                    Config(flavour + " PYTHONASYNCIODEBUG=1", {"PYTHONASYNCIODEBUG": "1"},
+                           prefix=argv, ref=flavour),
                 ]
             out.append(Bench("py_" + kind, [], cfgs, "Python: " + what,
                              deterministic=True))
     else:
         notes.append(f"{PYTHON} not found: Python asyncio/uvloop rows skipped.")
     return out
+
+
+def wanted(name):
+    """BENCH_ONLY unset, or naming this benchmark; BENCH_ONLY=py names
+    every Python row (py_tasks, py_soon, py_echo)."""
+    return not ONLY or name in ONLY or ("py" in ONLY and name.startswith("py_"))
 
 
 def command(bench, cfg):
@@ -283,7 +292,7 @@ def main():
     table = []
     try:
         for bench in benchmarks(shim):
-            if ONLY and bench.name not in ONLY:
+            if not wanted(bench.name):
                 continue
             if bench.argv and not os.access(bench.argv[0], os.X_OK):
                 notes.append(f"{bench.name}: {bench.argv[0]} not built, skipped.")

@@ -53,7 +53,8 @@ enum ls_trace_notes {
 	 * a signal handler): an entry changed at that moment may be off. */
 	LS_NOTE_EXIT_UNLOCKED = 1u << 0,
 	/* The process ran a CPython whose frames the shim cannot read (not
-	 * 3.11): its stacks show the interpreter's C frames only. */
+	 * 3.11, 3.12 or 3.13 on LP64): its stacks show the interpreter's C
+	 * frames only. */
 	LS_NOTE_PY_UNSUPPORTED = 1u << 1,
 };
 
@@ -248,7 +249,7 @@ struct ls_py_frame {
 
 struct ls_rec_pycode {
 	int32_t firstlineno;
-	uint16_t version;    /* CPython's major * 100 + minor (311): the location table's format */
+	uint16_t version;    /* CPython's major * 100 + minor (311, 312, 313): the location table's format */
 	uint16_t flags;      /* LS_PYCODE_CUT_* */
 	uint16_t file_len;   /* <= LS_PYCODE_FILE_MAX */
 	uint16_t name_len;   /* <= LS_PYCODE_NAME_MAX: the qualified name */

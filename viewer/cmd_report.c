@@ -364,8 +364,8 @@ void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 			"changed at that moment\n", t->path);
 	if (t->notes & LS_NOTE_PY_UNSUPPORTED)
 		fprintf(out, "loopsan: note: %s: Python frames are not available for this "
-			"Python version (loopsan reads CPython 3.11's); its stacks show the "
-			"interpreter's C frames\n", t->path);
+			"Python version (loopsan reads CPython 3.11, 3.12 and 3.13's); its "
+			"stacks show the interpreter's C frames\n", t->path);
 }
 
 /* "N findings (kind: n, ...)" of the findings of trace t, or of all when

@@ -1,6 +1,7 @@
 /* The line of a Python instruction, from its code object's location
- * table (CPython 3.11's co_linetable, described in CPython's
- * Objects/locations.md).
+ * table (co_linetable, described in CPython's Objects/locations.md: the
+ * same format in 3.11, 3.12 and 3.13; the table covers an instruction's
+ * inline cache entries too, with the instruction's line).
  *
  * The table is a run of entries, each covering 1 to 8 code units. An
  * entry's first byte has its top bit set; bits 3-6 are its form and bits
@@ -55,7 +56,7 @@ static int64_t line_delta(const uint8_t *p, size_t len, size_t at)
 
 int ls_pycode_line(const struct ls_pycode *c, uint32_t lasti)
 {
-	if (c->version != 311)
+	if (c->version < 311 || c->version > 313)
 		return 0;
 	int64_t line = c->firstlineno;
 	uint64_t end = 0;  /* code units covered so far */

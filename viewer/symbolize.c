@@ -313,6 +313,7 @@ static int is_eval_frame(const struct ls_frame *f)
 	return !f->python && f->function && strcmp(f->function, "_PyEval_EvalFrameDefault") == 0;
 }
 
+/* The interpreter's own module (python3.11, libpython3.13.so.1.0). */
 int ls_frame_is_interpreter(const struct ls_frame *f)
 {
 	const char *m = f->module;

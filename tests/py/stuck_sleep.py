@@ -1,7 +1,9 @@
 # A call_later callback that blocks the loop for 0.3 s in time.sleep: the
 # watchdog finds the thread in a system call, and the finding's stuck_at
-# shows the Python line of the time.sleep call. Argument: "uvloop" or
-# "asyncio".
+# (and the blocking call's called_at) shows the Python line of the
+# time.sleep call. Its argument is on the next line: the instruction before
+# the call is there, so a frame read one instruction off shows the wrong
+# line. Argument: "uvloop" or "asyncio".
 import asyncio
 import sys
 import threading
@@ -9,7 +11,8 @@ import time
 
 
 def refresh_token(done):
-    time.sleep(0.3)  # @sleep
+    time.sleep(  # @sleep
+        0.3)
     done.set_result(1)
 
 

@@ -6,22 +6,41 @@
  *   callback's created_at (uv_timer_start's stack) shows the Python line
  *   of loop.call_later;
  * - tests/py/slow_asyncio.py on asyncio's own loop, run by pyenv's 3.11
- *   (the runtime in libpython3.11.so) and 3.12 (whose frames loopsan does
- *   not read: the report says so).
+ *   (the runtime in libpython3.11.so), 3.12 and 3.13, and by 3.10 (whose
+ *   frames loopsan does not read: the report says so).
  *
  * - tests/py/stuck_busy.py, stuck_sleep.py and stuck_lock.py: a slow
  *   call_later callback (busy in Python, in time.sleep, waiting for a lock)
- *   on asyncio's loop and on uvloop: its stuck_at shows the Python line.
+ *   on asyncio's loop and on uvloop: its stuck_at shows the Python line;
+ *   stuck_sleep.py's blocking call, its called_at.
  *
- * A test is skipped, saying what is missing, when its interpreter or
- * uvloop is not installed (scripts/deps.sh installs python3-uvloop). */
+ * A 3.11 test is skipped, saying what is missing, when its interpreter or
+ * uvloop is not installed (scripts/deps.sh installs python3-uvloop). The
+ * pyenv 3.10, 3.12 and 3.13 (LOOPSAN_TEST_PY310, _PY312, _PY313 name
+ * others) are this project's machine's: a missing one fails its tests,
+ * lest the versions loopsan claims go untested unnoticed. */
 #include <criterion/criterion.h>
 
 #include "../harness.h"
 
 #define PY_DEBIAN "/usr/bin/python3"
-#define PY_PYENV_311 "/root/.pyenv/versions/3.11.7/bin/python3"
-#define PY_PYENV_312 "/root/.pyenv/versions/3.12.1/bin/python3"
+#define PYENV "/root/.pyenv/versions/"
+#define PY_PYENV_311 PYENV "3.11.7/bin/python3"
+
+/* The interpreter env names, or else path; it must be there. */
+static const char *pyenv_python(const char *env, const char *path)
+{
+	const char *p = getenv(env);
+	if (p != NULL && *p != '\0')
+		path = p;
+	cr_assert(access(path, X_OK) == 0, "%s missing (%s names another): %s", path, env,
+		  strerror(errno));
+	return path;
+}
+
+#define PY_PYENV_310 pyenv_python("LOOPSAN_TEST_PY310", PYENV "3.10.13/bin/python3.10")
+#define PY_PYENV_312 pyenv_python("LOOPSAN_TEST_PY312", PYENV "3.12.1/bin/python3.12")
+#define PY_PYENV_313 pyenv_python("LOOPSAN_TEST_PY313", PYENV "3.13.0/bin/python3.13")
 
 LS_SUITE(python);
 
@@ -170,39 +189,66 @@ Test(python, uvloop_call_later_site_shows_the_python_line_that_scheduled_it)
 	free(trace);
 }
 
-Test(python, libpython_slow_call_later_is_a_slow_callback_scheduled_in_python)
+/* asyncio's own loop run by python: the slow call_later callback. 3.11
+ * (asyncio's checks from inside the interpreter): the handle itself is the
+ * slow callback, scheduled by call_later from main, stuck in
+ * refresh_token (a single-threaded Python program has its watchdog from
+ * its loop's start); 3.12 and 3.13 (Python frames only): the slow
+ * iteration's selector call, with the Python frames that made it. */
+static void assert_selector_stack_in_python(const char *python)
 {
-	need_python(PY_PYENV_311, NULL);
-	char *trace = py_trace(PY_PYENV_311, "slow_asyncio.py", "slow_asyncio ok\n");
+	char *trace = py_trace(python, "slow_asyncio.py", "slow_asyncio ok\n");
 	json_t *rep = ls_report_json(trace);
 	json_t *slow = slow_finding(rep);
 
-	/* asyncio's own loop, its interpreter in libpython: the handle
-	 * itself is the slow callback (not the loop iteration around it),
-	 * scheduled by call_later from main. (Its stuck_at: the stuck_*
-	 * tests; this single-threaded program starts its watchdog only at
-	 * its first slow callback.) */
-	cr_assert_str_eq(ls_str(slow, "api"), "call_later");
-	assert_python_frame(slow, "created_at", "main", "slow_asyncio.py",
-			    py_marker_line("slow_asyncio.py", "call_later"));
+	if (strcmp(python, PY_PYENV_311) == 0) {
+		cr_assert_str_eq(ls_str(slow, "api"), "call_later");
+		assert_python_frame(slow, "created_at", "main", "slow_asyncio.py",
+				    py_marker_line("slow_asyncio.py", "call_later"));
+		assert_python_frame(slow, "stuck_at", "refresh_token", "slow_asyncio.py",
+				    py_marker_line("slow_asyncio.py", "busy"));
+	} else {
+		size_t sel = assert_python_frame(slow, "called_at", "EpollSelector.select",
+						 "selectors.py", 0);
+		json_t *called = json_object_get(slow, "called_at");
+		cr_assert_str_eq(ls_str(json_array_get(called, sel + 1), "function"),
+				 "BaseEventLoop._run_once");
+		assert_python_frame(slow, "called_at", "<module>", "slow_asyncio.py",
+				    py_marker_line("slow_asyncio.py", "run"));
+	}
 	json_decref(slow);
 	json_decref(rep);
 	free(trace);
 }
 
+Test(python, libpython_slow_call_later_is_a_slow_callback_scheduled_in_python)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_selector_stack_in_python(PY_PYENV_311);
+}
+
+Test(python, python312_selector_stack_shows_the_asyncio_python_frames)
+{
+	assert_selector_stack_in_python(PY_PYENV_312);
+}
+
+Test(python, python313_selector_stack_shows_the_asyncio_python_frames)
+{
+	assert_selector_stack_in_python(PY_PYENV_313);
+}
+
 Test(python, another_python_version_is_said_to_have_no_python_frames)
 {
-	need_python(PY_PYENV_312, NULL);
-	char *trace = py_trace(PY_PYENV_312, "slow_asyncio.py", "slow_asyncio ok\n");
+	char *trace = py_trace(PY_PYENV_310, "slow_asyncio.py", "slow_asyncio ok\n");
 	json_t *rep = ls_report_json(trace);
 	json_t *proc = ls_process(rep);
 	cr_assert(json_is_false(json_object_get(proc, "python_frames")),
-		  "3.12's trace does not say that Python frames are missing: %s",
+		  "3.10's trace does not say that Python frames are missing: %s",
 		  json_dumps(proc, JSON_COMPACT));
 	json_t *slow = slow_finding(rep), *fr;
 	size_t i;
 	json_array_foreach(json_object_get(slow, "called_at"), i, fr)
-		cr_assert_null(json_object_get(fr, "lang"), "a Python frame from 3.12: %s",
+		cr_assert_null(json_object_get(fr, "lang"), "a Python frame from 3.10: %s",
 			       json_dumps(fr, JSON_COMPACT));
 	char *text = text_report(trace);
 	cr_assert(strstr(text, "Python frames are not available for this Python version"),
@@ -311,4 +357,123 @@ Test(python, libpython_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
 	need_python(PY_PYENV_311, NULL);
 	assert_stuck_in_python(PY_PYENV_311, "stuck_lock.py", "asyncio", "acquire",
 			       "in a system call");
+}
+
+/* 3.12 and 3.13: the same three ways to be stuck, on asyncio's loop. */
+Test(python, python312_busy_callback_is_stuck_at_its_python_line)
+{
+	assert_stuck_in_python(PY_PYENV_312, "stuck_busy.py", "asyncio", "busy", "running");
+}
+
+Test(python, python313_busy_callback_is_stuck_at_its_python_line)
+{
+	assert_stuck_in_python(PY_PYENV_313, "stuck_busy.py", "asyncio", "busy", "running");
+}
+
+Test(python, python312_sleeping_callback_is_stuck_at_its_python_line)
+{
+	assert_stuck_in_python(PY_PYENV_312, "stuck_sleep.py", "asyncio", "sleep",
+			       "in a blocking call");
+}
+
+Test(python, python313_sleeping_callback_is_stuck_at_its_python_line)
+{
+	assert_stuck_in_python(PY_PYENV_313, "stuck_sleep.py", "asyncio", "sleep",
+			       "in a blocking call");
+}
+
+Test(python, python312_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	assert_stuck_in_python(PY_PYENV_312, "stuck_lock.py", "asyncio", "acquire",
+			       "in a system call");
+}
+
+Test(python, python313_callback_waiting_for_a_lock_is_stuck_at_its_python_line)
+{
+	assert_stuck_in_python(PY_PYENV_313, "stuck_lock.py", "asyncio", "acquire",
+			       "in a system call");
+}
+
+/* time.sleep in a call_later callback on asyncio's loop: the blocking
+ * call's called_at names the Python line of the call, and the Python
+ * frames of the two C calls of the eval loop stay apart (refresh_token,
+ * then the C frames of Context.run, then Handle._run): in 3.12 and 3.13
+ * the eval loop's entry frame, which is no Python frame, tells them apart. */
+static void assert_blocking_call_in_python(const char *python)
+{
+	char *trace = py_trace_arg(python, "stuck_sleep.py", "asyncio", "stuck_sleep ok\n");
+	json_t *rep = ls_report_json(trace);
+	json_t *calls = ls_findings(rep, "blocking-call", NULL);
+	cr_assert_eq(json_array_size(calls), 1, "blocking-call findings:\n%s",
+		     json_dumps(calls, JSON_INDENT(1)));
+	json_t *call = json_array_get(calls, 0), *called = json_object_get(call, "called_at"), *fr;
+	size_t at = assert_python_frame(call, "called_at", "refresh_token", "stuck_sleep.py",
+					py_marker_line("stuck_sleep.py", "sleep"));
+	size_t run = assert_python_frame(call, "called_at", "Handle._run", "events.py", 0);
+	cr_assert_gt(run, at + 1, "no C frame between refresh_token and Handle._run:\n%s",
+		     json_dumps(called, JSON_INDENT(1)));
+	for (size_t i = at + 1; i < run; i++)
+		cr_assert_null(json_object_get(json_array_get(called, i), "lang"),
+			       "called_at[%zu] is a Python frame between refresh_token and "
+			       "Handle._run:\n%s", i, json_dumps(called, JSON_INDENT(1)));
+	size_t i;
+	json_array_foreach(called, i, fr)
+		cr_assert_str_neq(ls_str(fr, "function"), "_PyEval_EvalFrameDefault",
+				  "called_at[%zu] is the eval loop's frame", i);
+	json_decref(calls);
+	json_decref(rep);
+	free(trace);
+}
+
+Test(python, libpython_blocking_call_is_called_at_its_python_line)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_blocking_call_in_python(PY_PYENV_311);
+}
+
+Test(python, python312_blocking_call_is_called_at_its_python_line)
+{
+	assert_blocking_call_in_python(PY_PYENV_312);
+}
+
+Test(python, python313_blocking_call_is_called_at_its_python_line)
+{
+	assert_blocking_call_in_python(PY_PYENV_313);
+}
+
+/* Names that are not ASCII: str objects the shim reads past the ASCII
+ * header (their cached UTF-8, or their 1- and 2-byte characters), whose
+ * layout 3.12 changed. */
+static void assert_unicode_names(const char *python)
+{
+	char *trace = py_trace(python, "blocking_unicode.py", "blocking_unicode ok\n");
+	json_t *rep = ls_report_json(trace);
+	json_t *calls = ls_findings(rep, "blocking-call", NULL);
+	cr_assert_eq(json_array_size(calls), 1, "blocking-call findings:\n%s",
+		     json_dumps(calls, JSON_INDENT(1)));
+	json_t *call = json_array_get(calls, 0);
+	size_t at = assert_python_frame(call, "called_at", "Jeton.更新", "blocking_unicode.py",
+					py_marker_line("blocking_unicode.py", "sleep"));
+	size_t caller = assert_python_frame(call, "called_at", "rafraîchir", "blocking_unicode.py",
+					    py_marker_line("blocking_unicode.py", "call"));
+	cr_assert_eq(caller, at + 1, "rafraîchir is not Jeton.更新's caller");
+	json_decref(calls);
+	json_decref(rep);
+	free(trace);
+}
+
+Test(python, libpython_names_that_are_not_ascii_are_read)
+{
+	need_python(PY_PYENV_311, NULL);
+	assert_unicode_names(PY_PYENV_311);
+}
+
+Test(python, python312_names_that_are_not_ascii_are_read)
+{
+	assert_unicode_names(PY_PYENV_312);
+}
+
+Test(python, python313_names_that_are_not_ascii_are_read)
+{
+	assert_unicode_names(PY_PYENV_313);
 }

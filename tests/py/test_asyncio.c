@@ -1,0 +1,174 @@
+/* asyncio's own checks, made from inside the interpreter (preload/py/
+ * asyncio.c): real Python programs (the tests/py fixtures) run by Debian's
+ * /usr/bin/python3 under the real shim, on asyncio's own loop and on
+ * uvloop, their traces read by the real viewer. Each finding must name the
+ * Python line the program's mistake is on (a `# @marker` comment). */
+#include <criterion/criterion.h>
+
+#include "../harness.h"
+
+#define PY "/usr/bin/python3"
+
+LS_SUITE(asyncio_checks);
+
+static char *script(const char *name)
+{
+	char *repo = ls_repo();
+	char *p = ls_fmt("%s/tests/py/%s", repo, name);
+	free(repo);
+	return p;
+}
+
+/* The report (JSON) of tests/py/NAME run with LOOP ("asyncio", "uvloop")
+ * under the shim; its standard output must be EXPECT. */
+static json_t *run_report(const char *name, const char *loop, const char *expect)
+{
+	const char *dir = ls_tmpdir();
+	char *path = script(name);
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	const char *argv[] = {PY, path, loop, NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s %s failed under the shim:\n%s", name, loop, r.err);
+	cr_assert_str_eq(r.out, expect, "%s %s", name, loop);
+	ls_run_free(&r);
+	free(pre);
+	free(path);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	free(trace);
+	return rep;
+}
+
+/* The one finding of `kind`. */
+static json_t *only(json_t *rep, const char *kind)
+{
+	json_t *all = ls_findings(rep, kind, NULL);
+	cr_assert_eq(json_array_size(all), 1, "%zu %s findings:\n%s", json_array_size(all), kind,
+		     json_dumps(json_object_get(rep, "findings"), JSON_INDENT(1)));
+	json_t *f = json_array_get(all, 0);
+	json_incref(f);
+	json_decref(all);
+	return f;
+}
+
+/* Stack `which` of f holds the Python frame `function` at NAME's line
+ * marked `# @marker`. */
+static void assert_at(json_t *f, const char *which, const char *function, const char *name,
+		      const char *marker)
+{
+	int line = ls_marked_line(script(name), ls_fmt("# @%s", marker));
+	json_t *fr;
+	size_t i;
+	json_array_foreach(json_object_get(f, which), i, fr)
+		if (json_is_string(json_object_get(fr, "lang")) &&
+		    strcmp(ls_str(fr, "function"), function) == 0 && ls_int(fr, "line") == line &&
+		    strcmp(ls_basename(ls_str(fr, "file")), name) == 0)
+			return;
+	cr_assert_fail("no %s %s:%d in %s:\n%s", function, name, line, which,
+		       json_dumps(f, JSON_INDENT(1)));
+}
+
+static void never_awaited(const char *loop)
+{
+	json_t *rep = run_report("never_awaited.py", loop, "never_awaited ok\n");
+	json_t *f = only(rep, "never-awaited");
+	cr_assert_str_eq(ls_str(f, "coroutine"), "test");
+	/* Made (and dropped) in main, at the call that is not awaited. */
+	assert_at(f, "collected_at", "main", "never_awaited.py", "never");
+	json_decref(f);
+	json_decref(rep);
+}
+
+Test(asyncio_checks, never_awaited_coroutine_on_asyncio) { never_awaited("asyncio"); }
+Test(asyncio_checks, never_awaited_coroutine_on_uvloop) { never_awaited("uvloop"); }
+
+static void dropped_error(const char *loop)
+{
+	json_t *rep = run_report("dropped_error.py", loop, "dropped_error ok\n");
+	json_t *f = only(rep, "dropped-error");
+	cr_assert_str_eq(ls_str(f, "task"), "Task bug()");
+	cr_assert_str_eq(ls_str(f, "error"), "Exception: not consumed");
+	assert_at(f, "created_at", "main", "dropped_error.py", "create");
+	assert_at(f, "raised_at", "bug", "dropped_error.py", "raise");
+	json_decref(f);
+	json_decref(rep);
+}
+
+Test(asyncio_checks, task_exception_never_retrieved_on_asyncio) { dropped_error("asyncio"); }
+Test(asyncio_checks, task_exception_never_retrieved_on_uvloop) { dropped_error("uvloop"); }
+
+static void wrong_thread(const char *loop)
+{
+	json_t *rep = run_report("wrong_thread.py", loop, "wrong_thread ok\n");
+	/* One mistake, one finding: not also uvloop's uv_idle_start under it. */
+	json_t *f = only(rep, "wrong-thread");
+	cr_assert_str_eq(ls_str(f, "api"), "call_soon");
+	assert_at(f, "called_at", "from_thread", "wrong_thread.py", "call_soon");
+	json_decref(f);
+	json_decref(rep);
+}
+
+Test(asyncio_checks, call_soon_from_another_thread_on_asyncio) { wrong_thread("asyncio"); }
+Test(asyncio_checks, call_soon_from_another_thread_on_uvloop) { wrong_thread("uvloop"); }
+
+static void unclosed(const char *loop)
+{
+	json_t *rep = run_report("unclosed.py", loop, "unclosed ok\n");
+	json_t *f = only(rep, "unclosed-handle");
+	cr_assert(strstr(ls_str(f, "message"), "unclosed") != NULL, "%s", ls_str(f, "message"));
+	/* asyncio's transports say where they were made; uvloop's are made
+	 * in C, and the finding then says where the loop let it go. */
+	if (strcmp(loop, "asyncio") == 0)
+		assert_at(f, "created_at", "leak", "unclosed.py", "open");
+	json_decref(f);
+	json_decref(rep);
+}
+
+Test(asyncio_checks, unclosed_transport_on_asyncio) { unclosed("asyncio"); }
+Test(asyncio_checks, unclosed_transport_on_uvloop) { unclosed("uvloop"); }
+
+static void sleep_on_loop(const char *loop)
+{
+	json_t *rep = run_report("sleep_on_loop.py", loop, "sleep_on_loop ok\n");
+	json_t *f = only(rep, "blocking-call");
+	cr_assert_str_eq(ls_str(f, "api"), "clock_nanosleep");
+	assert_at(f, "called_at", "refresh", "sleep_on_loop.py", "sleep");
+	json_decref(f);
+	json_decref(rep);
+}
+
+Test(asyncio_checks, time_sleep_on_the_loop_on_asyncio) { sleep_on_loop("asyncio"); }
+Test(asyncio_checks, time_sleep_on_the_loop_on_uvloop) { sleep_on_loop("uvloop"); }
+
+/* A slow call_later callback on asyncio's own loop: named by its Python
+ * function, scheduled at the call_later line, stuck where it spins (the
+ * first slow callback of a single-threaded program). */
+Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
+{
+	json_t *rep = run_report("slow_asyncio.py", NULL, "slow_asyncio ok\n");
+	json_t *f = only(rep, "slow-callback");
+	cr_assert_str_eq(ls_str(f, "callback"), "refresh_token");
+	cr_assert_str_eq(ls_str(f, "api"), "call_later");
+	assert_at(f, "created_at", "main", "slow_asyncio.py", "call_later");
+	assert_at(f, "stuck_at", "refresh_token", "slow_asyncio.py", "busy");
+	json_decref(f);
+	json_decref(rep);
+}
+
+/* Under -X dev the runtime frees the audit hook's entry with its debug
+ * allocator: the shim's entry, made before, must not be among them. */
+Test(asyncio_checks, dev_mode_python_exits_cleanly)
+{
+	const char *dir = ls_tmpdir();
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, NULL};
+	const char *argv[] = {PY, "-X", "dev", "-c", "import asyncio; print('ok')", NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "python3 -X dev under the shim:\n%s", r.err);
+	cr_assert_str_eq(r.out, "ok\n");
+	ls_run_free(&r);
+	free(pre);
+}
