@@ -40,14 +40,17 @@
  * installs): Python frames still, asyncio's checks not. */
 #include "preload/py/py_shim.h"
 
-void ls_py_asyncio_init(void)
+void ls_py_asyncio_init(uint32_t version)
 {
+	(void)version;
 }
 #else
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "preload/py/py_shim.h"
 
@@ -99,7 +102,19 @@ void ls_py_asyncio_init(void)
 #pragma weak PyMem_Malloc
 #pragma weak PyObject_CallOneArg
 #pragma weak PyObject_HasAttrString
-#pragma weak _PyObject_CallMethod_SizeT
+
+/* Reference counts through the runtime's own functions, never 3.11's
+ * inline ones: 3.12 and 3.13 keep immortal objects' counts apart. */
+#pragma weak Py_IncRef
+#pragma weak Py_DecRef
+#pragma weak PyFunction_GetCode
+#pragma weak PyObject_CallNoArgs
+#undef Py_INCREF
+#undef Py_DECREF
+#undef Py_XDECREF
+#define Py_INCREF(o) Py_IncRef((PyObject *)(o))
+#define Py_DECREF(o) Py_DecRef((PyObject *)(o))
+#define Py_XDECREF(o) Py_DecRef((PyObject *)(o))
 
 static int busy;          /* the hook's own imports raise "import" too */
 static int asyncio_done, uvloop_done;
@@ -145,7 +160,7 @@ static PyObject *ls_py_code_of(PyObject *cb)
 {
 	for (int depth = 0; cb != NULL && depth < 4; depth++) {
 		if (Py_IS_TYPE(cb, &PyFunction_Type))
-			return PyFunction_GET_CODE(cb);
+			return PyFunction_GetCode(cb);
 		if (Py_IS_TYPE(cb, &PyMethod_Type)) {
 			cb = PyMethod_GET_FUNCTION(cb);
 			continue;
@@ -317,6 +332,13 @@ static int ls_py_thread_check(PyObject *loop, uint32_t api)
 
 /* ---- scheduling: where each handle was made ---- */
 
+/* A TaskStepMethWrapper's task (its first field, sw_task), if it is one. */
+static PyObject *ls_py_step_task(PyObject *cb)
+{
+	PyObject *task = ((PyObject **)cb)[2];
+	return task != NULL && task_type != NULL && PyObject_TypeCheck(task, task_type) ? task : NULL;
+}
+
 /* Is cb a task's step (or wake-up) callback? Then its task. The C
  * Task's step callbacks are of a type of _asyncio's own that no module
  * names: known by its name at first sight. */
@@ -324,11 +346,12 @@ static PyObject *ls_py_task_of(PyObject *cb)
 {
 	PyTypeObject *t = Py_TYPE(cb);
 	if (t == step_type)
-		return ((PyObject **)cb)[2];   /* TaskStepMethWrapper.sw_task */
-	if (step_type == NULL && t->tp_name[0] == 'T' &&
-	    strcmp(t->tp_name, "TaskStepMethWrapper") == 0) {
+		return ls_py_step_task(cb);
+	if (step_type == NULL && (t->tp_name[0] == 'T' || t->tp_name[0] == '_') &&
+	    (strcmp(t->tp_name, "TaskStepMethWrapper") == 0 ||             /* 3.11 */
+	     strcmp(t->tp_name, "_asyncio.TaskStepMethWrapper") == 0)) {   /* 3.12, 3.13 */
 		step_type = t;
-		return ((PyObject **)cb)[2];
+		return ls_py_step_task(cb);
 	}
 	PyObject *self = NULL;
 	if (t == &PyCFunction_Type)
@@ -555,7 +578,9 @@ static void ls_py_dropped(PyObject *context)
 		struct ls_py_ent *e = ls_py_ent(tasks, fut);
 		if (e->obj == fut)
 			made_at = e->stack;
-		PyObject *coro = PyObject_CallMethod(fut, "get_coro", NULL);
+		PyObject *get = PyObject_GetAttrString(fut, "get_coro");
+		PyObject *coro = get != NULL ? PyObject_CallNoArgs(get) : NULL;
+		Py_XDECREF(get);
 		PyObject *qn = coro != NULL ? PyObject_GetAttrString(coro, "__qualname__") : NULL;
 		Py_ssize_t len;
 		const char *q = ls_py_utf8(qn, &len);
@@ -617,9 +642,14 @@ static PyObject *ls_py_unawaited(PyObject *self, PyObject *coro)
 	const char *name = ls_py_utf8(qn, &nlen);
 	char text[LS_PY_EVENT_TEXT_MAX] = "";
 	if (code != NULL && Py_IS_TYPE(code, &PyCode_Type)) {
-		PyCodeObject *c = (PyCodeObject *)code;
-		const char *file = ls_py_utf8(c->co_filename, &flen);
-		snprintf(text, sizeof(text), "%.*s:%d", (int)flen, file, c->co_firstlineno);
+		PyObject *fn = PyObject_GetAttrString(code, "co_filename");
+		PyObject *ln = PyObject_GetAttrString(code, "co_firstlineno");
+		const char *file = ls_py_utf8(fn, &flen);
+		long line = ln != NULL ? PyLong_AsLong(ln) : 0;
+		snprintf(text, sizeof(text), "%.*s:%ld", (int)flen, file, line);
+		Py_XDECREF(fn);
+		Py_XDECREF(ln);
+		PyErr_Clear();
 	}
 	ls_py_event(LS_PY_NEVER_AWAITED, ls_stack_capture(), 0, 0, 0, 0, name, (size_t)nlen, text,
 		    strlen(text));
@@ -865,11 +895,14 @@ static int ls_py_is(PyObject *name, const char *pkg)
  * the runtime's own free of it at exit, by the debug allocator, aborts.
  * Just before it frees the list it tells the hooks: the entry is taken
  * out of the list then, and left. The list's head in _PyRuntimeState
- * (internal/pycore_runtime.h), 3.11, LP64 (checked with offsetof against
- * 3.11.2 and 3.11.7); an entry is {next, function, data}. */
+ * (internal/pycore_runtime.h, 64-bit; checked with offsetof against
+ * 3.11.2, 3.11.7, 3.12.1 and 3.13.0); an entry is {next, function, data}.
+ * Read through the kernel, and written only where this very hook is found:
+ * an offset a later patch release moved can cost the abort, never a crash
+ * of the shim's. */
 #pragma weak _PyRuntime
 extern char _PyRuntime[];
-enum { RT_AUDIT_HOOK_HEAD = 656 };
+static size_t rt_audit_head;
 
 struct ls_py_hook_entry {
 	struct ls_py_hook_entry *next;
@@ -878,16 +911,28 @@ struct ls_py_hook_entry {
 
 static int ls_py_audit(const char *event, PyObject *args, void *data);
 
+static int ls_py_peek(void *dst, const void *src, size_t n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+}
+
 static void ls_py_unlink_hook(void)
 {
-	if (_PyRuntime == NULL)
+	if (_PyRuntime == NULL || rt_audit_head == 0)
 		return;
-	struct ls_py_hook_entry **at = (struct ls_py_hook_entry **)(_PyRuntime + RT_AUDIT_HOOK_HEAD);
-	for (int n = 0; *at != NULL && n < 64; at = &(*at)->next, n++)
-		if ((*at)->fn == (void *)ls_py_audit) {
-			*at = (*at)->next;
+	struct ls_py_hook_entry **at = (struct ls_py_hook_entry **)(_PyRuntime + rt_audit_head);
+	struct ls_py_hook_entry *e, copy;
+	for (int n = 0; n < 64; n++) {
+		if (!ls_py_peek(&e, at, sizeof(e)) || e == NULL || ((uintptr_t)e & 7) != 0 ||
+		    !ls_py_peek(&copy, e, sizeof(copy)))
+			return;
+		if (copy.fn == (void *)ls_py_audit) {
+			*at = copy.next;
 			return;
 		}
+		at = &e->next;
+	}
 }
 
 static int ls_py_audit(const char *event, PyObject *args, void *data)
@@ -920,8 +965,9 @@ static int ls_py_audit(const char *event, PyObject *args, void *data)
 	return 0;
 }
 
-void ls_py_asyncio_init(void)
+void ls_py_asyncio_init(uint32_t version)
 {
+	rt_audit_head = version == 311 ? 656 : version == 312 ? 3064 : version == 313 ? 10424 : 0;
 	if (&PySys_AddAuditHook == NULL || &PyDescr_NewMethod == NULL || !ls_opt.python)
 		return;
 	PySys_AddAuditHook(ls_py_audit, NULL);

@@ -537,8 +537,7 @@ static void ls_py_init(void)
 		return;
 	get_tstate = (void *(*)(void))tstate;
 	ls_trace_hooks_add(&ls_py_hooks);
-	if (layout.version == 311)   /* asyncio's hooks read 3.11's objects */
-		ls_py_asyncio_init();
+	ls_py_asyncio_init(layout.version);
 }
 
 LS_FAMILY(py) = {

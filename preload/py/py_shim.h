@@ -19,7 +19,7 @@ uint32_t ls_py_code_id(const char *code, int keep);
 uint64_t ls_py_chain_key(const void *tstate, uint32_t depth);
 
 /* asyncio.c: called once from the family's init when the interpreter's
- * frames can be read (CPython 3.11, 64-bit). */
-void ls_py_asyncio_init(void);
+ * frames can be read (CPython 3.11, 3.12, 3.13, 64-bit): version 311, ... */
+void ls_py_asyncio_init(uint32_t version);
 
 #endif

@@ -9,6 +9,17 @@
 
 #define PY "/usr/bin/python3"
 
+/* pyenv's 3.12 and 3.13 (no uvloop there: asyncio's loop only); a
+ * missing one fails its tests (CI runs on this machine). */
+static const char *pyenv(const char *var, const char *path)
+{
+	const char *p = getenv(var);
+	return p && *p ? p : path;
+}
+
+#define PY312 pyenv("LOOPSAN_TEST_PY312", "/root/.pyenv/versions/3.12.1/bin/python3.12")
+#define PY313 pyenv("LOOPSAN_TEST_PY313", "/root/.pyenv/versions/3.13.0/bin/python3.13")
+
 LS_SUITE(asyncio_checks);
 
 static char *script(const char *name)
@@ -21,16 +32,19 @@ static char *script(const char *name)
 
 /* The report (JSON) of tests/py/NAME run with LOOP ("asyncio", "uvloop")
  * under the shim; its standard output must be EXPECT. */
-static json_t *run_report(const char *name, const char *loop, const char *expect)
+static json_t *run_report_with(const char *python, const char *name, const char *loop,
+			       const char *expect)
 {
 	const char *dir = ls_tmpdir();
 	char *path = script(name);
 	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
 	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {PY, path, loop, NULL};
+	const char *argv[] = {python, path, loop, NULL};
 	struct ls_run r;
+	cr_assert(access(python, X_OK) == 0, "%s: %s", python, strerror(errno));
 	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s %s failed under the shim:\n%s", name, loop, r.err);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s %s %s failed under the shim:\n%s", python, name, loop,
+		     r.err);
 	cr_assert_str_eq(r.out, expect, "%s %s", name, loop);
 	ls_run_free(&r);
 	free(pre);
@@ -39,6 +53,13 @@ static json_t *run_report(const char *name, const char *loop, const char *expect
 	json_t *rep = ls_report_json(trace);
 	free(trace);
 	return rep;
+}
+
+static const char *interp = PY;   /* the tests' interpreter: set by each test */
+
+static json_t *run_report(const char *name, const char *loop, const char *expect)
+{
+	return run_report_with(interp, name, loop, expect);
 }
 
 /* The one finding of `kind`. */
@@ -145,7 +166,7 @@ Test(asyncio_checks, time_sleep_on_the_loop_on_uvloop) { sleep_on_loop("uvloop")
 /* A slow call_later callback on asyncio's own loop: named by its Python
  * function, scheduled at the call_later line, stuck where it spins (the
  * first slow callback of a single-threaded program). */
-Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
+static void slow_call_later(void)
 {
 	json_t *rep = run_report("slow_asyncio.py", NULL, "slow_asyncio ok\n");
 	json_t *f = only(rep, "slow-callback");
@@ -155,6 +176,11 @@ Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
 	assert_at(f, "stuck_at", "refresh_token", "slow_asyncio.py", "busy");
 	json_decref(f);
 	json_decref(rep);
+}
+
+Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
+{
+	slow_call_later();
 }
 
 /* The same on uvloop: its timer's libuv callback, named by the Python
@@ -170,18 +196,43 @@ Test(asyncio_checks, uvloop_slow_call_later_callback_is_named_and_scheduled_in_p
 	json_decref(rep);
 }
 
+/* The same checks on CPython 3.12 and 3.13 (asyncio's own loop). */
+#define LS_ON(ver, path)                                                               \
+	Test(asyncio_checks, never_awaited_coroutine_on_##ver)                         \
+	{ interp = path; never_awaited("asyncio"); }                                   \
+	Test(asyncio_checks, task_exception_never_retrieved_on_##ver)                  \
+	{ interp = path; dropped_error("asyncio"); }                                   \
+	Test(asyncio_checks, call_soon_from_another_thread_on_##ver)                   \
+	{ interp = path; wrong_thread("asyncio"); }                                    \
+	Test(asyncio_checks, unclosed_transport_on_##ver)                              \
+	{ interp = path; unclosed("asyncio"); }                                        \
+	Test(asyncio_checks, time_sleep_on_the_loop_on_##ver)                          \
+	{ interp = path; sleep_on_loop("asyncio"); }                                   \
+	Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_on_##ver) \
+	{ interp = path; slow_call_later(); }                                          \
+	Test(asyncio_checks, dev_mode_exits_cleanly_on_##ver)                          \
+	{ interp = path; dev_mode(); }
+
 /* Under -X dev the runtime frees the audit hook's entry with its debug
  * allocator: the shim's entry, made before, must not be among them. */
-Test(asyncio_checks, dev_mode_python_exits_cleanly)
+static void dev_mode(void)
 {
 	const char *dir = ls_tmpdir();
 	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
 	const char *env[] = {pre, NULL};
-	const char *argv[] = {PY, "-X", "dev", "-c", "import asyncio; print('ok')", NULL};
+	const char *argv[] = {interp, "-X", "dev", "-c", "import asyncio; print('ok')", NULL};
 	struct ls_run r;
 	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "python3 -X dev under the shim:\n%s", r.err);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s -X dev under the shim:\n%s", interp, r.err);
 	cr_assert_str_eq(r.out, "ok\n");
 	ls_run_free(&r);
 	free(pre);
 }
+
+Test(asyncio_checks, dev_mode_python_exits_cleanly)
+{
+	dev_mode();
+}
+
+LS_ON(python312, PY312)
+LS_ON(python313, PY313)

@@ -189,36 +189,64 @@ Test(python, uvloop_call_later_site_shows_the_python_line_that_scheduled_it)
 	free(trace);
 }
 
-/* asyncio's own loop run by python: the slow call_later callback. 3.11
- * (asyncio's checks from inside the interpreter): the handle itself is the
- * slow callback, scheduled by call_later from main, stuck in
- * refresh_token (a single-threaded Python program has its watchdog from
- * its loop's start); 3.12 and 3.13 (Python frames only): the slow
- * iteration's selector call, with the Python frames that made it. */
+/* asyncio's own loop run by python: the slow call_later callback is the
+ * handle itself (asyncio's checks from inside the interpreter), scheduled
+ * by call_later from main, stuck in refresh_token (a single-threaded
+ * Python program has its watchdog from its loop's start). */
 static void assert_selector_stack_in_python(const char *python)
 {
 	char *trace = py_trace(python, "slow_asyncio.py", "slow_asyncio ok\n");
 	json_t *rep = ls_report_json(trace);
 	json_t *slow = slow_finding(rep);
 
-	if (strcmp(python, PY_PYENV_311) == 0) {
-		cr_assert_str_eq(ls_str(slow, "api"), "call_later");
-		assert_python_frame(slow, "created_at", "main", "slow_asyncio.py",
-				    py_marker_line("slow_asyncio.py", "call_later"));
-		assert_python_frame(slow, "stuck_at", "refresh_token", "slow_asyncio.py",
-				    py_marker_line("slow_asyncio.py", "busy"));
-	} else {
-		size_t sel = assert_python_frame(slow, "called_at", "EpollSelector.select",
-						 "selectors.py", 0);
-		json_t *called = json_object_get(slow, "called_at");
-		cr_assert_str_eq(ls_str(json_array_get(called, sel + 1), "function"),
-				 "BaseEventLoop._run_once");
-		assert_python_frame(slow, "called_at", "<module>", "slow_asyncio.py",
-				    py_marker_line("slow_asyncio.py", "run"));
-	}
+	cr_assert_str_eq(ls_str(slow, "api"), "call_later");
+	assert_python_frame(slow, "created_at", "main", "slow_asyncio.py",
+			    py_marker_line("slow_asyncio.py", "call_later"));
+	assert_python_frame(slow, "stuck_at", "refresh_token", "slow_asyncio.py",
+			    py_marker_line("slow_asyncio.py", "busy"));
 	json_decref(slow);
 	json_decref(rep);
 	free(trace);
+}
+
+/* With asyncio's checks off (python=0), the slow iteration's selector
+ * call, with the Python frames that made it. */
+static void assert_selector_layer_in_python(const char *python)
+{
+	const char *dir = ls_tmpdir();
+	char *path = py_script("slow_asyncio.py");
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", "LOOPSAN_OPTIONS=python=0", NULL};
+	const char *argv[] = {python, path, NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s failed under the shim:\n%s", python, r.err);
+	ls_run_free(&r);
+	free(path);
+	free(pre);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *slow = slow_finding(rep);
+	size_t sel = assert_python_frame(slow, "called_at", "EpollSelector.select",
+					 "selectors.py", 0);
+	json_t *called = json_object_get(slow, "called_at");
+	cr_assert_str_eq(ls_str(json_array_get(called, sel + 1), "function"),
+			 "BaseEventLoop._run_once");
+	assert_python_frame(slow, "called_at", "<module>", "slow_asyncio.py",
+			    py_marker_line("slow_asyncio.py", "run"));
+	json_decref(slow);
+	json_decref(rep);
+	free(trace);
+}
+
+Test(python, python312_selector_layer_shows_the_asyncio_python_frames)
+{
+	assert_selector_layer_in_python(PY_PYENV_312);
+}
+
+Test(python, python313_selector_layer_shows_the_asyncio_python_frames)
+{
+	assert_selector_layer_in_python(PY_PYENV_313);
 }
 
 Test(python, libpython_slow_call_later_is_a_slow_callback_scheduled_in_python)
@@ -227,12 +255,12 @@ Test(python, libpython_slow_call_later_is_a_slow_callback_scheduled_in_python)
 	assert_selector_stack_in_python(PY_PYENV_311);
 }
 
-Test(python, python312_selector_stack_shows_the_asyncio_python_frames)
+Test(python, python312_slow_call_later_is_a_slow_callback_scheduled_in_python)
 {
 	assert_selector_stack_in_python(PY_PYENV_312);
 }
 
-Test(python, python313_selector_stack_shows_the_asyncio_python_frames)
+Test(python, python313_slow_call_later_is_a_slow_callback_scheduled_in_python)
 {
 	assert_selector_stack_in_python(PY_PYENV_313);
 }
