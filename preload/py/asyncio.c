@@ -1,4 +1,5 @@
-/* asyncio's own checks, made from inside the interpreter (CPython 3.11).
+/* asyncio's own checks, made from inside the interpreter (CPython 3.11,
+ * 3.12, 3.13).
  *
  * asyncio knows what went wrong in a program (a coroutine never awaited, a
  * task's exception nobody retrieved, a transport collected unclosed, a
@@ -30,6 +31,13 @@
  *   uvloop runs its handles in C, inside libuv callbacks the uv family
  *   already times; there the Python function is named by the viewer from
  *   the frames that callback ran.
+ *
+ * Compiled against 3.11's headers (libpython3.11-dev) and run on 3.11 to
+ * 3.13: what it reads of an object by layout is what those three share
+ * (a type's name and dict, a tuple's items, a bound method's function and
+ * self, a traceback's fields, a member descriptor's offset, a
+ * TaskStepMethWrapper's task); reference counts and everything else go
+ * through the runtime's own functions.
  *
  * Everything here runs with the GIL held (the hook and the wrappers are
  * called by the interpreter), which also guards this file's tables. An
