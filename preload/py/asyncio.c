@@ -56,6 +56,7 @@ void ls_py_asyncio_init(uint32_t version)
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -333,6 +334,18 @@ static int ls_py_thread_check(PyObject *loop, uint32_t api)
 		ls_py_event(LS_PY_WRONG_THREAD, ls_stack_capture(), 0, 0, loop_tid, api, name,
 			    strlen(name), "", 0);
 		ls_trace_note_wrong_thread();
+		if (ls_opt.halt_on_wrong_thread) {
+			/* As asyncio's debug mode raises: here, the trace written. */
+			char msg[160];
+			int n = snprintf(msg, sizeof(msg),
+					 "loopsan: wrong-thread: %s called from thread %u while thread %u "
+					 "runs the loop; halting (halt_on_wrong_thread=1)\n",
+					 name, ls_trace_tid(), loop_tid);
+			ssize_t rc = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
+			(void)rc;
+			ls_trace_finish();
+			abort();
+		}
 		return 1;
 	}
 	return 0;

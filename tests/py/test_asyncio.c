@@ -236,3 +236,29 @@ Test(asyncio_checks, dev_mode_python_exits_cleanly)
 
 LS_ON(python312, PY312)
 LS_ON(python313, PY313)
+
+/* halt_on_wrong_thread=1: a call_soon from another thread aborts there,
+ * as asyncio's debug mode raises, with the trace written. */
+Test(asyncio_checks, halt_on_wrong_thread_aborts_at_call_soon)
+{
+	const char *dir = ls_tmpdir();
+	char *path = script("wrong_thread.py");
+	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	const char *env[] = {pre, "LOOPSAN_OPTIONS=halt_on_wrong_thread=1", NULL};
+	const char *argv[] = {PY, path, "asyncio", NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT, "status %d:\n%s",
+		  r.status, r.err);
+	cr_assert(strstr(r.err, "call_soon called from thread"), "%s", r.err);
+	ls_run_free(&r);
+	free(pre);
+	free(path);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *f = only(rep, "wrong-thread");
+	assert_at(f, "called_at", "from_thread", "wrong_thread.py", "call_soon");
+	json_decref(f);
+	json_decref(rep);
+	free(trace);
+}
