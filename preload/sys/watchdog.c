@@ -388,8 +388,11 @@ struct ls_watch *ls_watch_attach(void)
 		__atomic_store_n(&got->got, 0, __ATOMIC_RELAXED);
 		/* A second thread makes glibc pay for every cancellable system
 		 * call (epoll_wait, read, ...) ever after: a single-threaded
-		 * program gets its watchdog only once it had a slow callback. */
-		if (ls_process_threads() > 1)
+		 * program gets its watchdog only once it had a slow callback.
+		 * Not a Python one, whose every system call costs far more in
+		 * the interpreter around it: its first slow callback, likely
+		 * spinning in Python, is sampled too. */
+		if (ls_process_threads() > 1 || ls_trace_py_thread() != 0)
 			ls_watchdog_start();
 		else
 			__atomic_store_n(&ls_wd_deferred, 1, __ATOMIC_RELAXED);

@@ -8,7 +8,7 @@ import time
 def refresh_token(done):
     end = time.monotonic() + 0.2
     n = 0
-    while time.monotonic() < end:  # the loop is blocked here
+    while time.monotonic() < end:  # @busy
         n += 1
     done.set_result(n)
 

@@ -143,7 +143,8 @@ Test(asyncio_checks, time_sleep_on_the_loop_on_asyncio) { sleep_on_loop("asyncio
 Test(asyncio_checks, time_sleep_on_the_loop_on_uvloop) { sleep_on_loop("uvloop"); }
 
 /* A slow call_later callback on asyncio's own loop: named by its Python
- * function, scheduled at the call_later line. */
+ * function, scheduled at the call_later line, stuck where it spins (the
+ * first slow callback of a single-threaded program). */
 Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
 {
 	json_t *rep = run_report("slow_asyncio.py", NULL, "slow_asyncio ok\n");
@@ -151,6 +152,7 @@ Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
 	cr_assert_str_eq(ls_str(f, "callback"), "refresh_token");
 	cr_assert_str_eq(ls_str(f, "api"), "call_later");
 	assert_at(f, "created_at", "main", "slow_asyncio.py", "call_later");
+	assert_at(f, "stuck_at", "refresh_token", "slow_asyncio.py", "busy");
 	json_decref(f);
 	json_decref(rep);
 }

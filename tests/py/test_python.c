@@ -191,9 +191,9 @@ Test(python, uvloop_call_later_site_shows_the_python_line_that_scheduled_it)
 
 /* asyncio's own loop run by python: the slow call_later callback. 3.11
  * (asyncio's checks from inside the interpreter): the handle itself is the
- * slow callback, scheduled by call_later from main (its stuck_at: the
- * stuck_* tests; this single-threaded program starts its watchdog only at
- * its first slow callback); 3.12 and 3.13 (Python frames only): the slow
+ * slow callback, scheduled by call_later from main, stuck in
+ * refresh_token (a single-threaded Python program has its watchdog from
+ * its loop's start); 3.12 and 3.13 (Python frames only): the slow
  * iteration's selector call, with the Python frames that made it. */
 static void assert_selector_stack_in_python(const char *python)
 {
@@ -205,6 +205,8 @@ static void assert_selector_stack_in_python(const char *python)
 		cr_assert_str_eq(ls_str(slow, "api"), "call_later");
 		assert_python_frame(slow, "created_at", "main", "slow_asyncio.py",
 				    py_marker_line("slow_asyncio.py", "call_later"));
+		assert_python_frame(slow, "stuck_at", "refresh_token", "slow_asyncio.py",
+				    py_marker_line("slow_asyncio.py", "busy"));
 	} else {
 		size_t sel = assert_python_frame(slow, "called_at", "EpollSelector.select",
 						 "selectors.py", 0);

@@ -302,14 +302,16 @@ Test(selector, program_output_is_the_same_with_and_without_the_shim)
 
 /* ---- real programs ------------------------------------------------------------ */
 
-static json_t *real_report(const char *interp, const char *script, const char *mode,
-			   const char *expect_out)
+/* LOOPSAN_OPTIONS opts (NULL: none). */
+static json_t *real_report_opts(const char *interp, const char *script, const char *mode,
+				const char *expect_out, const char *opts)
 {
 	char *repo = ls_repo();
 	char *path = ls_fmt("%s/tests/real/%s", repo, script);
 	char *shim = ls_shim();
 	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	char *o = ls_fmt("LOOPSAN_OPTIONS=%s", opts ? opts : "");
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", o, NULL};
 	const char *argv[] = {interp, path, mode, NULL};
 	const char *dir = ls_tmpdir();
 	struct ls_run r;
@@ -320,6 +322,7 @@ static json_t *real_report(const char *interp, const char *script, const char *m
 	char *trace = ls_single_trace(dir);
 	json_t *rep = ls_report_json(trace);
 	free(trace);
+	free(o);
 	free(pre);
 	free(shim);
 	free(path);
@@ -327,11 +330,20 @@ static json_t *real_report(const char *interp, const char *script, const char *m
 	return rep;
 }
 
+static json_t *real_report(const char *interp, const char *script, const char *mode,
+			   const char *expect_out)
+{
+	return real_report_opts(interp, script, mode, expect_out, NULL);
+}
+
+/* The selector layer alone (python=0: not asyncio's checks from inside the
+ * interpreter, which name the handle instead: tests/py/test_asyncio.c). */
 Test(selector, asyncio_time_sleep_is_a_slow_iteration_and_a_blocking_call)
 {
 	if (access(PYTHON, X_OK) != 0)
 		cr_skip_test("%s is not installed", PYTHON);
-	json_t *rep = real_report(PYTHON, "asyncio_sleep.py", "sleep", "asyncio sleep ok");
+	json_t *rep = real_report_opts(PYTHON, "asyncio_sleep.py", "sleep", "asyncio sleep ok",
+				       "python=0");
 	long pid = ls_int(ls_process(rep), "pid");
 	json_t *s = ls_only_finding(rep, "slow-callback", NULL);
 	cr_assert_str_eq(ls_str(s, "api"), "epoll_wait");
