@@ -92,6 +92,7 @@ void ls_py_asyncio_init(void)
 #pragma weak PyInterpreterState_Main
 #pragma weak Py_IsInitialized
 #pragma weak PyCMethod_New
+#pragma weak PyThreadState_Get
 #pragma weak PyErr_NoMemory
 #pragma weak PyException_GetTraceback
 #pragma weak PyMem_Free
@@ -324,7 +325,8 @@ static PyObject *ls_py_task_of(PyObject *cb)
 	PyTypeObject *t = Py_TYPE(cb);
 	if (t == step_type)
 		return ((PyObject **)cb)[2];   /* TaskStepMethWrapper.sw_task */
-	if (step_type == NULL && strcmp(t->tp_name, "TaskStepMethWrapper") == 0) {
+	if (step_type == NULL && t->tp_name[0] == 'T' &&
+	    strcmp(t->tp_name, "TaskStepMethWrapper") == 0) {
 		step_type = t;
 		return ((PyObject **)cb)[2];
 	}
@@ -343,7 +345,7 @@ static PyObject *ls_py_task_of(PyObject *cb)
  * from everywhere: their callers tell the paths apart), the api, and the
  * code the handle runs. A path's stack is unwound once. */
 #define LS_PY_PATHS 4096u
-#define LS_PY_PATH_DEPTH 8u
+#define LS_PY_PATH_DEPTH 4u
 
 static struct ls_py_path {
 	uint64_t key;
@@ -352,7 +354,7 @@ static struct ls_py_path {
 
 static struct ls_py_path *ls_py_path(uint32_t api, PyObject *code)
 {
-	uint64_t key = ls_py_chain_key(LS_PY_PATH_DEPTH);
+	uint64_t key = ls_py_chain_key(PyThreadState_Get(), LS_PY_PATH_DEPTH);
 	key ^= ((uint64_t)(uintptr_t)code * 0xc2b2ae3d27d4eb4full) ^ ((uint64_t)api << 56);
 	key |= 1;
 	struct ls_py_path *p = &paths[(key ^ (key >> 32)) & (LS_PY_PATHS - 1)];

@@ -259,9 +259,9 @@ static int ls_py_plausible(const char *p)
 /* n bytes at src into dst. other: src is another thread's, which may come
  * out of its system call and unmap it (a frame in a data-stack chunk it
  * pops) while this reads: copied by the kernel, which fails instead. */
-static int ls_py_copy(void *dst, const char *src, size_t n, int other)
+static inline int ls_py_copy(void *dst, const char *src, size_t n, int other)
 {
-	if (!other) {
+	if (LS_LIKELY(!other)) {
 		memcpy(dst, src, n);
 		return 1;
 	}
@@ -390,12 +390,13 @@ static uintptr_t ls_py_where(void)
 }
 
 /* A word for where this thread's Python frames are, the innermost
- * `depth` of them (code and instruction each), 0 when it runs none: a
+ * `depth` of them (code and instruction each), 0 when it runs none
+ * (tstate: the thread's state, when the caller has it; NULL: found): a
  * cache key that tells apart two calls of one asyncio function (its
  * caller's caller and further out differ). Loads only. */
-uint64_t ls_py_chain_key(uint32_t depth)
+uint64_t ls_py_chain_key(const void *tstate, uint32_t depth)
 {
-	const char *f = ls_py_state_frame(get_tstate(), 0);
+	const char *f = ls_py_state_frame(tstate != NULL ? tstate : get_tstate(), 0);
 	uint64_t h = 0;
 	for (uint32_t n = 0; n < depth && ls_py_plausible(f); n++) {
 		h = (h ^ (uint64_t)(uintptr_t)ls_py_ptr(f, layout.fr_instr)) * 0x9e3779b97f4a7c15ull;

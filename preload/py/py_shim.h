@@ -13,8 +13,10 @@
 uint32_t ls_py_code_id(const char *code, int keep);
 
 /* A hash of where this thread's innermost `depth` Python frames are
- * (each frame's next instruction), 0 when it runs none. */
-uint64_t ls_py_chain_key(uint32_t depth);
+ * (each frame's next instruction), 0 when it runs none. tstate: this
+ * thread's PyThreadState when the caller has it (it holds the GIL), else
+ * NULL. */
+uint64_t ls_py_chain_key(const void *tstate, uint32_t depth);
 
 /* asyncio.c: called once from the family's init when the interpreter's
  * frames can be read (CPython 3.11, 64-bit). */

@@ -46,6 +46,24 @@ run() {
 	mv "$1" "$tmp/$name.raw"
 }
 
+# run_py NAME OPTIONS SCRIPT [ARGS...]: one trace of Debian's python3
+# (CPython 3.11: Python frames, PYCODE and PY_EVENT records) running
+# tests/viewer/fixtures/SCRIPT as $tmp/NAME.raw; nothing without it.
+run_py() {
+	name=$1 opts=$2 script=$3
+	shift 3
+	[ -x /usr/bin/python3 ] || return 0
+	mkdir -p "$tmp/$name"
+	( (cd "$tmp/$name" &&
+		LOOPSAN_OPTIONS="dir=$tmp/$name${opts:+:$opts}" \
+		LD_PRELOAD="$build/libloopsan.so" PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/python3 "$repo/tests/viewer/fixtures/$script" "$@" \
+		</dev/null >/dev/null 2>&1) ) 2>/dev/null || true
+	set -- "$tmp/$name"/*.trace
+	[ -f "$1" ] && mv "$1" "$tmp/$name.raw"
+	return 0
+}
+
 u32() { # u32 FILE OFFSET: the little-endian uint32 at OFFSET
 	od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '
 }
@@ -97,6 +115,10 @@ run epoll-spin "" epoll_loop spin
 run epoll-starve "" epoll_loop starve
 # Chunks passed on from threads that exited to new ones (owner links).
 run thread-churn "mode=timeline" thread_churn 12,3,2
+# asyncio's own checks (every PY_EVENT kind, a traceback's stack of Python
+# frames only) and Python sites; a uvloop callback stuck in Python.
+run_py python-checks "stack_depth=8" asyncio_checks.py asyncio
+run_py python-uvloop "stack_depth=8" refresh.py uvloop
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -10,8 +10,7 @@ import uvloop
 def refresh_token(done):
     end = time.monotonic() + 0.2
     n = 0
-    while time.monotonic() < end:  # the loop is blocked here
-        n += 1
+    while time.monotonic() < end: n += 1  # @busy (the loop is blocked here)
     done.set_result(n)
 
 

@@ -157,6 +157,19 @@ Test(asyncio_checks, slow_call_later_callback_is_named_and_scheduled_in_python)
 	json_decref(rep);
 }
 
+/* The same on uvloop: its timer's libuv callback, named by the Python
+ * function it ran, scheduled where Python called call_later. */
+Test(asyncio_checks, uvloop_slow_call_later_callback_is_named_and_scheduled_in_python)
+{
+	json_t *rep = run_report("slow_call_later.py", NULL, "slow_call_later ok\n");
+	json_t *f = only(rep, "slow-callback");
+	cr_assert_str_eq(ls_str(f, "callback"), "refresh_token");
+	assert_at(f, "created_at", "schedule", "slow_call_later.py", "call_later");
+	assert_at(f, "stuck_at", "refresh_token", "slow_call_later.py", "busy");
+	json_decref(f);
+	json_decref(rep);
+}
+
 /* Under -X dev the runtime frees the audit hook's entry with its debug
  * allocator: the shim's entry, made before, must not be among them. */
 Test(asyncio_checks, dev_mode_python_exits_cleanly)

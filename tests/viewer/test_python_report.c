@@ -62,24 +62,33 @@ static void need_python(const char *python, const char *module)
 			     module);
 }
 
-/* Runs refresh.py LOOP with python under the shim in a new directory; its
- * one trace. */
-static char *refresh_trace(const char *python, const char *loop)
+/* Runs tests/viewer/fixtures/SCRIPT [ARG] with python under the shim in a
+ * new directory, which must print expect_out; its one trace. */
+static char *py_trace(const char *python, const char *script, const char *arg,
+		      const char *expect_out)
 {
 	const char *dir = ls_tmpdir();
-	char *path = fixture_py("refresh.py");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *path = fixture_py(script);
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
 	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {python, path, loop, NULL};
+	const char *argv[] = {python, path, arg, NULL};
 	struct ls_run r;
 	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s refresh.py %s failed under the shim:\n%s", python,
-		     loop, r.err);
-	cr_assert_str_eq(r.out, "refresh ok\n");
+	cr_assert_eq(ls_exit_code(&r), 0, "%s %s %s failed under the shim:\n%s", python, script,
+		     arg ? arg : "", r.err);
+	cr_assert_str_eq(r.out, expect_out);
 	ls_run_free(&r);
 	free(path);
 	free(pre);
+	free(shim);
 	return ls_single_trace(dir);
+}
+
+/* refresh.py LOOP's trace. */
+static char *refresh_trace(const char *python, const char *loop)
+{
+	return py_trace(python, "refresh.py", loop, "refresh ok\n");
 }
 
 /* `loopsan ARGS...`: its stdout; its exit code must be `code`. */
@@ -263,16 +272,8 @@ Test(python_report, sarif_location_is_the_users_python_line_not_a_c_extension)
 	 * extension that pyenv builds with debug information), then the
 	 * Python line that called it. */
 	need_python(PY_PYENV_311, NULL);
-	const char *dir = ls_tmpdir();
-	char *path = fixture_py("select_in_callback.py");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {PY_PYENV_311, path, NULL};
-	struct ls_run r;
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "select_in_callback.py failed:\n%s", r.err);
-	ls_run_free(&r);
-	char *trace = ls_single_trace(dir);
+	char *trace = py_trace(PY_PYENV_311, "select_in_callback.py", NULL,
+			       "select_in_callback ok\n");
 	int line = ls_marked_line(fixture_py("select_in_callback.py"), ls_fmt("# @select"));
 
 	json_t *rep = ls_report_json(trace);
@@ -314,8 +315,6 @@ Test(python_report, sarif_location_is_the_users_python_line_not_a_c_extension)
 	json_decref(rep);
 	free(sarif);
 	free(trace);
-	free(path);
-	free(pre);
 }
 
 Test(python_report, sarif_location_of_a_uvloop_callback_is_where_python_scheduled_it)
@@ -362,27 +361,13 @@ static int checks_line(const char *marker)
 	return ls_marked_line(fixture_py("asyncio_checks.py"), ls_fmt("# @%s", marker));
 }
 
-/* Runs asyncio_checks.py LOOP with Debian's python under the shim; its one
- * trace. */
+/* asyncio_checks.py LOOP's trace, with Debian's python. */
 static char *checks_trace(const char *loop)
 {
-	const char *dir = ls_tmpdir();
-	char *path = fixture_py("asyncio_checks.py");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {PY_DEBIAN, path, loop, NULL};
-	struct ls_run r;
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "asyncio_checks.py %s failed under the shim:\n%s", loop,
-		     r.err);
-	cr_assert_str_eq(r.out, "asyncio_checks ok\n");
-	ls_run_free(&r);
-	free(path);
-	free(pre);
-	return ls_single_trace(dir);
+	return py_trace(PY_DEBIAN, "asyncio_checks.py", loop, "asyncio_checks ok\n");
 }
 
-/* The Python frame `function` of refresh's fixture at the line marked
+/* The Python frame `function` of asyncio_checks.py at the line marked
  * `marker` is in stack `which` of finding f. */
 static void assert_py_at(json_t *f, const char *which, const char *function, const char *marker)
 {
