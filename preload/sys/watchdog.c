@@ -389,10 +389,10 @@ struct ls_watch *ls_watch_attach(void)
 		/* A second thread makes glibc pay for every cancellable system
 		 * call (epoll_wait, read, ...) ever after: a single-threaded
 		 * program gets its watchdog only once it had a slow callback.
-		 * Not a Python one, whose every system call costs far more in
-		 * the interpreter around it: its first slow callback, likely
-		 * spinning in Python, is sampled too. */
-		if (ls_process_threads() > 1 || ls_trace_py_thread() != 0)
+		 * (Python programs too: a chain of call_soon callbacks, one
+		 * epoll_wait each, is 1.06x slower with an idle second thread,
+		 * BENCHMARKS.md.) */
+		if (ls_process_threads() > 1)
 			ls_watchdog_start();
 		else
 			__atomic_store_n(&ls_wd_deferred, 1, __ATOMIC_RELAXED);

@@ -2,6 +2,7 @@
 # reports the handle as a slow callback, scheduled at the call_later line
 # and stuck in refresh_token.
 import asyncio
+import threading
 import time
 
 
@@ -20,4 +21,11 @@ async def main():
     print("slow_asyncio ok")
 
 
+# A second thread: the watchdog starts with the loop (a single-threaded
+# program gets it only after its first slow callback).
+stop = threading.Event()
+helper = threading.Thread(target=stop.wait)
+helper.start()
 asyncio.run(main())  # @run
+stop.set()
+helper.join()

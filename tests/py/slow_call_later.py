@@ -2,6 +2,7 @@
 # with pure Python (no system call): loopsan reports a slow callback whose
 # created_at names the line of loop.call_later, in Python.
 import asyncio
+import threading
 import time
 
 import uvloop
@@ -26,5 +27,12 @@ async def main():
     print("slow_call_later ok")
 
 
+# A second thread: the watchdog starts with the loop (a single-threaded
+# program gets it only after its first slow callback).
+stop = threading.Event()
+helper = threading.Thread(target=stop.wait)
+helper.start()
 uvloop.install()
 asyncio.run(main())
+stop.set()
+helper.join()

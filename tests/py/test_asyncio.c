@@ -165,7 +165,7 @@ Test(asyncio_checks, time_sleep_on_the_loop_on_uvloop) { sleep_on_loop("uvloop")
 
 /* A slow call_later callback on asyncio's own loop: named by its Python
  * function, scheduled at the call_later line, stuck where it spins (the
- * first slow callback of a single-threaded program). */
+ * fixture has a second thread, so that the watchdog runs from the start). */
 static void slow_call_later(void)
 {
 	json_t *rep = run_report("slow_asyncio.py", NULL, "slow_asyncio ok\n");

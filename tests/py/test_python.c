@@ -191,8 +191,9 @@ Test(python, uvloop_call_later_site_shows_the_python_line_that_scheduled_it)
 
 /* asyncio's own loop run by python: the slow call_later callback is the
  * handle itself (asyncio's checks from inside the interpreter), scheduled
- * by call_later from main, stuck in refresh_token (a single-threaded
- * Python program has its watchdog from its loop's start). */
+ * by call_later from main, stuck in refresh_token (the fixture has a
+ * second thread: a single-threaded program's watchdog starts only after
+ * its first slow callback). */
 static void assert_selector_stack_in_python(const char *python)
 {
 	char *trace = py_trace(python, "slow_asyncio.py", "slow_asyncio ok\n");
