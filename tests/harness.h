@@ -79,6 +79,14 @@ static inline char *ls_repo(void)
 
 static inline char *ls_shim(void) { return ls_fmt("%s/libloopsan.so", ls_build()); }
 static inline char *ls_viewer(void) { return ls_fmt("%s/loopsan", ls_build()); }
+/* "LD_PRELOAD=<the shim>", for an environment; the caller frees it. */
+static inline char *ls_preload_env(void)
+{
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	free(shim);
+	return pre;
+}
 
 static inline char *ls_fixture_bin(const char *name)
 {

@@ -110,7 +110,6 @@ void ls_py_asyncio_init(uint32_t version)
 #pragma weak PyMem_Free
 #pragma weak PyMem_Malloc
 #pragma weak PyObject_CallOneArg
-#pragma weak PyObject_HasAttrString
 
 /* Reference counts through the runtime's own functions, never 3.11's
  * inline ones: 3.12 and 3.13 keep immortal objects' counts apart. */
@@ -164,23 +163,24 @@ static const char *ls_py_utf8(PyObject *s, Py_ssize_t *len)
 }
 
 /* The code object a callable runs: a function's, a bound method's
- * function's, a functools.partial's func's (a few levels). */
+ * function's, a functools.partial's func's (a few levels); NULL for
+ * anything else (a builtin, a callable object: never asked anything that
+ * could run the program's code). */
 static PyObject *ls_py_code_of(PyObject *cb)
 {
 	for (int depth = 0; cb != NULL && depth < 4; depth++) {
-		if (Py_IS_TYPE(cb, &PyFunction_Type))
+		PyTypeObject *t = Py_TYPE(cb);
+		if (t == &PyFunction_Type)
 			return PyFunction_GetCode(cb);
-		if (Py_IS_TYPE(cb, &PyMethod_Type)) {
+		if (t == &PyMethod_Type) {
 			cb = PyMethod_GET_FUNCTION(cb);
 			continue;
 		}
-		if (Py_IS_TYPE(cb, &PyCode_Type))
+		if (t == &PyCode_Type)
 			return cb;
-		/* partial, or anything else with a `func`: looked up only on
-		 * a site's first sight, never per call. */
-		if (PyType_Check(cb) || !PyObject_HasAttrString(cb, "func"))
+		if (t->tp_name[0] != 'f' || strcmp(t->tp_name, "functools.partial") != 0)
 			return NULL;
-		PyObject *f = PyObject_GetAttrString(cb, "func");
+		PyObject *f = PyObject_GetAttrString(cb, "func");   /* a member of partial's */
 		if (f == NULL) {
 			PyErr_Clear();
 			return NULL;

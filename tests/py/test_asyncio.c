@@ -37,7 +37,7 @@ static json_t *run_report_with(const char *python, const char *name, const char 
 {
 	const char *dir = ls_tmpdir();
 	char *path = script(name);
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *pre = ls_preload_env();
 	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
 	const char *argv[] = {python, path, loop, NULL};
 	struct ls_run r;
@@ -218,7 +218,7 @@ Test(asyncio_checks, uvloop_slow_call_later_callback_is_named_and_scheduled_in_p
 static void dev_mode(void)
 {
 	const char *dir = ls_tmpdir();
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *pre = ls_preload_env();
 	const char *env[] = {pre, NULL};
 	const char *argv[] = {interp, "-X", "dev", "-c", "import asyncio; print('ok')", NULL};
 	struct ls_run r;
@@ -243,7 +243,7 @@ Test(asyncio_checks, halt_on_wrong_thread_aborts_at_call_soon)
 {
 	const char *dir = ls_tmpdir();
 	char *path = script("wrong_thread.py");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *pre = ls_preload_env();
 	const char *env[] = {pre, "LOOPSAN_OPTIONS=halt_on_wrong_thread=1", NULL};
 	const char *argv[] = {PY, path, "asyncio", NULL};
 	struct ls_run r;

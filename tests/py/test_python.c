@@ -84,7 +84,7 @@ static char *py_trace_arg(const char *python, const char *script, const char *ar
 {
 	const char *dir = ls_tmpdir();
 	char *path = py_script(script);
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *pre = ls_preload_env();
 	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
 	const char *argv[] = {python, path, arg, NULL};
 	struct ls_run r;
@@ -216,7 +216,7 @@ static void assert_selector_layer_in_python(const char *python)
 {
 	const char *dir = ls_tmpdir();
 	char *path = py_script("slow_asyncio.py");
-	char *pre = ls_fmt("LD_PRELOAD=%s", ls_shim());
+	char *pre = ls_preload_env();
 	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", "LOOPSAN_OPTIONS=python=0", NULL};
 	const char *argv[] = {python, path, NULL};
 	struct ls_run r;
