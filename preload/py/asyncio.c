@@ -235,7 +235,7 @@ static void ls_py_event(uint32_t what, uint32_t where, uint32_t made_at, uint32_
  * maps there: a lookup that misses only loses a name or a stack. Each
  * entry also keeps a second word of its object (its callback) to tell a
  * new object at a freed one's address apart. */
-#define LS_PY_TABLE 4096u
+#define LS_PY_TABLE 16384u   /* 3 x 384 KiB, touched as used */
 
 struct ls_py_ent {
 	PyObject *obj;
@@ -507,6 +507,22 @@ static PyObject *uv_create_task(PyObject *self, PyObject *const *args, Py_ssize_
 
 /* ---- Handle._run: every callback of the default loop ---- */
 
+static uint32_t ls_py_task_site(PyObject *task, struct ls_py_ent *e)
+{
+	PyObject *get = PyObject_GetAttrString(task, "get_coro");
+	PyObject *coro = get != NULL ? PyObject_CallNoArgs(get) : NULL;
+	PyObject *code = coro != NULL ? PyObject_GetAttrString(coro, "cr_code") : NULL;
+	PyErr_Clear();
+	uint32_t id = code != NULL && Py_IS_TYPE(code, &PyCode_Type)
+		    ? ls_py_code_id((const char *)code, 0) : 0;
+	uint32_t site = ls_site_intern(LS_API_PY_CREATE_TASK, 0, id);
+	e->obj = task, e->check = coro, e->site = site, e->stack = 0;
+	Py_XDECREF(code);
+	Py_XDECREF(coro);
+	Py_XDECREF(get);
+	return site;
+}
+
 /* The site of a handle about to run: its task's, the one it was
  * scheduled under, or (made without call_soon: a reader, a writer) one
  * without a stack, kept for its next run. */
@@ -522,8 +538,10 @@ static uint32_t ls_py_run_site(PyObject *h)
 		struct ls_py_ent *e = ls_py_ent(tasks, task);
 		if (e->obj == task)
 			return e->site;
-		/* A task made without create_task (asyncio.Task(...)). */
-		return 0;
+		/* A task made without create_task (asyncio.Task(...)), or
+		 * whose entry another task took: named by its coroutine,
+		 * where it was created unknown. */
+		return ls_py_task_site(task, e);
 	}
 	struct ls_py_ent *e = ls_py_ent(handles, h);
 	if (e->obj == h && e->check == cb)

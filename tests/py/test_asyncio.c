@@ -262,3 +262,34 @@ Test(asyncio_checks, halt_on_wrong_thread_aborts_at_call_soon)
 	json_decref(rep);
 	free(trace);
 }
+
+/* Every step of 3000 tasks alive at once counts under its task's site
+ * (Task worker()), also those of a task whose entry in the shim's table
+ * another task took. */
+Test(asyncio_checks, every_task_step_is_counted_under_its_task)
+{
+	const char *dir = ls_tmpdir();
+	char *path = script("many_tasks.py");
+	char *pre = ls_preload_env();
+	const char *env[] = {pre, NULL};
+	const char *argv[] = {PY, path, "asyncio", NULL};
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "many_tasks ok\n");
+	ls_run_free(&r);
+	free(pre);
+	free(path);
+	char *trace = ls_single_trace(dir);
+	json_t *stats = ls_stats_json(trace), *site;
+	json_int_t steps = 0;
+	size_t i;
+	/* Its create_task call's site, and (an entry taken) one that says
+	 * only which coroutine. */
+	json_array_foreach(json_object_get(stats, "sites"), i, site)
+		if (strcmp(ls_str(site, "callback"), "Task worker()") == 0)
+			steps += ls_int(site, "count");
+	cr_assert_eq(steps, 3000 * 4, "%lld steps", (long long)steps);
+	json_decref(stats);
+	free(trace);
+}
