@@ -6,28 +6,17 @@
 #include <criterion/criterion.h>
 
 #include "../harness.h"
+#include "../py_harness.h"
 
-#define PY "/usr/bin/python3"
-
-/* pyenv's 3.12 and 3.13 (no uvloop there: asyncio's loop only); a
- * missing one fails its tests (CI runs on this machine). */
-static const char *pyenv(const char *var, const char *path)
-{
-	const char *p = getenv(var);
-	return p && *p ? p : path;
-}
-
-#define PY312 pyenv("LOOPSAN_TEST_PY312", "/root/.pyenv/versions/3.12.1/bin/python3.12")
-#define PY313 pyenv("LOOPSAN_TEST_PY313", "/root/.pyenv/versions/3.13.0/bin/python3.13")
+#define PY LS_PY_DEBIAN
+#define PY312 LS_PY312
+#define PY313 LS_PY313
 
 LS_SUITE(asyncio_checks);
 
 static char *script(const char *name)
 {
-	char *repo = ls_repo();
-	char *p = ls_fmt("%s/tests/py/%s", repo, name);
-	free(repo);
-	return p;
+	return ls_py_file("py", name);
 }
 
 /* The report (JSON) of tests/py/NAME run with LOOP ("asyncio", "uvloop")
@@ -35,23 +24,11 @@ static char *script(const char *name)
 static json_t *run_report_with(const char *python, const char *name, const char *loop,
 			       const char *expect)
 {
-	const char *dir = ls_tmpdir();
 	char *path = script(name);
-	char *pre = ls_preload_env();
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {python, path, loop, NULL};
-	struct ls_run r;
-	cr_assert(access(python, X_OK) == 0, "%s: %s", python, strerror(errno));
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s %s %s failed under the shim:\n%s", python, name, loop,
-		     r.err);
-	cr_assert_str_eq(r.out, expect, "%s %s", name, loop);
-	ls_run_free(&r);
-	free(pre);
-	free(path);
-	char *trace = ls_single_trace(dir);
+	char *trace = ls_py_run(python, path, loop, NULL, expect);
 	json_t *rep = ls_report_json(trace);
 	free(trace);
+	free(path);
 	return rep;
 }
 
@@ -268,19 +245,9 @@ Test(asyncio_checks, halt_on_wrong_thread_aborts_at_call_soon)
  * another task took. */
 Test(asyncio_checks, every_task_step_is_counted_under_its_task)
 {
-	const char *dir = ls_tmpdir();
 	char *path = script("many_tasks.py");
-	char *pre = ls_preload_env();
-	const char *env[] = {pre, NULL};
-	const char *argv[] = {PY, path, "asyncio", NULL};
-	struct ls_run r;
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
-	cr_assert_str_eq(r.out, "many_tasks ok\n");
-	ls_run_free(&r);
-	free(pre);
+	char *trace = ls_py_run(PY, path, "asyncio", NULL, "many_tasks ok\n");
 	free(path);
-	char *trace = ls_single_trace(dir);
 	json_t *stats = ls_stats_json(trace), *site;
 	json_int_t steps = 0;
 	size_t i;

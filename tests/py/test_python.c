@@ -22,35 +22,19 @@
 #include <criterion/criterion.h>
 
 #include "../harness.h"
+#include "../py_harness.h"
 
-#define PY_DEBIAN "/usr/bin/python3"
-#define PYENV "/root/.pyenv/versions/"
-#define PY_PYENV_311 PYENV "3.11.7/bin/python3"
-
-/* The interpreter env names, or else path; it must be there. */
-static const char *pyenv_python(const char *env, const char *path)
-{
-	const char *p = getenv(env);
-	if (p != NULL && *p != '\0')
-		path = p;
-	cr_assert(access(path, X_OK) == 0, "%s missing (%s names another): %s", path, env,
-		  strerror(errno));
-	return path;
-}
-
-#define PY_PYENV_310 pyenv_python("LOOPSAN_TEST_PY310", PYENV "3.10.13/bin/python3.10")
-#define PY_PYENV_312 pyenv_python("LOOPSAN_TEST_PY312", PYENV "3.12.1/bin/python3.12")
-#define PY_PYENV_313 pyenv_python("LOOPSAN_TEST_PY313", PYENV "3.13.0/bin/python3.13")
+#define PY_DEBIAN LS_PY_DEBIAN
+#define PY_PYENV_311 LS_PY311
+#define PY_PYENV_310 LS_PY310
+#define PY_PYENV_312 LS_PY312
+#define PY_PYENV_313 LS_PY313
 
 LS_SUITE(python);
 
 static char *py_script(const char *name)
 {
-	char *repo = ls_repo();
-	char *p = ls_fmt("%s/tests/py/%s", repo, name);
-	free(repo);
-	cr_assert(access(p, R_OK) == 0, "%s: %s", p, strerror(errno));
-	return p;
+	return ls_py_file("py", name);
 }
 
 /* The line of tests/py/NAME marked with the comment `# @marker`. */
@@ -59,43 +43,17 @@ static int py_marker_line(const char *name, const char *marker)
 	return ls_marked_line(py_script(name), ls_fmt("# @%s", marker));
 }
 
-static void need_python(const char *python, const char *module)
-{
-	if (access(python, X_OK) != 0)
-		cr_skip_test("%s missing", python);
-	if (module == NULL)
-		return;
-	struct ls_run r;
-	char *code = ls_fmt("import %s", module);
-	const char *argv[] = {python, "-c", code, NULL};
-	ls_run(&r, NULL, NULL, argv);
-	int ok = ls_exit_code(&r) == 0;
-	ls_run_free(&r);
-	free(code);
-	if (!ok)
-		cr_skip_test("%s has no %s module (apt-get install python3-%s)", python, module,
-			     module);
-}
+#define need_python ls_need_python
 
 /* Runs tests/py/SCRIPT [ARG] with python under the shim in a new
  * directory; its one trace. */
 static char *py_trace_arg(const char *python, const char *script, const char *arg,
 			  const char *expect_out)
 {
-	const char *dir = ls_tmpdir();
 	char *path = py_script(script);
-	char *pre = ls_preload_env();
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {python, path, arg, NULL};
-	struct ls_run r;
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s %s failed under the shim:\n%s", python, script,
-		     r.err);
-	cr_assert_str_eq(r.out, expect_out);
-	ls_run_free(&r);
+	char *trace = ls_py_run(python, path, arg, NULL, expect_out);
 	free(path);
-	free(pre);
-	return ls_single_trace(dir);
+	return trace;
 }
 
 static char *py_trace(const char *python, const char *script, const char *expect_out)
@@ -214,18 +172,9 @@ static void assert_selector_stack_in_python(const char *python)
  * call, with the Python frames that made it. */
 static void assert_selector_layer_in_python(const char *python)
 {
-	const char *dir = ls_tmpdir();
 	char *path = py_script("slow_asyncio.py");
-	char *pre = ls_preload_env();
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", "LOOPSAN_OPTIONS=python=0", NULL};
-	const char *argv[] = {python, path, NULL};
-	struct ls_run r;
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s failed under the shim:\n%s", python, r.err);
-	ls_run_free(&r);
+	char *trace = ls_py_run(python, path, NULL, "python=0", "slow_asyncio ok\n");
 	free(path);
-	free(pre);
-	char *trace = ls_single_trace(dir);
 	json_t *rep = ls_report_json(trace);
 	json_t *slow = slow_finding(rep);
 	size_t sel = assert_python_frame(slow, "called_at", "EpollSelector.select",

@@ -23,19 +23,16 @@
 #include <criterion/criterion.h>
 
 #include "../harness.h"
+#include "../py_harness.h"
 
-#define PY_DEBIAN "/usr/bin/python3"
-#define PY_PYENV_311 "/root/.pyenv/versions/3.11.7/bin/python3"
+#define PY_DEBIAN LS_PY_DEBIAN
+#define PY_PYENV_311 LS_PY311
 
 LS_SUITE(python_report);
 
 static char *fixture_py(const char *name)
 {
-	char *repo = ls_repo();
-	char *p = ls_fmt("%s/tests/viewer/fixtures/%s", repo, name);
-	free(repo);
-	cr_assert(access(p, R_OK) == 0, "%s: %s", p, strerror(errno));
-	return p;
+	return ls_py_file("viewer/fixtures", name);
 }
 
 /* The line of refresh.py marked `# @marker`. */
@@ -44,45 +41,17 @@ static int refresh_line(const char *marker)
 	return ls_marked_line(fixture_py("refresh.py"), ls_fmt("# @%s", marker));
 }
 
-static void need_python(const char *python, const char *module)
-{
-	if (access(python, X_OK) != 0)
-		cr_skip_test("%s missing", python);
-	if (module == NULL)
-		return;
-	struct ls_run r;
-	char *code = ls_fmt("import %s", module);
-	const char *argv[] = {python, "-c", code, NULL};
-	ls_run(&r, NULL, NULL, argv);
-	int ok = ls_exit_code(&r) == 0;
-	ls_run_free(&r);
-	free(code);
-	if (!ok)
-		cr_skip_test("%s has no %s module (apt-get install python3-%s)", python, module,
-			     module);
-}
+#define need_python ls_need_python
 
 /* Runs tests/viewer/fixtures/SCRIPT [ARG] with python under the shim in a
  * new directory, which must print expect_out; its one trace. */
 static char *py_trace(const char *python, const char *script, const char *arg,
 		      const char *expect_out)
 {
-	const char *dir = ls_tmpdir();
 	char *path = fixture_py(script);
-	char *shim = ls_shim();
-	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
-	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
-	const char *argv[] = {python, path, arg, NULL};
-	struct ls_run r;
-	ls_run(&r, dir, env, argv);
-	cr_assert_eq(ls_exit_code(&r), 0, "%s %s %s failed under the shim:\n%s", python, script,
-		     arg ? arg : "", r.err);
-	cr_assert_str_eq(r.out, expect_out);
-	ls_run_free(&r);
+	char *trace = ls_py_run(python, path, arg, NULL, expect_out);
 	free(path);
-	free(pre);
-	free(shim);
-	return ls_single_trace(dir);
+	return trace;
 }
 
 /* refresh.py LOOP's trace. */
