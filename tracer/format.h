@@ -281,7 +281,7 @@ enum ls_py_event {
 	 * "coroutine ... was never awaited"). name: its qualified name;
 	 * text: "file:line" of its definition; arg: where its last
 	 * reference went (where it was made, when it was never stored);
-	 * made_at: its cr_origin, when origin tracking was on. */
+	 * made_at: 0 (kept for where it was made, not recorded). */
 	LS_PY_NEVER_AWAITED = 1,
 	/* "Task (Future) exception was never retrieved". name: "Task
 	 * main()" or "Future"; text: "Type: message"; made_at: where the
