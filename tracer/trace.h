@@ -113,6 +113,10 @@ struct ls_loop_thread {
 	uint32_t in_iter;        /* between a selector's return and the next call */
 	uint32_t sel_calls;      /* selector calls from sel_ret in a row */
 	uintptr_t sel_ret;       /* the loop's selector call instruction */
+	uint32_t sel_loop;       /* sel_ret is a loop's: evidence seen (preload/sys/selector.c) */
+	uint32_t sel_quick;      /* quick returns to sel_ret in a row, before sel_loop */
+	uint32_t sel_api;        /* the api of the last selector call */
+	uint64_t sel_back;       /* ticks of the last selector return */
 	uint64_t iter_begin;     /* ticks of the last selector return */
 	uint32_t iter_lib_slow;  /* lib_slow when the iteration began */
 	uint32_t npending;

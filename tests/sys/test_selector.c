@@ -169,6 +169,20 @@ Test(selector, sleeping_after_the_loop_ended_is_no_blocking_call)
 	json_decref(rep);
 }
 
+Test(selector, select_as_a_timed_wait_is_no_loop)
+{
+	json_t *rep = ls_fixture_report("timed_select", NULL, NULL, NULL);
+	assert_no_findings(rep, "select once per round, then join, read and waitpid");
+	json_decref(rep);
+}
+
+Test(selector, blocking_after_uv_run_returned_is_no_finding)
+{
+	json_t *rep = ls_fixture_report("after_run", NULL, NULL, NULL);
+	assert_no_findings(rep, "a 250 ms sleep and a waitpid after uv_run returned");
+	json_decref(rep);
+}
+
 Test(selector, blocking_allow_names_the_function)
 {
 	json_t *rep = epoll_report("sleep", "blocking_allow=fsync,usleep");
