@@ -25,6 +25,8 @@ struct ls_options {
 	uint32_t watchdog;      /* 1: sample where a slow callback is stuck (stuck_at) */
 	uint32_t stuck_signal;  /* the signal that samples a running loop thread; 0: never signal */
 	uint32_t python;        /* 1: asyncio's checks from inside CPython (preload/py/asyncio.c) */
+	uint32_t blocking_min_ms;     /* with blocking_min_set: preload/sys/blocking.c's threshold */
+	uint32_t blocking_min_set;    /* 0: blocking_min_ms is blocking.c's default */
 	char blocking_allow[512]; /* ','-separated function names a blocking call may come from */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
