@@ -71,6 +71,9 @@ static void ls_opt_pair(const char *key, size_t klen, const char *v, size_t vlen
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->python);
 	} else if (KEY("stuck_signal")) {
 		bad = ls_opt_uint(v, vlen, 0, 1, &o->stuck_signal);
+	} else if (KEY("blocking_min_ms")) {
+		bad = ls_opt_uint(v, vlen, 0, 3600000, &o->blocking_min_ms);
+		o->blocking_min_set = !bad;
 	} else if (KEY("blocking_allow")) {
 		bad = ls_opt_string(v, vlen, o->blocking_allow, sizeof(o->blocking_allow), 0);
 	} else if (KEY("stack_cache")) {

@@ -25,6 +25,8 @@ struct ls_options {
 	uint32_t watchdog;      /* 1: sample where a slow callback is stuck (stuck_at) */
 	uint32_t stuck_signal;  /* the signal that samples a running loop thread; 0: never signal */
 	uint32_t python;        /* 1: asyncio's checks from inside CPython (preload/py/asyncio.c) */
+	uint32_t blocking_min_ms;     /* with blocking_min_set: preload/sys/blocking.c's threshold */
+	uint32_t blocking_min_set;    /* 0: blocking_min_ms is blocking.c's default */
 	char blocking_allow[512]; /* ','-separated function names a blocking call may come from */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
@@ -113,6 +115,10 @@ struct ls_loop_thread {
 	uint32_t in_iter;        /* between a selector's return and the next call */
 	uint32_t sel_calls;      /* selector calls from sel_ret in a row */
 	uintptr_t sel_ret;       /* the loop's selector call instruction */
+	uint32_t sel_loop;       /* sel_ret is a loop's: evidence seen (preload/sys/selector.c) */
+	uint32_t sel_quick;      /* quick returns to sel_ret in a row, before sel_loop */
+	uint32_t sel_api;        /* the api of the last selector call */
+	uint64_t sel_back;       /* ticks of the last selector return */
 	uint64_t iter_begin;     /* ticks of the last selector return */
 	uint32_t iter_lib_slow;  /* lib_slow when the iteration began */
 	uint32_t npending;

@@ -101,9 +101,17 @@ static void text_where(FILE *out, const struct ls_finding *fi)
 	fputs("  ", out);
 	if (fi->has_api)
 		fprintf(out, "api %s, ", ls_api_name(fi->api));
-	fprintf(out, "thread %" PRIu32, fi->tid);
+	fprintf(out, "thread%s %" PRIu32, fi->nothers ? "s" : "", fi->tid);
 	if (th && th->name[0])
 		fprintf(out, " \"%s\"", th->name);
+	for (uint32_t i = 0; i < fi->nothers; i++) {
+		th = ls_trace_thread(fi->trace, fi->others[i]);
+		fprintf(out, ", %" PRIu32, fi->others[i]);
+		if (th && th->name[0])
+			fprintf(out, " \"%s\"", th->name);
+	}
+	if (fi->nothers_dropped)
+		fprintf(out, " and %" PRIu32 " more", fi->nothers_dropped);
 	fputc('\n', out);
 }
 
@@ -483,14 +491,29 @@ static json_t *json_stack(struct ls_symbolizer *s, const struct ls_stack *st)
 	return a;
 }
 
-static json_t *json_thread(const struct ls_finding *fi)
+static json_t *json_tid(const struct ls_trace *t, uint32_t tid)
 {
-	const struct ls_thread *th = ls_trace_thread(fi->trace, fi->tid);
+	const struct ls_thread *th = ls_trace_thread(t, tid);
 	json_t *o = json_object();
-	json_object_set_new(o, "tid", json_integer(fi->tid));
+	json_object_set_new(o, "tid", json_integer(tid));
 	if (th && th->name[0])
 		json_object_set_new(o, "name", str(th->name));
 	return o;
+}
+
+static json_t *json_thread(const struct ls_finding *fi)
+{
+	return json_tid(fi->trace, fi->tid);
+}
+
+/* A finding grouped across threads: all of them, the first as `thread`. */
+static json_t *json_threads(const struct ls_finding *fi)
+{
+	json_t *a = json_array();
+	json_array_append_new(a, json_thread(fi));
+	for (uint32_t i = 0; i < fi->nothers; i++)
+		json_array_append_new(a, json_tid(fi->trace, fi->others[i]));
+	return a;
 }
 
 json_t *ls_json_python_def(const struct ls_frame *py)
@@ -511,6 +534,8 @@ static void json_common(json_t *o, struct ls_symbolizer *s,
 	json_object_set_new(o, "kind", json_string(ls_finding_kind_name(fi->kind)));
 	json_object_set_new(o, "pid", json_integer((json_int_t)fi->trace->pid));
 	json_object_set_new(o, "thread", json_thread(fi));
+	if (fi->nothers)
+		json_object_set_new(o, "threads", json_threads(fi));
 	if (fi->has_api)
 		json_object_set_new(o, "api", json_string(ls_api_name(fi->api)));
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE || fi->kind == LS_FINDING_UNCLOSED_HANDLE)

@@ -674,9 +674,78 @@ static void collect_py_events(struct ls_findings *f, const struct ls_trace *t)
 	}
 }
 
+/* Findings that differ only by their thread (a server's worker loops all
+ * running the same slow callback) are one, listing its threads. */
+static int groups(enum ls_finding_kind k)
+{
+	return k == LS_FINDING_SLOW_CALLBACK || k == LS_FINDING_BLOCKING_CALL ||
+	       k == LS_FINDING_SLOW_SELECTOR || k == LS_FINDING_LOST_WAKEUP;
+}
+
+static int same_but_thread(const struct ls_finding *a, const struct ls_finding *b)
+{
+	return a->kind == b->kind && a->trace == b->trace && a->tid != b->tid &&
+	       a->has_api == b->has_api && a->api == b->api && a->site == b->site &&
+	       a->has_callback == b->has_callback && a->callback == b->callback &&
+	       a->created_at == b->created_at && a->registered_at == b->registered_at &&
+	       a->called_at == b->called_at && a->when == b->when;
+}
+
+static void add_thread(struct ls_finding *g, uint32_t tid)
+{
+	if (g->nothers < sizeof(g->others) / sizeof(g->others[0]))
+		g->others[g->nothers++] = tid;
+	else
+		g->nothers_dropped++;
+}
+
+/* b into a: a keeps the longest run's thread first (its stuck_at). */
+static void merge(struct ls_finding *a, const struct ls_finding *b)
+{
+	struct ls_finding keep = *b;
+	if (b->max_ms > a->max_ms) {
+		keep = *a;
+		uint32_t n = a->nothers, d = a->nothers_dropped;
+		uint32_t others[16];
+		memcpy(others, a->others, sizeof(others));
+		size_t ord = a->ord;
+		*a = *b;
+		a->ord = ord;
+		a->nothers = 0;
+		a->nothers_dropped = d;
+		add_thread(a, keep.tid);
+		for (uint32_t i = 0; i < n; i++)
+			add_thread(a, others[i]);
+	} else {
+		add_thread(a, b->tid);
+	}
+	a->count += keep.count;
+	a->total_ms += keep.total_ms;
+	if (keep.late_ms > a->late_ms)
+		a->late_ms = keep.late_ms;
+}
+
+static void group_threads(struct ls_findings *f, size_t first)
+{
+	struct ls_finding *v = f->v.items;
+	size_t out = first;
+	for (size_t i = first; i < f->v.len; i++) {
+		size_t j = first;
+		if (groups(v[i].kind))
+			while (j < out && !same_but_thread(&v[j], &v[i]))
+				j++;
+		if (groups(v[i].kind) && j < out)
+			merge(&v[j], &v[i]);
+		else
+			v[out++] = v[i];
+	}
+	f->v.len = out;
+}
+
 void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 			 const struct ls_findings_options *opt)
 {
+	size_t first = f->v.len;
 	collect_crashes(f, t);
 	collect_misuses(f, t);
 	collect_lost_wakeups(f, t);
@@ -687,6 +756,7 @@ void ls_findings_collect(struct ls_findings *f, const struct ls_trace *t,
 	collect_pending(f, t);
 	collect_dropped(f, t);
 	collect_py_events(f, t);
+	group_threads(f, first);
 }
 
 static int finding_order(const void *a, const void *b)

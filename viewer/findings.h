@@ -37,6 +37,10 @@ struct ls_finding {
 	enum ls_finding_kind kind;
 	const struct ls_trace *trace;
 	uint32_t tid;
+	/* Other threads with the same finding (grouped: same kind, site,
+	 * callback and stacks), after tid; nothers_dropped beyond these. */
+	uint32_t others[16];
+	uint32_t nothers, nothers_dropped;
 	int has_api;
 	uint32_t api;
 	int has_callback;

@@ -79,6 +79,13 @@ void ls_families_loop_thread(void)
 			f->loop_thread();
 }
 
+void ls_families_loop_left(void)
+{
+	LS_FOR_FAMILIES(f)
+		if (f->loop_left != NULL)
+			f->loop_left();
+}
+
 static void ls_families_at_fork_child(void)
 {
 	LS_FOR_FAMILIES(f)

@@ -27,6 +27,9 @@ struct ls_family {
 	void (*at_exit)(void);
 	/* A thread runs a loop (of any family) for the first time or again. */
 	void (*loop_thread)(void);
+	/* The thread's outermost library loop run call (uv_run,
+	 * event_base_loop) returned: what follows is not an iteration. */
+	void (*loop_left)(void);
 };
 
 /* The shim's constructors run by priority: the tracer's (101), the
@@ -79,5 +82,6 @@ void ls_family_spans_changed(void);
 /* record.c's loop-run bookkeeping tells every family that this thread runs
  * a loop (the watchdog gives it a slot). */
 void ls_families_loop_thread(void);
+void ls_families_loop_left(void);
 
 #endif

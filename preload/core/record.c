@@ -182,6 +182,8 @@ void ls_loop_run_leave(const void *loop)
 {
 	uint32_t tid = ls_trace_tid();
 	int saved = errno;
+	if (ls_lt.lib_loop == 1)
+		ls_families_loop_left();
 	ls_lt.lib_loop--;
 	ls_table_lock();
 	struct ls_entry *e = ls_table_get_locked(loop);

@@ -190,11 +190,49 @@ void ls_blocking_commit_pending(void)
 	l->npending = 0;
 }
 
+/* A call that waits for another party (a thread to exit, a semaphore, a
+ * child, a peer on a descriptor, a lock, a descriptor of a nested wait)
+ * is a finding only when it waited at least blocking_min_ms: such waits
+ * are often short and expected (Python's Thread.start waits about 5 ms
+ * in sem_wait for the new thread; cmake's kwsys reads its exec-status
+ * pipe for 1 ms). Sleeps, DNS, fsync, system and popen always are. */
+#define LS_BLOCKING_MIN_MS 10
+
+static int ls_api_waits_for_another(uint32_t api)
+{
+	switch (api) {
+	case LS_API_SLEEP: case LS_API_USLEEP: case LS_API_NANOSLEEP:
+	case LS_API_CLOCK_NANOSLEEP: case LS_API_GETADDRINFO: case LS_API_GETHOSTBYNAME:
+	case LS_API_GETHOSTBYNAME_R: case LS_API_FSYNC: case LS_API_FDATASYNC:
+	case LS_API_SYNC: case LS_API_SYSTEM: case LS_API_POPEN:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static uint64_t ls_block_min_ticks(void)
+{
+	static uint64_t ticks;
+	uint64_t t = __atomic_load_n(&ticks, __ATOMIC_RELAXED);
+	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
+	if (t == 0 && hz != 0) {
+		uint32_t ms = ls_opt.blocking_min_set ? ls_opt.blocking_min_ms : LS_BLOCKING_MIN_MS;
+		t = (uint64_t)((double)ms / 1e3 * (double)hz);
+		t = t ? t : 1;
+		__atomic_store_n(&ticks, t, __ATOMIC_RELAXED);
+	}
+	return t ? t : UINT64_MAX;
+}
+
 /* One blocking call that took dur ticks from begin, made by the
  * instruction before ret. The caller has checked ls_block_watched. */
 void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t dur)
 {
 	struct ls_loop_thread *l = &ls_lt;
+	int short_wait = ls_api_waits_for_another(api) && dur < ls_block_min_ticks();
+	if (short_wait && dur < ls_slow_ticks / 2)
+		return;
 	l->in_shim++;
 	uint32_t site = ls_register_site(api, NULL, ret);
 	if (site != 0 && dur >= ls_slow_ticks / 2) {
@@ -202,7 +240,7 @@ void ls_blocking_record(uint32_t api, const void *ret, uint64_t begin, uint64_t 
 		l->block_begin = begin;
 		l->block_dur = dur;
 	}
-	if (site != 0 && !ls_site_allowed(site, api, ret)) {
+	if (site != 0 && !short_wait && !ls_site_allowed(site, api, ret)) {
 		if (l->loop_cb > 0) {
 			ls_block_write(site, api, ls_self.cur_site, begin, dur);
 		} else if (l->npending < sizeof(l->pending) / sizeof(l->pending[0])) {

@@ -9,6 +9,16 @@
  * back far later than its timeout asked for (a starved thread) is a
  * finding, slow-selector.
  *
+ * Calling again is not enough evidence of a loop for poll and select:
+ * they are also a timed wait (a test runner waiting for its child with a
+ * timeout, once per test, then joining and reading). An epoll call from
+ * the same instruction twice is a loop (epoll exists for loops), and so is
+ * any selector call under a library's loop (uv_run); a poll or select
+ * call site is one only once the thread came back to it quickly
+ * (LS_SEL_QUICK_NS) LS_SEL_QUICK_RUNS times in a row, as a loop does
+ * between idle wake-ups. When the library's loop returns, its iteration
+ * ends: what the thread does next is not the loop's.
+ *
  * When a library layer (libuv) already timed a slow callback inside the
  * iteration, the iteration is counted but not reported again.
  */
@@ -21,6 +31,9 @@
 
 #include "preload/sys/sys.h"
 
+
+#define LS_SEL_QUICK_NS 1000000  /* a loop's quick iteration: under 1 ms */
+#define LS_SEL_QUICK_RUNS 3
 
 struct ls_sel {
 	uint64_t begin;
@@ -120,18 +133,32 @@ static void ls_iteration_end(struct ls_loop_thread *l, uint32_t api, const void 
  * the user's (in_shim) and keeps errno. */
 __attribute__((noinline, cold)) static void ls_sel_enter_slow(struct ls_loop_thread *l,
 							      uint32_t api, const void *ret,
-							      uint64_t now, int end_iter)
+							      uint64_t now, int end_iter, int born)
 {
 	int saved = errno;
 	l->in_shim++;
 	if (end_iter)
 		ls_iteration_end(l, api, ret, now - l->iter_begin);
-	if (l->sel_calls == 2)
+	if (born)
 		ls_sel_born(api);
-	else if (l->sel_calls > 2 && l->watch == NULL)
+	else if (l->sel_loop && l->watch == NULL)
 		ls_loop_thread_seen();
 	l->in_shim--;
 	errno = saved;
+}
+
+/* Is the thread, calling its selector site again at now, a loop? */
+static int ls_sel_evidence(struct ls_loop_thread *l, uint32_t api, uint64_t now)
+{
+	if (l->lib_loop > 0 || api == LS_API_EPOLL_WAIT || api == LS_API_EPOLL_PWAIT ||
+	    api == LS_API_EPOLL_PWAIT2)
+		return 1;
+	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
+	if (hz != 0 && (double)(now - l->sel_back) < (double)LS_SEL_QUICK_NS / 1e9 * (double)hz)
+		l->sel_quick++;
+	else
+		l->sel_quick = 0;
+	return l->sel_quick >= LS_SEL_QUICK_RUNS;
 }
 
 /* The hot path (a library's loop polling again, nothing slow) is a
@@ -158,21 +185,25 @@ static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s,
 	}
 	uint64_t now = ls_ticks();
 	l->fork_quiet = 0;
+	l->sel_api = api;
 	if (r == l->sel_ret) {
 		if (l->sel_calls < UINT32_MAX)
 			l->sel_calls++;
 	} else {
 		l->sel_ret = r;
 		l->sel_calls = 1;
+		l->sel_loop = 0;
+		l->sel_quick = 0;
 	}
+	int born = !l->sel_loop && l->sel_calls >= 2 && ls_sel_evidence(l, api, now);
+	l->sel_loop |= born;
 	int end_iter = l->in_iter &&
 		       (l->lib_loop == 0 || l->npending != 0 || now - l->iter_begin >= ls_slow_ticks);
 	l->in_iter = 0;
 	if (l->watch != NULL)
 		__atomic_store_n(&l->watch->iter_since, 0, __ATOMIC_RELEASE);
-	if (LS_UNLIKELY(end_iter || l->sel_calls == 2 || (l->sel_calls > 2 && l->watch == NULL &&
-							  !l->watch_tried)))
-		ls_sel_enter_slow(l, api, ret, now, end_iter);
+	if (LS_UNLIKELY(end_iter || born || (l->sel_loop && l->watch == NULL && !l->watch_tried)))
+		ls_sel_enter_slow(l, api, ret, now, end_iter, born);
 	s->begin = now;
 }
 
@@ -194,6 +225,21 @@ static inline void ls_iteration_begin(struct ls_loop_thread *l, uint64_t now, ui
 
 static void ls_sel_leave_wait(struct ls_sel *s, const void *ret, int rc);
 
+void ls_sel_loop_left(void)
+{
+	struct ls_loop_thread *l = &ls_lt;
+	if (!l->in_iter || l->in_shim)
+		return;
+	int saved = errno;
+	l->in_shim++;
+	ls_iteration_end(l, l->sel_api, (const void *)l->sel_ret, ls_ticks() - l->iter_begin);
+	l->in_iter = 0;
+	if (l->watch != NULL)
+		__atomic_store_n(&l->watch->iter_since, 0, __ATOMIC_RELEASE);
+	l->in_shim--;
+	errno = saved;
+}
+
 /* A selector call came back. Only a late wait (and a nested one, a
  * blocking call) writes anything; otherwise the iteration begins. */
 static inline __attribute__((always_inline)) void ls_sel_leave(struct ls_sel *s, const void *ret,
@@ -202,7 +248,7 @@ static inline __attribute__((always_inline)) void ls_sel_leave(struct ls_sel *s,
 	if (s->skip)
 		return;
 	struct ls_loop_thread *l = &ls_lt;
-	if (s->timeout_ns == 0 && l->lib_loop > 0 && !s->nested && l->sel_calls >= 2) {
+	if (s->timeout_ns == 0 && l->lib_loop > 0 && !s->nested && l->sel_loop) {
 		/* A library's loop polling without waiting (it has work
 		 * queued): the poll is part of the iteration's work, which
 		 * begins when it was called. A thread starved inside it shows
@@ -244,7 +290,8 @@ __attribute__((noinline)) static void ls_sel_leave_wait(struct ls_sel *s, const 
 		l->in_shim--;
 		errno = saved;
 	}
-	if (l->sel_calls >= 2) {
+	l->sel_back = now;
+	if (l->sel_loop) {
 		if (l->watch != NULL && s->site == 0 && l->lib_loop == 0) {
 			int saved = errno;
 			l->in_shim++;

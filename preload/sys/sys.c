@@ -21,4 +21,5 @@ LS_FAMILY(sys) = {
 	.init = ls_sys_init,
 	.at_fork_child = ls_watch_atfork_child,
 	.loop_thread = ls_loop_thread_seen,
+	.loop_left = ls_sel_loop_left,
 };

@@ -75,6 +75,9 @@ void ls_blocking_commit_pending(void);
  * call, a selector called again and again): give it a watchdog slot. */
 void ls_loop_thread_seen(void);
 
+/* selector.c: the thread's library loop returned; its iteration ends. */
+void ls_sel_loop_left(void);
+
 /* crash.c: fatal-signal handlers, once per process. */
 void ls_crash_arm(void);
 

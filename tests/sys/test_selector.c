@@ -162,10 +162,37 @@ Test(selector, non_blocking_read_is_no_blocking_call)
 	json_decref(rep);
 }
 
+Test(selector, a_short_join_is_below_blocking_min_ms)
+{
+	json_t *rep = epoll_report("join", NULL);
+	assert_no_findings(rep, "a 3 ms pthread_join in an iteration");
+	json_decref(rep);
+	rep = epoll_report("join", "blocking_min_ms=1");
+	json_t *b = ls_only_finding(rep, "blocking-call", NULL);
+	cr_assert_str_eq(ls_str(b, "api"), "pthread_join");
+	ls_assert_frame(b, "called_at", 0, "join_step", "epoll_loop.c",
+			ls_marker_line("epoll_loop", "join"));
+	json_decref(rep);
+}
+
 Test(selector, sleeping_after_the_loop_ended_is_no_blocking_call)
 {
 	json_t *rep = epoll_report("after", NULL);
 	assert_no_findings(rep, "usleep after the last epoll_wait");
+	json_decref(rep);
+}
+
+Test(selector, select_as_a_timed_wait_is_no_loop)
+{
+	json_t *rep = ls_fixture_report("timed_select", NULL, NULL, NULL);
+	assert_no_findings(rep, "select once per round, then join, read and waitpid");
+	json_decref(rep);
+}
+
+Test(selector, blocking_after_uv_run_returned_is_no_finding)
+{
+	json_t *rep = ls_fixture_report("after_run", NULL, NULL, NULL);
+	assert_no_findings(rep, "a 250 ms sleep and a waitpid after uv_run returned");
 	json_decref(rep);
 }
 

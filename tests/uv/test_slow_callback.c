@@ -190,3 +190,20 @@ Test(slow_callback, a_rearmed_timer_counts_each_run_under_the_site_that_armed_it
 	json_decref(st);
 	free(trace);
 }
+
+Test(slow_callback, the_same_slow_callback_on_three_loop_threads_is_one_finding_listing_them)
+{
+	json_t *rep = ls_fixture_report("three_loops", NULL, NULL, NULL);
+	const char *kinds[] = {"slow-callback", "blocking-call"};
+	for (size_t k = 0; k < 2; k++) {
+		json_t *f = ls_only_finding(rep, kinds[k], NULL);
+		json_t *threads = json_object_get(f, "threads");
+		cr_assert_eq(json_array_size(threads), 3, "%s threads:\n%s", kinds[k],
+			     json_dumps(f, JSON_INDENT(1)));
+		json_t *first = json_array_get(threads, 0);
+		cr_assert_eq(json_integer_value(json_object_get(first, "tid")),
+			     json_integer_value(json_object_get(json_object_get(f, "thread"), "tid")));
+		cr_assert_eq(ls_num(f, "count"), 3.0, "%s", json_dumps(f, JSON_INDENT(1)));
+	}
+	json_decref(rep);
+}
