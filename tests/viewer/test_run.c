@@ -97,3 +97,27 @@ Test(run, O_option_reaches_the_shim)
 	cr_assert_eq(ls_exit_code(&r), 0, "no findings with -O slow_callback_ms=1000:\n%s", r.err);
 	ls_run_free(&r);
 }
+
+/* A daemon started as root that switches to nobody before its first loop
+ * call (memcached -u nobody): the trace is made before the switch, in a
+ * directory only root may write, root's and 0600. */
+Test(run, a_program_that_drops_root_before_its_loop_leaves_root_s_trace)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	struct ls_run r;
+	const char *dir = ls_tmpdir(); /* mkdtemp: 0700, root's */
+
+	loopsan_run(&r, "drop_root", dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "cannot create trace"), "%s", r.err);
+	char *trace = ls_single_trace(dir);
+	struct stat st;
+	cr_assert_eq(stat(trace, &st), 0);
+	cr_assert_eq(st.st_uid, 0, "owned by the user who started it, not %d", (int)st.st_uid);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", (unsigned)(st.st_mode & 07777));
+	cr_assert(strstr(r.err, "slow-callback"), "%s", r.err);
+	cr_assert(strstr(r.err, "on_slow_after_drop"), "%s", r.err);
+	ls_run_free(&r);
+	free(trace);
+}
