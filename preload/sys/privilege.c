@@ -9,8 +9,13 @@
  * Why not at load: a process that never makes a loop call leaves no trace,
  * and the shim holds no descriptor the program did not ask for (a daemon
  * that closes every descriptor, or counts them, must see none of ours).
- * Only a process that changes its ids before its first loop call gets a
- * trace this early; one that then makes no loop call leaves an empty one.
+ * Only a process that changes its ids before its first loop call, with a
+ * loop library (a family's) already loaded, gets a trace this early; one
+ * that then makes no loop call leaves an empty one. Tools that switch users
+ * and link no loop library (setpriv, su, sudo, runuser) are left alone:
+ * they would each leave an empty trace. A program whose loop is its own
+ * epoll/poll loop (no library: nginx) is not made a trace before it drops
+ * root.
  * Why not a directory descriptor opened at load and an unnamed file linked
  * later: the kernel checks the right to add a name to a directory against
  * the caller's ids at the time of the link, so after setuid() the link into
@@ -26,12 +31,15 @@
 
 #include "preload/sys/sys.h"
 
-/* The trace, made now if it is not yet and the process still has rights
- * to lose: root, or any other user who changes ids through a capability. */
+/* The trace, made now if it is not yet, a loop library is loaded, and the
+ * process still has rights to lose: root, or any other user who changes ids
+ * through a capability. */
 static void ls_before_id_change(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct caps[2] = { { 0 }, { 0 } };
+	if (!ls_family_library_loaded())
+		return;
 	if (geteuid() == 0 || (syscall(SYS_capget, &hdr, caps) == 0 &&
 			       (caps[0].effective | caps[1].effective) != 0))
 		ls_trace_prepare();
