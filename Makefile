@@ -78,6 +78,18 @@ $(BUILD)/fixtures/reg_sites_nofp: tests/sys/fixtures/reg_sites.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O2 -g -fomit-frame-pointer $(WARN) -o $@ $< -luv -lpthread
 
+# A static executable: the shim cannot be preloaded into it (loopsan run
+# says so).
+$(BUILD)/fixtures/static_hello: tests/viewer/fixtures/static_hello.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g $(WARN) -static -o $@ $<
+
+# Built with AddressSanitizer (gcc: libasan a DT_NEEDED library that must
+# be loaded first; loopsan run puts it before the shim).
+$(BUILD)/fixtures/asan_slow: tests/uv/fixtures/asan_slow.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer -fsanitize=address $(WARN) -o $@ $< -luv
+
 # libev's libevent emulation: libev first, so that event_set & co. resolve
 # to it, with libevent loaded too.
 $(BUILD)/fixtures/libev_%: tests/ev/fixtures/libev_%.c

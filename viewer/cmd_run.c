@@ -4,7 +4,15 @@
  * The run is tagged with a session id passed in LOOPSAN_OPTIONS; the shim
  * writes it into each trace's header, so traces left in the same directory
  * by earlier runs are not reported again. The report goes to stderr so that
- * it does not mix with the command's own output. */
+ * it does not mix with the command's own output.
+ *
+ * When there is no trace, run says why as far as it can tell: the shim
+ * could not load (a static executable), the process died of a signal, or
+ * it ran without a loop call or without a trace it could write. run is the
+ * subreaper of what it starts (PR_SET_CHILD_SUBREAPER): a program that
+ * daemonizes (forks, the parent exits) leaves its children to run, which
+ * waits for them up to --wait seconds, then names those still running and
+ * where their traces will be. */
 #include "viewer/commands.h"
 
 #include <errno.h>
@@ -14,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +34,7 @@ struct run_args {
 	const char *dir;      /* --dir */
 	const char *opt_dir;  /* -O dir=, used when there is no --dir */
 	int fail;
+	int wait_s;           /* --wait: for descendants once CMD exited */
 	enum ls_color_mode color;
 	struct ls_suppressions supp; /* --suppressions */
 	char *options;  /* the -O pairs, joined by ':' */
@@ -32,6 +42,9 @@ struct run_args {
 };
 
 static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t interrupted;  /* SIGINT/SIGTERM: stop waiting for descendants */
+
+#define RUN_WAIT_DEFAULT 10
 
 void ls_run_usage(FILE *out)
 {
@@ -45,6 +58,10 @@ void ls_run_usage(FILE *out)
 	      "  --dir DIR        write the traces into DIR (default: the current\n"
 	      "                   directory; created if missing)\n"
 	      "  --fail           exit 66 when there is any unsuppressed finding\n"
+	      "  --wait SECONDS   once CMD exited, wait this long for the processes it\n"
+	      "                   left running (a daemon's children; default 10, 0: not\n"
+	      "                   at all), then report; those still running are named\n"
+	      "                   with the trace each will write\n"
 	      "  --suppressions FILE\n"
 	      "                   leave out the findings FILE's kind:pattern lines\n"
 	      "                   match (repeatable)\n"
@@ -54,8 +71,20 @@ void ls_run_usage(FILE *out)
 	      "  -h, --help       show this help\n"
 	      "\n"
 	      "The shim is libloopsan.so next to the loopsan binary, or $LOOPSAN_LIB.\n"
+	      "A program linked with AddressSanitizer gets its libasan first in\n"
+	      "LD_PRELOAD, before the shim, as ASan requires.\n"
+	      "\n"
+	      "When there is no trace, run says why on stderr:\n"
+	      "  the shim was not loaded: CMD is a static executable\n"
+	      "  CMD was killed by SIGNAME before it made a trace\n"
+	      "  CMD made no loop calls, or its trace could not be written (the\n"
+	      "      shim's own line above says why)\n"
+	      "A process CMD left running past --wait: \"still running: pid N (NAME);\n"
+	      "its trace: DIR/loopsan.N.trace\".\n"
+	      "\n"
 	      "exit status: CMD's own (128+N when killed by signal N), 66 with --fail\n"
-	      "when there are findings, 127 when CMD cannot be run, 2 on a usage error.\n",
+	      "when there are findings, 127 when CMD cannot be run, 2 on a usage error.\n"
+	      "No trace is no error of run's: the status is still CMD's.\n",
 	      out);
 }
 
@@ -99,6 +128,15 @@ static int parse_one(int argc, char **argv, int *i, struct run_args *a)
 		return -1;
 	if (strcmp(arg, "--fail") == 0) {
 		a->fail = 1;
+	} else if (strcmp(arg, "--wait") == 0) {
+		char *end;
+		long w = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : -1;
+		if (w < 0 || w > 86400 || *end != '\0' || end == argv[*i + 1]) {
+			ls_error("run: --wait needs a number of seconds (see loopsan run --help)");
+			return -1;
+		}
+		a->wait_s = (int)w;
+		++*i;
 	} else if (strcmp(arg, "--dir") == 0 || strcmp(arg, "-O") == 0) {
 		if (*i + 1 == argc) {
 			ls_error("run: %s needs a value (see loopsan run --help)", arg);
@@ -217,10 +255,12 @@ static void append(char **list, const char *item)
 }
 
 static void set_environment(const char *shim, const struct run_args *a,
-			    const char *dir, const char *session)
+			    const char *dir, const char *session, const char *asan)
 {
 	const char *old = getenv("LD_PRELOAD");
-	char *preload = ls_xstrdup(shim);
+	/* ASan checks that its runtime is the first library loaded; a name
+	 * without a slash is looked up as the program's DT_NEEDED is. */
+	char *preload = *asan ? join(asan, ":", shim) : ls_xstrdup(shim);
 	if (old && *old)
 		append(&preload, old);
 	setenv("LD_PRELOAD", preload, 1);
@@ -248,6 +288,7 @@ static void forward_signal(int sig, siginfo_t *info, void *ctx)
 	(void)ctx;
 	if (child_pid > 0 && info->si_code != SI_KERNEL)
 		kill((pid_t)child_pid, sig);
+	interrupted = 1;
 }
 
 static void install_forwarding(void)
@@ -261,7 +302,7 @@ static void install_forwarding(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static int wait_child(pid_t pid)
+static int wait_child(pid_t pid, int *raw)
 {
 	int status;
 	child_pid = pid;
@@ -272,6 +313,7 @@ static int wait_child(pid_t pid)
 		}
 	}
 	child_pid = 0;
+	*raw = status;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -291,7 +333,7 @@ static int exec_error(int fd)
 
 /* Returns the command's exit status as a shell reports it; *exec_failed
  * is set when it could not be run at all. */
-static int run_child(char **cmd, int *exec_failed)
+static int run_child(char **cmd, int *exec_failed, int *raw)
 {
 	int fds[2];
 	fflush(NULL);
@@ -314,7 +356,7 @@ static int run_child(char **cmd, int *exec_failed)
 	}
 	close(fds[1]);
 	int err = exec_error(fds[0]);
-	int status = wait_child(pid);
+	int status = wait_child(pid, raw);
 	if (err) {
 		ls_error("%s: %s", cmd[0], strerror(err));
 		*exec_failed = 1;
@@ -351,10 +393,85 @@ static void find_traces(const char *dir, const char *session, struct ls_vec *out
 	ls_vec_free(&all);
 }
 
+/* "SIGSEGV" for 11. */
+static const char *signal_name(int sig, char *buf, size_t n)
+{
+	const char *abbrev = sigabbrev_np(sig);
+	if (abbrev)
+		snprintf(buf, n, "SIG%s", abbrev);
+	else
+		snprintf(buf, n, "signal %d", sig);
+	return buf;
+}
+
+/* What happened, when the run left no trace: never "no loop calls" when
+ * run knows it was something else. */
+static void explain_no_trace(const char *cmd, int raw, const struct ls_run_exe *exe)
+{
+	char sig[32];
+	if (exe->is_static)
+		ls_error("%s produced no trace: the shim was not loaded (%s is a static "
+			 "executable: LD_PRELOAD cannot reach it)", cmd, cmd);
+	else if (WIFSIGNALED(raw))
+		ls_error("%s produced no trace: it was killed by %s before it made one", cmd,
+			 signal_name(WTERMSIG(raw), sig, sizeof(sig)));
+	else
+		ls_error("%s produced no trace: it made no loop calls, or its trace could not "
+			 "be written (the shim's line above says why)", cmd);
+}
+
+/* The pids of the processes whose parent is run: orphans of CMD's that
+ * reparented to run, the subreaper, and are still alive. */
+static size_t still_running(pid_t *out, size_t max)
+{
+	char path[64];
+	size_t n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	long pid;
+	while (n < max && fscanf(f, "%ld", &pid) == 1)
+		out[n++] = (pid_t)pid;
+	fclose(f);
+	return n;
+}
+
+/* Waits up to wait_s seconds for every process CMD left behind (reaping
+ * them: run is their subreaper), then names those still running. */
+static void wait_descendants(int wait_s, const char *dir)
+{
+	struct timespec tick = { 0, 20 * 1000 * 1000 };
+	for (long waited_ms = 0; !interrupted && waited_ms < wait_s * 1000L; waited_ms += 20) {
+		int st;
+		while (waitpid(-1, &st, WNOHANG) > 0)
+			;
+		pid_t pids[1];
+		if (still_running(pids, 1) == 0)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	pid_t pids[64];
+	size_t n = still_running(pids, 64);
+	for (size_t i = 0; i < n; i++) {
+		char comm[64] = "?", path[64];
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pids[i]);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		ls_error("still running after %d s: pid %d (%s); its trace: %s/loopsan.%d.trace "
+			 "(read it later with loopsan report)", wait_s, (int)pids[i], comm, dir,
+			 (int)pids[i]);
+	}
+}
+
 /* Returns the number of findings that fail the gate, or -1 when nothing
  * could be reported. */
 static int report_session(const char *dir, const char *session, char **cmd,
-			  struct run_args *a)
+			  struct run_args *a, int raw, const struct ls_run_exe *exe)
 {
 	struct ls_vec paths = { .item_size = sizeof(char *) };
 	find_traces(dir, session, &paths);
@@ -372,7 +489,7 @@ static int report_session(const char *dir, const char *session, char **cmd,
 	}
 	ls_vec_free(&paths);
 	if (r.ntraces == 0) {
-		ls_error("%s produced no trace (it made no loop calls)", cmd[0]);
+		explain_no_trace(cmd[0], raw, exe);
 		ls_report_free(&r);
 		return -1;
 	}
@@ -382,12 +499,15 @@ static int report_session(const char *dir, const char *session, char **cmd,
 	ls_report_print_text(stderr, &r);
 	int n = (int)ls_gate_failing(&r, LS_KINDS_ALL);
 	ls_report_free(&r);
+	char sig[32];
+	if (WIFSIGNALED(raw))
+		ls_error("%s was killed by %s", cmd[0], signal_name(WTERMSIG(raw), sig, sizeof(sig)));
 	return n;
 }
 
 int ls_cmd_run(int argc, char **argv)
 {
-	struct run_args a = { 0 };
+	struct run_args a = { .wait_s = RUN_WAIT_DEFAULT };
 	ls_suppressions_init(&a.supp);
 	int rc = parse_args(argc, argv, &a);
 	if (rc != 0) {
@@ -407,11 +527,19 @@ int ls_cmd_run(int argc, char **argv)
 	}
 	char session[64];
 	make_session(session, sizeof(session));
-	set_environment(shim, &a, dir, session);
+	struct ls_run_exe exe = { 0 };
+	char *exe_path = ls_run_exe_path(a.cmd[0]);
+	if (exe_path)
+		ls_run_exe_inspect(exe_path, &exe);
+	free(exe_path);
+	set_environment(shim, &a, dir, session, exe.asan);
 	install_forwarding();
-	int exec_failed = 0;
-	int status = run_child(a.cmd, &exec_failed);
-	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd, &a);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	int exec_failed = 0, raw = 0;
+	int status = run_child(a.cmd, &exec_failed, &raw);
+	if (!exec_failed)
+		wait_descendants(a.wait_s, dir);
+	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd, &a, raw, &exe);
 	free(shim);
 	free(dir);
 	ls_suppressions_free(&a.supp);

@@ -31,6 +31,14 @@ int ls_cmd_stats(int argc, char **argv);
 int ls_cmd_export(int argc, char **argv);
 void ls_report_usage(FILE *out);
 void ls_run_usage(FILE *out);
+
+/* run_exe.c: the program loopsan run is asked to run, from its ELF headers. */
+struct ls_run_exe {
+	int is_static;  /* no PT_INTERP: LD_PRELOAD cannot reach it */
+	char asan[64];  /* the libasan soname it links, "" when none */
+};
+char *ls_run_exe_path(const char *cmd);  /* as execvp finds it; NULL when not found */
+int ls_run_exe_inspect(const char *path, struct ls_run_exe *out);  /* -1: not a 64-bit ELF */
 void ls_check_usage(FILE *out);
 void ls_stats_usage(FILE *out);
 void ls_export_usage(FILE *out);

@@ -97,3 +97,127 @@ Test(run, O_option_reaches_the_shim)
 	cr_assert_eq(ls_exit_code(&r), 0, "no findings with -O slow_callback_ms=1000:\n%s", r.err);
 	ls_run_free(&r);
 }
+
+/* A daemon started as root that switches to nobody before its first loop
+ * call (memcached -u nobody): the trace is made before the switch, in a
+ * directory only root may write, root's and 0600. */
+Test(run, a_program_that_drops_root_before_its_loop_leaves_root_s_trace)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	struct ls_run r;
+	const char *dir = ls_tmpdir(); /* mkdtemp: 0700, root's */
+
+	loopsan_run(&r, "drop_root", dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "cannot create trace"), "%s", r.err);
+	char *trace = ls_single_trace(dir);
+	struct stat st;
+	cr_assert_eq(stat(trace, &st), 0);
+	cr_assert_eq(st.st_uid, 0, "owned by the user who started it, not %d", (int)st.st_uid);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", (unsigned)(st.st_mode & 07777));
+	cr_assert(strstr(r.err, "slow-callback"), "%s", r.err);
+	cr_assert(strstr(r.err, "on_slow_after_drop"), "%s", r.err);
+	ls_run_free(&r);
+	free(trace);
+}
+
+/* loopsan run [opts...] -- argv... in a fresh dir, traces to tracedir. */
+static void loopsan_run_argv(struct ls_run *r, const char *tracedir, const char *const *opts,
+			     const char *const *argv)
+{
+	const char *args[24];
+	size_t n = 0;
+
+	args[n++] = "run";
+	args[n++] = "--dir";
+	args[n++] = tracedir;
+	for (size_t i = 0; opts && opts[i]; i++)
+		args[n++] = opts[i];
+	args[n++] = "--";
+	for (size_t i = 0; argv[i] && n < 23; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	ls_run_viewer(r, ls_tmpdir(), args);
+}
+
+Test(run, a_static_program_is_said_to_be_out_of_the_shim_s_reach)
+{
+	struct ls_run r;
+
+	loopsan_run(&r, "static_hello", ls_tmpdir(), NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "the status is the program's:\n%s", r.err);
+	cr_assert(strstr(r.out, "hello from a static program"), "%s", r.out);
+	cr_assert(strstr(r.err, "the shim was not loaded"), "%s", r.err);
+	cr_assert(strstr(r.err, "static executable"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "no loop calls"), "%s", r.err);
+	ls_run_free(&r);
+}
+
+Test(run, a_program_killed_by_a_signal_is_said_to_be_killed_by_it)
+{
+	static const struct { const char *sig; int num; } cases[] = {
+		{ "KILL", SIGKILL }, { "SEGV", SIGSEGV },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		struct ls_run r;
+		char *script = ls_fmt("kill -%s $$", cases[i].sig);
+		const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+		char *said = ls_fmt("killed by SIG%s", cases[i].sig);
+
+		loopsan_run_argv(&r, ls_tmpdir(), NULL, argv);
+		cr_assert_eq(ls_exit_code(&r), 128 + cases[i].num, "%s", r.err);
+		cr_assert(strstr(r.err, said), "no \"%s\":\n%s", said, r.err);
+		cr_assert_null(strstr(r.err, "no loop calls"), "%s", r.err);
+		ls_run_free(&r);
+		free(said);
+		free(script);
+	}
+}
+
+/* gcc's ASan runtime is a DT_NEEDED library that refuses to run unless it
+ * is loaded first: run puts it before the shim. */
+Test(run, an_asan_build_runs_and_is_reported)
+{
+	struct ls_run r;
+
+	loopsan_run(&r, "asan_slow", ls_tmpdir(), NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "ASan runtime does not come first"), "%s", r.err);
+	cr_assert(strstr(r.err, "slow-callback"), "%s", r.err);
+	cr_assert(strstr(r.err, "on_slow_under_asan"), "%s", r.err);
+	ls_run_free(&r);
+}
+
+/* The parent exits at once; run waits for the daemon it left (run is its
+ * subreaper) and reports the daemon's trace. */
+Test(run, a_daemonizing_program_s_child_is_waited_for_and_reported)
+{
+	struct ls_run r;
+
+	loopsan_run(&r, "daemonize", ls_tmpdir(), NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert(strstr(r.err, "slow-callback"), "%s", r.err);
+	cr_assert(strstr(r.err, "on_slow_in_daemon"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "no loop calls"), "%s", r.err);
+	ls_run_free(&r);
+}
+
+Test(run, a_daemon_still_running_at_the_bound_is_named_with_its_trace)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+	const char *const opts[] = { "--wait", "0", NULL };
+
+	loopsan_run(&r, "daemonize", dir, opts);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	const char *at = strstr(r.err, "still running after 0 s: pid ");
+	cr_assert(at, "%s", r.err);
+	long pid = strtol(at + strlen("still running after 0 s: pid "), NULL, 10);
+	char *trace = ls_fmt("its trace: %s/loopsan.%ld.trace", dir, pid);
+	cr_assert(strstr(r.err, trace), "no \"%s\":\n%s", trace, r.err);
+	cr_assert(strstr(r.err, "(daemonize)"), "%s", r.err);
+	kill((pid_t)pid, SIGKILL);
+	ls_run_free(&r);
+	free(trace);
+}
