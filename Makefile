@@ -18,7 +18,7 @@ HEADERS    := $(wildcard preload/*/*.h tracer/*.h viewer/*.h)
 # The shim exports only the interposed functions (marked LS_EXPORT).
 SHIM_CFLAGS := -fPIC -fvisibility=hidden -fno-omit-frame-pointer -ftls-model=initial-exec
 SHIM_LIBS   := -lunwind -ldl -lpthread
-VIEWER_LIBS := -ldw -lelf -ljansson -lm
+VIEWER_LIBS := -ldw -lelf -ljansson -liberty -lm
 
 # `make SANITIZE=1` (see the sanitize target): ASan+UBSan in the viewer and
 # the tests, UBSan in the shim (an ASan shim would need the ASan runtime
@@ -89,6 +89,19 @@ $(BUILD)/fixtures/static_hello: tests/viewer/fixtures/static_hello.c
 $(BUILD)/fixtures/asan_slow: tests/uv/fixtures/asan_slow.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer -fsanitize=address $(WARN) -o $@ $< -luv
+
+# strip_slow once more, stripped (-s) like a distribution's program without
+# its debug package: named by module+0xoffset.
+FIXTURES += $(BUILD)/fixtures/strip_slow_s
+$(BUILD)/fixtures/strip_slow_s: tests/viewer/fixtures/strip_slow.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -fno-omit-frame-pointer -s $(WARN) -o $@ $< -luv
+
+# The one C++ fixture (tests/*/fixtures/*.cc): demangled names.
+FIXTURES += $(BUILD)/fixtures/cxx_member
+$(BUILD)/fixtures/cxx_member: tests/viewer/fixtures/cxx_member.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv
 
 # libev's libevent emulation: libev first, so that event_set & co. resolve
 # to it, with libevent loaded too.

@@ -8,7 +8,7 @@
 set -eu
 
 PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
-libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev
+libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev g++
 clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite libpython3.11-dev
 memcached tmux libev-dev knot-resolver iproute2"

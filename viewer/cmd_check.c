@@ -155,12 +155,15 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 	const char *verb;
 	const struct ls_frame *f = ls_finding_location(r, fi);
 	ls_finding_location_stack(fi, &verb);
-	if (f)
+	if (f && f->file)
 		fprintf(out, " %s at %s%s%s %s%s:%d%s", verb,
 			ls_color_function(),
 			f->function ? f->function : "?", ls_color_reset(),
 			ls_color_location(), ls_basename(f->file), f->line,
 			ls_color_reset());
+	else if (f) /* a stripped program: module+0xoffset */
+		fprintf(out, " %s at %s%s%s", verb, ls_color_function(),
+			f->function ? f->function : "?", ls_color_reset());
 	fputc('\n', out);
 }
 

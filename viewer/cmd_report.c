@@ -61,7 +61,7 @@ static void text_frame(FILE *out, unsigned n, const struct ls_frame *f)
 			f->line, ls_color_reset());
 		if (f->module)
 			fprintf(out, " (%s)", f->module);
-	} else if (f->module) {
+	} else if (f->module && !f->unnamed) {
 		fprintf(out, " (%s+0x%" PRIx64 ")", f->module, f->offset);
 	}
 	fputc('\n', out);

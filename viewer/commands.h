@@ -125,14 +125,17 @@ json_t *ls_json_python_def(const struct ls_frame *py);
 void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
 			 const struct ls_finding *fi);
 /* Whether f is in the user's code: not in a lib*.so* or ld-linux module
- * (libc, libuv, libpthread, the shim, ...); a Python frame not in the
+ * (libc, libuv, libpthread, the shim, ...), the Python interpreter or an
+ * installed Python package's extension (uvloop); a Python frame not in the
  * standard library (.../lib/python3.*), site- or dist-packages, or
  * "<frozen ...>". */
 int ls_frame_is_user(const struct ls_frame *f);
 /* Where to look, in the stack ls_finding_location_stack picks: the first
  * Python frame in the user's code when the stack has Python frames, else
- * the first frame with a file and line in the user's code, else the
- * first frame with a file and line; NULL when there is none. */
+ * the first native frame in the user's code with a file and line, else
+ * the first in the user's code at all (a stripped program: its function
+ * is module+0xoffset, file NULL); never where threads start (_start,
+ * __libc_start_call_main, start_thread, clone3). NULL when there is none. */
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi);
 /* The stack ls_finding_location looks in: called_at, else created_at,

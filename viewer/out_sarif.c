@@ -74,8 +74,19 @@ static json_t *uri(const char *path)
 	return j;
 }
 
+/* A frame without a line (a stripped program's): the module's file, the
+ * address in it, and the function (module+0xoffset) as a logical
+ * location. */
 static json_t *physical(const struct ls_frame *f)
 {
+	if (!f->file || f->line <= 0)
+		return json_pack("{s:{s:{s:o}, s:{s:I, s:s}}, s:[{s:s, s:s}]}",
+				 "physicalLocation", "artifactLocation", "uri",
+				 uri(f->module_path ? f->module_path : f->module ? f->module : "?"),
+				 "address", "relativeAddress", (json_int_t)f->offset,
+				 "kind", "function", "logicalLocations",
+				 "fullyQualifiedName", f->function ? f->function : "?",
+				 "kind", "function");
 	return json_pack("{s:{s:{s:o}, s:{s:i}}}", "physicalLocation",
 			 "artifactLocation", "uri", uri(f->file),
 			 "region", "startLine", f->line);

@@ -190,14 +190,13 @@ const struct ls_frame *ls_stack_frame(struct ls_symbolizer *s,
 	return view_of(s, st)->frames[i];
 }
 
-/* A native function by its symbol, else its address and module. */
-static void native_name(char *buf, size_t n, struct ls_symbolizer *s, uint64_t pc, int module)
+/* A native function by its symbol, else module+0xoffset, else (outside
+ * every module) its address. */
+static void native_name(char *buf, size_t n, struct ls_symbolizer *s, uint64_t pc)
 {
 	const struct ls_frame *f = ls_symbolize(s, pc, 1);
 	if (f->function)
 		snprintf(buf, n, "%s", f->function);
-	else if (module && f->module)
-		snprintf(buf, n, "0x%" PRIx64 " (%s+0x%" PRIx64 ")", pc, f->module, f->offset);
 	else
 		snprintf(buf, n, "0x%" PRIx64, pc);
 }
@@ -243,7 +242,7 @@ void ls_site_callback_name(struct ls_callback_name *out, struct ls_symbolizer *s
 	if (ls_api_is_python(site->api))
 		python_name(out, s, site->api, site->callback);
 	else if (site->callback)
-		native_name(out->name, sizeof(out->name), s, site->callback, 0);
+		native_name(out->name, sizeof(out->name), s, site->callback);
 }
 
 void ls_finding_callback_name(struct ls_callback_name *out, struct ls_symbolizer *s,
@@ -258,12 +257,12 @@ void ls_finding_callback_name(struct ls_callback_name *out, struct ls_symbolizer
 	}
 	const struct ls_frame *py = python_run_by(s, fi->stuck_at, fi->callback);
 	if (!py) {
-		native_name(out->name, sizeof(out->name), s, fi->callback, 0);
+		native_name(out->name, sizeof(out->name), s, fi->callback);
 		return;
 	}
 	out->py = py;
 	snprintf(out->name, sizeof(out->name), "%s", py->function);
-	native_name(out->run_by, sizeof(out->run_by), s, fi->callback, 1);
+	native_name(out->run_by, sizeof(out->run_by), s, fi->callback);
 }
 
 void ls_finding_callback(char *buf, size_t n, struct ls_symbolizer *s,
@@ -301,8 +300,32 @@ int ls_frame_is_user(const struct ls_frame *f)
 	const char *m = f->module;
 	if (!m)
 		return 1;
-	return !((strncmp(m, "lib", 3) == 0 && strstr(m, ".so")) ||
-		 strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "ld64.so", 7) == 0);
+	if ((strncmp(m, "lib", 3) == 0 && strstr(m, ".so")) ||
+	    strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "ld64.so", 7) == 0)
+		return 0;
+	/* The interpreter, and a Python package's extension (uvloop's
+	 * loop.cpython-311-x86_64-linux-gnu.so): the loop, not the program. */
+	if (ls_frame_is_interpreter(f))
+		return 0;
+	const char *p = f->module_path;
+	return !(p && strstr(m, ".cpython-") &&
+		 (strstr(p, "-packages/") || strstr(p, "/lib/python3")));
+}
+
+/* Where every thread starts, in the program's own module when it links
+ * statically or in libc: not the code a finding is about. */
+static int is_startup(const struct ls_frame *f)
+{
+	static const char *const names[] = {
+		"_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl",
+		"start_thread", "clone", "clone3", "__clone", "__clone3",
+	};
+	if (!f->function)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(f->function, names[i]) == 0)
+			return 1;
+	return f->file && strcmp(ls_basename(f->file), "pthread_create.c") == 0;
 }
 
 int ls_split_file_line(const char *s, size_t *file_len, int *line)
@@ -346,11 +369,14 @@ const struct ls_frame *ls_finding_location(const struct ls_report *r,
 		if (f->python && f->file && f->line > 0 && ls_frame_is_user(f))
 			return f;
 	}
+	/* The program's own code: its first frame with a line, else (a
+	 * stripped program) its first frame, named module+0xoffset. Never
+	 * libc, the loop library, the loader or where threads start. */
 	for (uint32_t i = ls_stack_first_frame(s, st); i < ls_stack_nframes(s, st); i++) {
 		const struct ls_frame *f = ls_stack_frame(s, st, i);
-		if (!f->file || f->line <= 0)
+		if (f->python || !f->module || !ls_frame_is_user(f) || is_startup(f))
 			continue;
-		if (ls_frame_is_user(f))
+		if (f->file && f->line > 0)
 			return f;
 		if (!any)
 			any = f;
@@ -380,6 +406,7 @@ static void add_stack_names(struct names *nm, const struct ls_trace *t,
 		const struct ls_frame *f = ls_stack_frame(s, st, i);
 		const struct ls_module *m = ls_trace_module_at(t, f->pc);
 		add_name(nm, f->function);
+		add_name(nm, f->plain);
 		add_name(nm, f->file);
 		if (f->file && ls_basename(f->file) != f->file)
 			add_name(nm, ls_basename(f->file));
@@ -407,6 +434,12 @@ static struct ls_suppression *suppressed_by(const struct ls_report *r,
 	}
 	if (cn.run_by[0])
 		add_name(&nm, ls_symbolize(s, fi->callback, 1)->function);
+	/* A C++ callback also without its parameters; an unnamed one also
+	 * by its module. */
+	if (fi->has_callback && !ls_api_is_python(fi->callback_api)) {
+		add_name(&nm, ls_symbolize(s, fi->callback, 1)->plain);
+		add_name(&nm, ls_symbolize(s, fi->callback, 1)->module);
+	}
 	add_stack_names(&nm, fi->trace, s, fi->created_at);
 	add_stack_names(&nm, fi->trace, s, fi->registered_at);
 	add_stack_names(&nm, fi->trace, s, fi->called_at);

@@ -15,6 +15,9 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <inttypes.h>
+#include <libiberty/demangle.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,6 +90,7 @@ struct ls_symbolizer *ls_symbolizer_new(const struct ls_trace *t)
 static void free_frame(struct ls_frame *f)
 {
 	free((char *)f->function);
+	free((char *)f->plain);
 	free((char *)f->file);
 }
 
@@ -219,6 +223,27 @@ static Dwarf_Line *line_by_cu(Dwfl_Module *dm, Dwarf_Addr addr)
 	return NULL;
 }
 
+/* A C++ symbol (_Z...) demangled by libiberty, the demangler of binutils
+ * and gdb: function with its parameters, app::Ticker::on_tick(uv_timer_s*),
+ * and plain without, app::Ticker::on_tick. Anything else as it is. */
+static void set_function(struct ls_frame *f, const char *name, size_t len)
+{
+	char *raw = ls_xstrndup(name, len);
+	char *full = raw[0] == '_' && raw[1] == 'Z' ?
+		cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI) : NULL;
+	if (!full) {
+		f->function = raw;
+		return;
+	}
+	char *plain = cplus_demangle(raw, DMGL_ANSI);
+	free(raw);
+	f->function = full;
+	if (plain && strcmp(plain, full) != 0)
+		f->plain = plain;
+	else
+		free(plain);
+}
+
 static void lookup_dwarf(Dwfl_Module *dm, uint64_t addr, struct ls_frame *f)
 {
 	GElf_Off off;
@@ -226,7 +251,7 @@ static void lookup_dwarf(Dwfl_Module *dm, uint64_t addr, struct ls_frame *f)
 	const char *name = dwfl_module_addrinfo(dm, addr, &off, &sym, NULL,
 						NULL, NULL);
 	if (name && name[0] != '@') /* "fn@@GLIBC_2.34": keep the bare name */
-		f->function = ls_xstrndup(name, strcspn(name, "@"));
+		set_function(f, name, strcspn(name, "@"));
 	Dwfl_Line *line = dwfl_module_getsrc(dm, addr);
 	int lineno = 0;
 	const char *file = NULL;
@@ -252,12 +277,22 @@ static void lookup(struct ls_symbolizer *s, uint64_t pc, int exact,
 	if (!e)
 		return;
 	f->module = ls_basename(e->m->path);
+	f->module_path = e->m->path;
 	f->offset = pc - e->m->bias;
 	if (e->state == MOD_UNTRIED)
 		load_module(s, e);
 	if (e->state == MOD_TRUSTED) {
 		uint64_t addr = exact || pc == 0 ? pc : pc - 1;
 		lookup_dwarf(e->dm, addr - e->m->bias + e->dm_bias, f);
+	}
+	/* No symbol in any source (a stripped program without its debug
+	 * package): the module and the address in its ELF file, the same in
+	 * every run whatever the load address, rather than pc. */
+	if (!f->function) {
+		char buf[300];
+		snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, f->module, f->offset);
+		f->function = ls_xstrdup(buf);
+		f->unnamed = 1;
 	}
 }
 

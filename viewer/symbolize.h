@@ -9,7 +9,12 @@
 /* One symbolized address. Strings belong to the symbolizer. */
 struct ls_frame {
 	uint64_t pc;          /* absolute address in the traced process */
-	const char *function; /* symbol, or NULL when unknown */
+	const char *function; /* symbol (C++ demangled, with its parameters);
+			       * "module+0xoffset" when no symbol source names
+			       * it (unnamed); NULL only outside every module */
+	const char *plain;    /* C++: function without its parameters, else NULL */
+	int unnamed;          /* function is "module+0xoffset" */
+	const char *module_path; /* the module's path as traced, or NULL */
 	const char *file;     /* source path as in DWARF, or NULL */
 	int line;             /* 0 when unknown */
 	const char *module;   /* basename of the module's path, or NULL */

@@ -130,12 +130,12 @@ Test(python_report, uvloop_slow_call_later_is_named_by_the_python_function_it_ra
 	cr_assert_eq(ls_int(at, "line"), def);
 	cr_assert_str_eq(ls_str(at, "lang"), "python");
 	const char *run_by = ls_str(slow, "run_by");
-	cr_assert(strstr(run_by, "(loop.cpython-311-x86_64-linux-gnu.so+0x"),
+	cr_assert(!strncmp(run_by, "loop.cpython-311-x86_64-linux-gnu.so+0x", 39),
 		  "run_by is not uvloop's C function: %s", run_by);
 
 	char *text = VIEWER(0, "report", trace);
 	assert_has(text, "slow-callback: refresh_token took ");
-	char *want = ls_fmt("\n  callback refresh_token refresh.py:%d (python), run by 0x", def);
+	char *want = ls_fmt("\n  callback refresh_token refresh.py:%d (python), run by loop.cpython-311-x86_64-linux-gnu.so+0x", def);
 	assert_has(text, want);
 
 	char *check = VIEWER(1, "check", trace);
@@ -172,11 +172,12 @@ Test(python_report, text_report_hides_the_interpreter_frames_and_says_how_many)
 
 	/* The interpreter's C frames are left out, and counted... */
 	cr_assert_null(strstr(text, "(python3.11+"), "an interpreter frame in:\n%s", text);
+	cr_assert_null(strstr(text, " python3.11+0x"), "an interpreter frame in:\n%s", text);
 	cr_assert_null(strstr(text, "PyObject_Vectorcall"), "an interpreter frame in:\n%s", text);
 	assert_has(text, " interpreter frames hidden)\n");
 	/* ... the other native frames (uvloop's, libuv's) and the Python
 	 * ones kept. */
-	assert_has(text, " (loop.cpython-311-x86_64-linux-gnu.so+0x");
+	assert_has(text, " loop.cpython-311-x86_64-linux-gnu.so+0x");
 	assert_has(text, "uv_run (libuv.so.1+0x");
 	char *busy = ls_fmt(" refresh_token refresh.py:%d (python)\n", refresh_line("busy"));
 	assert_has(text, busy);

@@ -1,0 +1,237 @@
+/* Names of code in every symbol source there is, and without one: a
+ * stripped program's callbacks and frames are module+0xoffset, the same in
+ * every run; C++ names demangled; check points at the program's own code. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "tests/harness.h"
+
+LS_SUITE(symbols);
+
+#define MEMCACHED "/usr/bin/memcached"
+
+/* The trace of fixture run under the shim in a fresh dir. */
+static char *trace_of(const char *fixture)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+
+	ls_run_fixture(&r, fixture, dir, NULL);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s:\n%s", fixture, r.err);
+	ls_run_free(&r);
+	return ls_single_trace(dir);
+}
+
+/* The callback of the one slow-callback finding of trace, a new string. */
+static char *slow_callback(const char *trace)
+{
+	json_t *rep = ls_report_json(trace);
+	char *cb = ls_fmt("%s", ls_str(ls_only_finding(rep, "slow-callback", NULL), "callback"));
+	json_decref(rep);
+	return cb;
+}
+
+/* No native frame of any finding's stacks, nor its callback, is a bare
+ * runtime address. */
+static void assert_no_bare_address(json_t *rep)
+{
+	json_t *f, *v, *fr;
+	size_t i, j;
+	const char *key;
+
+	json_array_foreach(json_object_get(rep, "findings"), i, f) {
+		const char *cb = json_string_value(json_object_get(f, "callback"));
+		cr_assert(!cb || strncmp(cb, "0x", 2) != 0, "callback %s", cb);
+		json_object_foreach(f, key, v) {
+			if (!json_is_array(v))
+				continue;
+			json_array_foreach(v, j, fr) {
+				const char *fn = json_string_value(json_object_get(fr, "function"));
+				cr_assert(!fn || strncmp(fn, "0x", 2) != 0, "%s[%zu] is %s", key, j,
+					  json_dumps(fr, JSON_COMPACT));
+			}
+		}
+	}
+}
+
+static char *run_check(const char *trace)
+{
+	struct ls_run r;
+	const char *args[] = {"check", trace, NULL};
+
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), 1, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+	char *out = ls_fmt("%s", r.out);
+	ls_run_free(&r);
+	return out;
+}
+
+Test(symbols, stripped_program_is_named_module_offset_the_same_in_two_runs)
+{
+	char *t1 = trace_of("strip_slow_s"), *t2 = trace_of("strip_slow_s");
+	char *cb1 = slow_callback(t1), *cb2 = slow_callback(t2);
+
+	cr_assert(strncmp(cb1, "strip_slow_s+0x", 15) == 0, "callback %s", cb1);
+	cr_assert_str_eq(cb1, cb2, "the same callback in two runs");
+	json_t *rep = ls_report_json(t1);
+	assert_no_bare_address(rep);
+	json_t *fr = json_array_get(json_object_get(ls_only_finding(rep, "slow-callback", NULL),
+						    "created_at"), 0);
+	cr_assert(strncmp(ls_str(fr, "function"), "strip_slow_s+0x", 15) == 0, "%s",
+		  json_dumps(fr, JSON_COMPACT));
+	cr_assert_str_eq(ls_str(fr, "module"), "strip_slow_s");
+	cr_assert(!strncmp(ls_str(fr, "pc"), "0x", 2), "pc stays the runtime address");
+
+	/* The text report says it once, never a runtime address. */
+	struct ls_run r;
+	const char *args[] = {"report", t1, NULL};
+	ls_run_viewer(&r, NULL, args);
+	char *head = ls_fmt("slow-callback: %s took", cb1);
+	cr_assert(strstr(r.out, head), "no \"%s\" in:\n%s", head, r.out);
+	cr_assert_null(strstr(r.out, " 0x"), "a bare address in:\n%s", r.out);
+	cr_assert(strstr(r.out, "    #0 strip_slow_s+0x"), "%s", r.out);
+	ls_run_free(&r);
+
+	/* check points at the program's own frame, not libc's. */
+	char *out = run_check(t1);
+	cr_assert(strstr(out, "created at strip_slow_s+0x"), "%s", out);
+
+	/* A suppression of the other run's name silences this one. */
+	char *supp = ls_fmt("%s/loopsan.supp", ls_tmpdir());
+	FILE *f = fopen(supp, "w");
+	cr_assert(f);
+	fprintf(f, "slow-callback:%s\n", cb2);
+	fclose(f);
+	const char *sargs[] = {"check", "--suppressions", supp, t1, NULL};
+	ls_run_viewer(&r, NULL, sargs);
+	cr_assert_eq(ls_exit_code(&r), 0, "suppressed by %s:\n%s%s", cb2, r.out, r.err);
+	ls_run_free(&r);
+
+	/* Built with its symbols, the same callback has its name. */
+	char *t3 = trace_of("strip_slow");
+	char *cb3 = slow_callback(t3);
+	cr_assert_str_eq(cb3, "on_slow");
+
+	json_decref(rep);
+	free(t1), free(t2), free(t3), free(cb1), free(cb2), free(cb3);
+	free(head), free(out), free(supp);
+}
+
+Test(symbols, cxx_member_callback_is_demangled_and_suppressed_by_its_bare_name)
+{
+	char *t = trace_of("cxx_member");
+	json_t *rep = ls_report_json(t);
+
+	ls_only_finding(rep, "slow-callback", "app::Ticker::on_tick(uv_timer_s*)");
+	json_t *fr = json_array_get(json_object_get(ls_only_finding(rep, "slow-callback", NULL),
+						    "created_at"), 0);
+	cr_assert_str_eq(ls_str(fr, "function"), "app::Ticker::Ticker(uv_loop_s*)");
+
+	char *supp = ls_fmt("%s/loopsan.supp", ls_tmpdir());
+	FILE *f = fopen(supp, "w");
+	cr_assert(f);
+	fputs("slow-callback:app::Ticker::on_tick\n", f);
+	fclose(f);
+	struct ls_run r;
+	const char *sargs[] = {"check", "--suppressions", supp, t, NULL};
+	ls_run_viewer(&r, NULL, sargs);
+	cr_assert_eq(ls_exit_code(&r), 0, "not suppressed without parameters:\n%s%s", r.out, r.err);
+	ls_run_free(&r);
+	json_decref(rep);
+	free(t);
+	free(supp);
+}
+
+/* ---- a real stripped program: Debian's memcached ---- */
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(s >= 0 && bind(s, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		  getsockname(s, (struct sockaddr *)&sin, &len) == 0);
+	close(s);
+	return ntohs(sin.sin_port);
+}
+
+Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .timeout = 60)
+{
+	if (access(MEMCACHED, X_OK) != 0)
+		cr_skip_test("%s missing (apt-get install memcached)", MEMCACHED);
+	const char *dir = ls_tmpdir();
+	int port = free_port();
+	char *ports = ls_fmt("%d", port), *shim = ls_shim();
+
+	cr_assert(chmod(dir, 0777) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+		    chdir(dir) != 0 || setenv("LD_PRELOAD", shim, 1) != 0)
+			_exit(126);
+		unsetenv("LOOPSAN_OPTIONS");
+		/* memcached will not run as root: as nobody, into dir. */
+		if (geteuid() == 0)
+			execl(MEMCACHED, MEMCACHED, "-l", "127.0.0.1", "-p", ports, "-U", "0", "-t",
+			      "2", "-u", "nobody", (char *)NULL);
+		else
+			execl(MEMCACHED, MEMCACHED, "-l", "127.0.0.1", "-p", ports, "-U", "0", "-t",
+			      "2", (char *)NULL);
+		_exit(127);
+	}
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 500; tries++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+			close(fd);
+			fd = -1;
+			usleep(10 * 1000);
+		}
+	}
+	cr_assert(fd >= 0, "memcached never listened on %d", port);
+	char buf[64];
+	cr_assert(write(fd, "version\r\n", 9) == 9);
+	cr_assert_gt(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	kill(pid, SIGTERM);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	assert_no_bare_address(rep);
+	json_t *stats = ls_stats_json(trace), *site;
+	size_t i, named = 0;
+	json_array_foreach(json_object_get(stats, "sites"), i, site) {
+		const char *cb = ls_str(site, "callback");
+		cr_assert(strncmp(cb, "0x", 2) != 0, "stats callback %s", cb);
+		named += strncmp(cb, "memcached+0x", 12) == 0;
+	}
+	cr_assert_gt(named, 0, "no callback named memcached+0x...: %s",
+		     json_dumps(stats, JSON_INDENT(1)));
+	/* At SIGTERM memcached leaves its handles open (pending-at-close):
+	 * each FAIL line points into memcached itself. */
+	if (json_array_size(json_object_get(rep, "findings")) > 0) {
+		char *out = run_check(trace);
+		for (char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			if (strncmp(l, "FAIL ", 5) != 0)
+				continue;
+			char *at = strstr(l, " at ");
+			cr_assert(at && strncmp(at, " at memcached+0x", 16) == 0,
+				  "check does not point into memcached:\n%s", out);
+		}
+		free(out);
+	}
+	json_decref(rep);
+	json_decref(stats);
+	free(trace);
+	free(ports);
+	free(shim);
+}
