@@ -78,6 +78,14 @@ static void copy_cstr(char *dst, const char *src, size_t n)
 	dst[len] = '\0';
 }
 
+/* The string of at most n bytes at src, NUL-terminated, in new memory. */
+static char *dup_cstr(const char *src, size_t n)
+{
+	char *d = ls_xmalloc(n + 1);
+	copy_cstr(d, src, n);
+	return d;
+}
+
 static int check_header(struct reader *r, struct ls_file_header *h)
 {
 	if (r->len == 0)
@@ -293,8 +301,7 @@ static int take_module(struct reader *r, const struct ls_rec *rec,
 	mod->hi = m.hi;
 	mod->build_id_len = m.build_id_len;
 	memcpy(mod->build_id, m.build_id, m.build_id_len);
-	mod->path = ls_xmalloc((size_t)m.path_len + 1);
-	copy_cstr(mod->path, (const char *)p + sizeof(m), m.path_len);
+	mod->path = dup_cstr((const char *)p + sizeof(m), m.path_len);
 	return 0;
 }
 
@@ -352,10 +359,8 @@ static int take_pycode(struct reader *r, const struct ls_rec *rec,
 	pc->firstlineno = c.firstlineno;
 	pc->version = c.version;
 	pc->flags = c.flags;
-	pc->file = ls_xmalloc((size_t)c.file_len + 1);
-	copy_cstr(pc->file, q, c.file_len);
-	pc->name = ls_xmalloc((size_t)c.name_len + 1);
-	copy_cstr(pc->name, q + c.file_len, c.name_len);
+	pc->file = dup_cstr(q, c.file_len);
+	pc->name = dup_cstr(q + c.file_len, c.name_len);
 	pc->lines_len = c.lines_len;
 	pc->lines = ls_xcalloc(c.lines_len + 1u, 1);
 	memcpy(pc->lines, q + c.file_len + c.name_len, c.lines_len);
@@ -641,10 +646,8 @@ static int take_py_event(struct reader *r, const struct ls_rec *rec, const uint8
 	e->loop_tid = ev.loop_tid;
 	e->api = ev.api;
 	e->time_ns = ev.time_ns;
-	e->name = ls_xmalloc((size_t)ev.name_len + 1);
-	copy_cstr(e->name, q, ev.name_len);
-	e->text = ls_xmalloc((size_t)ev.text_len + 1);
-	copy_cstr(e->text, q + ev.name_len, ev.text_len);
+	e->name = dup_cstr(q, ev.name_len);
+	e->text = dup_cstr(q + ev.name_len, ev.text_len);
 	return 0;
 }
 

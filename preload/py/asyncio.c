@@ -58,7 +58,6 @@ void ls_py_asyncio_init(uint32_t version)
 #include <structmember.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "preload/py/py_shim.h"
@@ -195,6 +194,33 @@ static uint32_t ls_py_code_id_of(PyObject *cb)
 {
 	PyObject *code = ls_py_code_of(cb);
 	return code != NULL ? ls_py_code_id((const char *)code, 0) : 0;
+}
+
+/* A coroutine's (or a generator-based one's) code, borrowed from it (it
+ * holds it); NULL if none. */
+static PyObject *ls_py_coro_code(PyObject *coro)
+{
+	static const char *const attrs[] = { "cr_code", "gi_code" };
+	for (size_t i = 0; coro != NULL && i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		PyObject *c = PyObject_GetAttrString(coro, attrs[i]);
+		if (c == NULL) {
+			PyErr_Clear();
+			continue;
+		}
+		Py_DECREF(c);
+		return Py_IS_TYPE(c, &PyCode_Type) ? c : NULL;
+	}
+	return NULL;
+}
+
+/* A task's coroutine (task.get_coro()), a new reference; NULL if none. */
+static PyObject *ls_py_task_coro(PyObject *task)
+{
+	PyObject *get = PyObject_GetAttrString(task, "get_coro");
+	PyObject *coro = get != NULL ? PyObject_CallNoArgs(get) : NULL;
+	Py_XDECREF(get);
+	PyErr_Clear();
+	return coro;
 }
 
 /* PY_EVENT: what, the stacks, and two strings. */
@@ -478,16 +504,7 @@ static PyObject *ls_py_create_task(int kind, PyObject *self, PyObject *const *ar
 	if (t == NULL || nargs < 1)
 		return t;
 	PyObject *coro = args[0];
-	PyObject *code = PyObject_GetAttrString(coro, "cr_code");
-	if (code == NULL) {
-		PyErr_Clear();
-		code = PyObject_GetAttrString(coro, "gi_code");
-		if (code == NULL)
-			PyErr_Clear();
-	}
-	struct ls_py_path *p = ls_py_path(LS_API_PY_CREATE_TASK,
-					  code != NULL && Py_IS_TYPE(code, &PyCode_Type) ? code : NULL);
-	Py_XDECREF(code);   /* the coroutine holds it */
+	struct ls_py_path *p = ls_py_path(LS_API_PY_CREATE_TASK, ls_py_coro_code(coro));
 	struct ls_py_ent *e = ls_py_ent(tasks, t);
 	e->obj = t, e->check = coro, e->site = p->site, e->stack = p->stack;
 	return t;
@@ -509,17 +526,12 @@ static PyObject *uv_create_task(PyObject *self, PyObject *const *args, Py_ssize_
 
 static uint32_t ls_py_task_site(PyObject *task, struct ls_py_ent *e)
 {
-	PyObject *get = PyObject_GetAttrString(task, "get_coro");
-	PyObject *coro = get != NULL ? PyObject_CallNoArgs(get) : NULL;
-	PyObject *code = coro != NULL ? PyObject_GetAttrString(coro, "cr_code") : NULL;
-	PyErr_Clear();
-	uint32_t id = code != NULL && Py_IS_TYPE(code, &PyCode_Type)
-		    ? ls_py_code_id((const char *)code, 0) : 0;
+	PyObject *coro = ls_py_task_coro(task);
+	PyObject *code = ls_py_coro_code(coro);
+	uint32_t id = code != NULL ? ls_py_code_id((const char *)code, 0) : 0;
 	uint32_t site = ls_site_intern(LS_API_PY_CREATE_TASK, 0, id);
 	e->obj = task, e->check = coro, e->site = site, e->stack = 0;
-	Py_XDECREF(code);
 	Py_XDECREF(coro);
-	Py_XDECREF(get);
 	return site;
 }
 
@@ -617,9 +629,7 @@ static void ls_py_dropped(PyObject *context)
 		struct ls_py_ent *e = ls_py_ent(tasks, fut);
 		if (e->obj == fut)
 			made_at = e->stack;
-		PyObject *get = PyObject_GetAttrString(fut, "get_coro");
-		PyObject *coro = get != NULL ? PyObject_CallNoArgs(get) : NULL;
-		Py_XDECREF(get);
+		PyObject *coro = ls_py_task_coro(fut);
 		PyObject *qn = coro != NULL ? PyObject_GetAttrString(coro, "__qualname__") : NULL;
 		Py_ssize_t len;
 		const char *q = ls_py_utf8(qn, &len);
@@ -675,12 +685,12 @@ static PyObject *ls_py_unawaited(PyObject *self, PyObject *coro)
 	struct ls_py_err err;
 	ls_py_err_save(&err);
 	PyObject *qn = PyObject_GetAttrString(coro, "__qualname__");
-	PyObject *code = PyObject_GetAttrString(coro, "cr_code");
 	PyErr_Clear();
+	PyObject *code = ls_py_coro_code(coro);
 	Py_ssize_t nlen = 0, flen = 0;
 	const char *name = ls_py_utf8(qn, &nlen);
 	char text[LS_PY_EVENT_TEXT_MAX] = "";
-	if (code != NULL && Py_IS_TYPE(code, &PyCode_Type)) {
+	if (code != NULL) {
 		PyObject *fn = PyObject_GetAttrString(code, "co_filename");
 		PyObject *ln = PyObject_GetAttrString(code, "co_firstlineno");
 		const char *file = ls_py_utf8(fn, &flen);
@@ -694,7 +704,6 @@ static PyObject *ls_py_unawaited(PyObject *self, PyObject *coro)
 		    strlen(text));
 	ls_trace_note_never_awaited();
 	Py_XDECREF(qn);
-	Py_XDECREF(code);
 	ls_py_err_restore(&err);
 	return PyObject_CallOneArg(orig_unawaited, coro);
 }
@@ -950,12 +959,6 @@ struct ls_py_hook_entry {
 
 static int ls_py_audit(const char *event, PyObject *args, void *data);
 
-static int ls_py_peek(void *dst, const void *src, size_t n)
-{
-	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
-}
-
 static void ls_py_unlink_hook(void)
 {
 	if (_PyRuntime == NULL || rt_audit_head == 0)
@@ -963,8 +966,8 @@ static void ls_py_unlink_hook(void)
 	struct ls_py_hook_entry **at = (struct ls_py_hook_entry **)(_PyRuntime + rt_audit_head);
 	struct ls_py_hook_entry *e, copy;
 	for (int n = 0; n < 64; n++) {
-		if (!ls_py_peek(&e, at, sizeof(e)) || e == NULL || ((uintptr_t)e & 7) != 0 ||
-		    !ls_py_peek(&copy, e, sizeof(copy)))
+		if (!ls_py_read_other(&e, at, sizeof(e)) || e == NULL || ((uintptr_t)e & 7) != 0 ||
+		    !ls_py_read_other(&copy, e, sizeof(copy)))
 			return;
 		if (copy.fn == (void *)ls_py_audit) {
 			*at = copy.next;

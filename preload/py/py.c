@@ -259,14 +259,19 @@ static int ls_py_plausible(const char *p)
 /* n bytes at src into dst. other: src is another thread's, which may come
  * out of its system call and unmap it (a frame in a data-stack chunk it
  * pops) while this reads: copied by the kernel, which fails instead. */
+int ls_py_read_other(void *dst, const void *src, size_t n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+}
+
 static inline int ls_py_copy(void *dst, const char *src, size_t n, int other)
 {
 	if (LS_LIKELY(!other)) {
 		memcpy(dst, src, n);
 		return 1;
 	}
-	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+	return ls_py_read_other(dst, src, n);
 }
 
 /* The current frame of thread state ts (through its cframe before 3.13),

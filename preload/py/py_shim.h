@@ -12,6 +12,10 @@
  * handler or of another thread (the record is kept, not written). */
 uint32_t ls_py_code_id(const char *code, int keep);
 
+/* n bytes at src into dst, copied by the kernel: 0 (and nothing read)
+ * where src is not mapped, never a fault. */
+int ls_py_read_other(void *dst, const void *src, size_t n);
+
 /* A hash of where this thread's innermost `depth` Python frames are
  * (each frame's next instruction), 0 when it runs none. tstate: this
  * thread's PyThreadState when the caller has it (it holds the GIL), else
