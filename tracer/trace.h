@@ -102,6 +102,9 @@ struct ls_watch {
 	uint32_t npcs;
 	uint32_t npy;            /* Python frames in py (the py_sample hook) */
 	uintptr_t py_thread;     /* the owner's Python thread state at its iteration's begin (py_thread hook), 0: none */
+	uint32_t cpu_timer;      /* no watchdog thread yet: the owner's CPU-time timer (id + 1), 0: none */
+	uint32_t tick_site;      /* the run its timer sampled (pcs, py), for the run's end to write */
+	uint64_t tick_since;     /* that run's begin; 0: none */
 	uintptr_t pcs[LS_MAX_STACK_DEPTH];
 	struct ls_py_frame py[LS_MAX_STACK_DEPTH];
 };

@@ -16,10 +16,14 @@ struct ls_lib ls_libc = { .soname = "libc.so.6" };
 #define LS_EXEC(call)                                                    \
 	do {                                                             \
 		int done_ = ls_trace_exec_begin();                       \
+		if (done_)                                               \
+			ls_watch_exec(1);                                \
 		int rc_ = (call);                                        \
 		int err_ = errno;                                        \
-		if (done_)                                               \
+		if (done_) {                                             \
 			ls_trace_exec_failed();                          \
+			ls_watch_exec(0);                                \
+		}                                                        \
 		errno = err_;                                            \
 		return rc_;                                              \
 	} while (0)

@@ -11,8 +11,9 @@
  *
  * Calling again is not enough evidence of a loop for poll and select:
  * they are also a timed wait (a test runner waiting for its child with a
- * timeout, once per test, then joining and reading). An epoll call from
- * the same instruction twice is a loop (epoll exists for loops), and so is
+ * timeout, once per test, then joining and reading). An epoll call is a
+ * loop from its first return (epoll exists for loops: a loop whose first
+ * iteration is the slow one is timed too), and so is
  * any selector call under a library's loop (uv_run); a poll or select
  * call site is one only once the thread came back to it quickly
  * (LS_SEL_QUICK_NS) LS_SEL_QUICK_RUNS times in a row, as a loop does
@@ -147,11 +148,15 @@ __attribute__((noinline, cold)) static void ls_sel_enter_slow(struct ls_loop_thr
 	errno = saved;
 }
 
-/* Is the thread, calling its selector site again at now, a loop? */
+static int ls_sel_is_epoll(uint32_t api)
+{
+	return api == LS_API_EPOLL_WAIT || api == LS_API_EPOLL_PWAIT || api == LS_API_EPOLL_PWAIT2;
+}
+
+/* Is the thread, calling its selector site (again) at now, a loop? */
 static int ls_sel_evidence(struct ls_loop_thread *l, uint32_t api, uint64_t now)
 {
-	if (l->lib_loop > 0 || api == LS_API_EPOLL_WAIT || api == LS_API_EPOLL_PWAIT ||
-	    api == LS_API_EPOLL_PWAIT2)
+	if (l->lib_loop > 0 || ls_sel_is_epoll(api))
 		return 1;
 	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
 	if (hz != 0 && (double)(now - l->sel_back) < (double)LS_SEL_QUICK_NS / 1e9 * (double)hz)
@@ -195,7 +200,8 @@ static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s,
 		l->sel_loop = 0;
 		l->sel_quick = 0;
 	}
-	int born = !l->sel_loop && l->sel_calls >= 2 && ls_sel_evidence(l, api, now);
+	int born = !l->sel_loop && (l->sel_calls >= 2 || ls_sel_is_epoll(api)) &&
+		   ls_sel_evidence(l, api, now);
 	l->sel_loop |= born;
 	int end_iter = l->in_iter &&
 		       (l->lib_loop == 0 || l->npending != 0 || now - l->iter_begin >= ls_slow_ticks);

@@ -26,9 +26,11 @@
  * the signal.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -175,10 +177,15 @@ static int ls_sig_ours(int signo)
 
 /* ---- the handler ------------------------------------------------------ */
 
+/* 1: the watchdog's send; 2: a loop thread's CPU-time timer (made by
+ * ls_sig_cpu_timer, which no one else can name); 0: anyone else's. */
 static int ls_sig_from_shim(const siginfo_t *si)
 {
-	return si->si_code == SI_QUEUE && si->si_value.sival_ptr == (void *)&ls_sig_magic &&
-	       si->si_pid == getpid();
+	if (si->si_value.sival_ptr != (void *)&ls_sig_magic)
+		return 0;
+	if (si->si_code == SI_QUEUE && si->si_pid == getpid())
+		return 1;
+	return si->si_code == SI_TIMER ? 2 : 0;
 }
 
 /* Did this signal's delivery end the system call the thread was in with
@@ -240,10 +247,14 @@ static void ls_sig_die(int sig)
 
 static void ls_sig_handler(int sig, siginfo_t *si, void *uc)
 {
-	if (ls_sig_from_shim(si)) {
+	int ours = ls_sig_from_shim(si);
+	if (ours) {
 		int saved = errno;
 		int cut = ls_sig_cut_a_call(uc);
-		ls_watch_sample_here(uc);
+		if (ours == 1)
+			ls_watch_sample_here(uc);
+		else
+			ls_watch_tick_here(uc);
 		if (cut && !ls_sig_other_pending(sig, uc)) {
 			ls_sig_errno = saved;
 			ls_sig_eintr++;
@@ -300,6 +311,60 @@ int ls_sig_send(uint32_t tid)
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = &ls_sig_magic;
 	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)tid, ls_sig_no, &si);
+}
+
+/* A timer on the calling thread's CPU time, every period_ns of it, whose
+ * expiry sends this thread the signal (ls_watch_tick_here): it runs only
+ * while the thread computes, so it never wakes a thread that waits, and it
+ * is asked for only while the program's disposition is SIG_DFL and the
+ * thread does not block the signal. Raw system calls: libc's timer_t is
+ * not the kernel's id. Returns the kernel's timer id + 1, 0 when none. */
+uint32_t ls_sig_cpu_timer(uint32_t tid, long period_ns)
+{
+	int signo = ls_sig_number();
+	sigset_t cur;
+	if (signo == 0 || !ls_sig_can_sample() || pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0 ||
+	    sigismember(&cur, signo) != 0)
+		return 0;
+	struct sigevent sev;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = signo;
+	sev.sigev_value.sival_ptr = &ls_sig_magic;
+	sev._sigev_un._tid = (pid_t)tid;
+	int id = -1;
+	/* CPU clock of the calling thread (CLOCK_THREAD_CPUTIME_ID's id). */
+	if (syscall(SYS_timer_create, CLOCK_THREAD_CPUTIME_ID, &sev, &id) != 0 || id < 0)
+		return 0;
+	struct itimerspec its;
+	its.it_interval.tv_sec = period_ns / 1000000000L;
+	its.it_interval.tv_nsec = period_ns % 1000000000L;
+	its.it_value = its.it_interval;
+	if (syscall(SYS_timer_settime, id, 0, &its, NULL) != 0) {
+		syscall(SYS_timer_delete, id);
+		return 0;
+	}
+	return (uint32_t)id + 1;
+}
+
+/* Its next expiry after next_ns more of the thread's CPU time (then every
+ * period_ns again). Async-signal-safe. */
+void ls_sig_cpu_timer_next(uint32_t timer, long next_ns, long period_ns)
+{
+	if (timer == 0)
+		return;
+	struct itimerspec its;
+	its.it_interval.tv_sec = period_ns / 1000000000L;
+	its.it_interval.tv_nsec = period_ns % 1000000000L;
+	its.it_value.tv_sec = next_ns / 1000000000L;
+	its.it_value.tv_nsec = next_ns % 1000000000L;
+	syscall(SYS_timer_settime, (int)(timer - 1), 0, &its, NULL);
+}
+
+void ls_sig_cpu_timer_delete(uint32_t timer)
+{
+	if (timer != 0)
+		syscall(SYS_timer_delete, (int)(timer - 1));
 }
 
 /* Takes the signal, once, at the shim's start: the program's disposition

@@ -19,8 +19,15 @@ void ls_watch_detach(void);
 void ls_watch_slow_run(uint64_t begin, uint64_t dur);
 void ls_watch_init(void);
 void ls_watch_atfork_child(void);
+/* An exec of this process is about to be made (begin 1), or failed (0):
+ * the loop threads' CPU-time timers end before it (a signal of theirs
+ * still pending would reach the new image), and this thread's is made
+ * again after. */
+void ls_watch_exec(int begin);
 /* The watchdog's signal arrived: sample this thread (uc: its context). */
 void ls_watch_sample_here(void *uc);
+/* This thread's CPU-time timer expired: sample it if its run is slow. */
+void ls_watch_tick_here(void *uc);
 
 /* signal.c: the sampling signal, taken at init (the program's disposition
  * of it virtual from then on); its number, 0 when the shim does not hold
@@ -32,6 +39,12 @@ void ls_sig_init(void);
 int ls_sig_number(void);
 int ls_sig_can_sample(void);
 int ls_sig_send(uint32_t tid);
+/* A CPU-time timer of the calling thread (tid) sending it the signal every
+ * period_ns of CPU time it uses: its id + 1, 0 when none; its next expiry
+ * moved; its end. */
+uint32_t ls_sig_cpu_timer(uint32_t tid, long period_ns);
+void ls_sig_cpu_timer_next(uint32_t timer, long next_ns, long period_ns);
+void ls_sig_cpu_timer_delete(uint32_t timer);
 extern __thread unsigned ls_sig_eintr;
 /* errno as it was when the watchdog's signal last cut a call short: the
  * handler runs before the call's libc wrapper has set errno. */

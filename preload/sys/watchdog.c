@@ -83,6 +83,81 @@ void ls_watch_sample_here(void *ucv)
 	__atomic_store_n(&w->got, want, __ATOMIC_RELEASE);
 }
 
+/* What the run of slot w that is on now is: its begin (0: none) and site. */
+static uint64_t ls_watch_run(struct ls_watch *w, uint32_t *site)
+{
+	uint64_t since = __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE);
+	*site = __atomic_load_n(&w->cb_site, __ATOMIC_RELAXED);
+	if (since != 0 && __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE) == since)
+		return since;
+	since = __atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE);
+	*site = __atomic_load_n(&w->iter_site, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE) != since)
+		return 0;
+	return since;
+}
+
+/* The period of a loop thread's CPU-time timer: a quarter of the
+ * threshold (a thread that shares its core gets less CPU time than wall
+ * time: a run on past the threshold may have had only a part of it). */
+static long ls_cpu_period_ns(void)
+{
+	long period = (long)ls_opt.slow_callback_ms * 1000000L / 4;
+	return period < 5000000L ? 5000000L : period;
+}
+
+/* The thread's CPU-time timer expired (a single-threaded program, no
+ * watchdog thread yet): a run on for longer than the threshold is sampled
+ * here, once; its end writes the sample (ls_watch_slow_run), for a handler
+ * may have cut into the trace writer. */
+void ls_watch_tick_here(void *ucv)
+{
+	struct ls_watch *w = ls_lt.watch;
+	if (w == NULL)
+		return;
+	uint32_t site;
+	uint64_t since = ls_watch_run(w, &site);
+	uint64_t slow = __atomic_load_n(&ls_slow_ticks, __ATOMIC_RELAXED);
+	uint64_t hz = __atomic_load_n(&ls_tick_hz, __ATOMIC_RELAXED);
+	uint64_t now = ls_ticks();
+	if (since == 0 || slow == UINT64_MAX || hz == 0 || now < since ||
+	    since == __atomic_load_n(&w->sampled, __ATOMIC_RELAXED))
+		return;
+	if (now - since < slow) {
+		/* A run that has not reached the threshold yet: the next
+		 * expiry where it would if it computed all along, when that is
+		 * sooner than the period. */
+		long left = (long)((double)(slow - (now - since)) / (double)hz * 1e9) + 1000000L;
+		long period = ls_cpu_period_ns();
+		if (left < period)
+			ls_sig_cpu_timer_next(__atomic_load_n(&w->cpu_timer, __ATOMIC_ACQUIRE), left,
+					      period);
+		return;
+	}
+	__atomic_store_n(&w->sampled, since, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->want, __atomic_load_n(&w->got, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	ls_watch_sample_here(ucv);
+	w->tick_site = site;
+	__atomic_store_n(&w->tick_since, since, __ATOMIC_RELEASE);
+}
+
+/* The stack of the sample in w: without the shim's own frames
+ * (trampolines), which are not the program's. */
+static uint32_t ls_watch_sample_stack(struct ls_watch *w)
+{
+	uintptr_t pcs[LS_MAX_STACK_DEPTH];
+	uint32_t n = 0, flags = 0;
+	for (uint32_t k = 0; k < w->npcs && k < LS_MAX_STACK_DEPTH; k++) {
+		if (ls_module_is_self(w->pcs[k]))
+			continue;
+		if (k == 0)
+			flags = LS_STACK_EXACT_PC0;
+		pcs[n++] = w->pcs[k];
+	}
+	uint32_t npy = w->npy < LS_MAX_STACK_DEPTH ? w->npy : LS_MAX_STACK_DEPTH;
+	return ls_stack_intern_pcs_py(pcs, n, flags, w->py, npy);
+}
+
 /* Reads a small /proc file of thread tid into buf; returns its length. */
 /* Reads the small file path into buf, NUL-terminated; returns its length. */
 static ssize_t ls_read_small(const char *path, char *buf, size_t size)
@@ -204,19 +279,8 @@ static void ls_sample(struct ls_watch *w, uint32_t tid, uint32_t site, uint64_t 
 		goto undo;
 	for (int i = 0; i < 50; i++) {
 		if (__atomic_load_n(&w->got, __ATOMIC_ACQUIRE) == want) {
-			/* The shim's frames (trampolines) are not the program's. */
-			uintptr_t pcs[LS_MAX_STACK_DEPTH];
-			uint32_t n = 0, flags = 0;
-			for (uint32_t k = 0; k < w->npcs && k < LS_MAX_STACK_DEPTH; k++) {
-				if (ls_module_is_self(w->pcs[k]))
-					continue;
-				if (k == 0)
-					flags = LS_STACK_EXACT_PC0;
-				pcs[n++] = w->pcs[k];
-			}
-			uint32_t npy = w->npy < LS_MAX_STACK_DEPTH ? w->npy : LS_MAX_STACK_DEPTH;
-			uint32_t stack = ls_stack_intern_pcs_py(pcs, n, flags, w->py, npy);
-			ls_write_stuck(tid, site, since, stack, LS_STUCK_SIGNAL, -1);
+			ls_write_stuck(tid, site, since, ls_watch_sample_stack(w), LS_STUCK_SIGNAL,
+				       -1);
 			return;
 		}
 		ls_nap_ns(1000000);
@@ -277,14 +341,8 @@ static void *ls_watchdog_main(void *arg)
 			if (tid == 0)
 				continue;
 			active++;
-			uint64_t since = __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE);
-			uint32_t site = __atomic_load_n(&w->cb_site, __ATOMIC_RELAXED);
-			if (since == 0 || __atomic_load_n(&w->cb_since, __ATOMIC_ACQUIRE) != since) {
-				since = __atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE);
-				site = __atomic_load_n(&w->iter_site, __ATOMIC_RELAXED);
-				if (__atomic_load_n(&w->iter_since, __ATOMIC_ACQUIRE) != since)
-					continue;
-			}
+			uint32_t site;
+			uint64_t since = ls_watch_run(w, &site);
 			if (since == 0 || slow == UINT64_MAX || now - since < slow ||
 			    since == __atomic_load_n(&w->sampled, __ATOMIC_RELAXED) || now < since)
 				continue;
@@ -326,8 +384,14 @@ static void ls_watchdog_start(void)
 		pthread_attr_destroy(&attr);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!ok)
+	if (!ok) {
 		__atomic_store_n(&ls_wd_state, -1, __ATOMIC_RELEASE);
+		return;
+	}
+	/* It samples from now on: the loop threads' CPU-time timers go. */
+	for (int i = 0; i < LS_WATCH_SLOTS; i++)
+		ls_sig_cpu_timer_delete(__atomic_exchange_n(&ls_watches[i].cpu_timer, 0,
+							    __ATOMIC_ACQ_REL));
 }
 
 /* A slow run just ended on this loop thread (tracer's ls_record_slow):
@@ -341,6 +405,13 @@ void ls_watch_slow_run(uint64_t begin, uint64_t dur)
 	/* Not sampled (no watchdog yet, or it missed it) but blocked in an
 	 * interposed call for most of the run: that call is where it was. */
 	struct ls_watch *w = l->watch;
+	if (w != NULL && __atomic_load_n(&w->tick_since, __ATOMIC_ACQUIRE) == begin) {
+		/* Its CPU-time timer sampled it while it ran. */
+		__atomic_store_n(&w->tick_since, 0, __ATOMIC_RELAXED);
+		ls_write_stuck(ls_trace_tid(), w->tick_site, begin, ls_watch_sample_stack(w),
+			       LS_STUCK_SIGNAL, -1);
+		return;
+	}
 	if (l->block_site == 0 || l->block_begin < begin ||
 	    l->block_begin + l->block_dur > begin + dur + 1 ||
 	    (w != NULL && __atomic_load_n(&w->sampled, __ATOMIC_RELAXED) == begin))
@@ -386,16 +457,27 @@ struct ls_watch *ls_watch_attach(void)
 		__atomic_store_n(&got->py_thread, ls_trace_py_thread(), __ATOMIC_RELAXED);
 		__atomic_store_n(&got->want, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&got->got, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&got->tick_since, 0, __ATOMIC_RELAXED);
 		/* A second thread makes glibc pay for every cancellable system
 		 * call (epoll_wait, read, ...) ever after: a single-threaded
 		 * program gets its watchdog only once it had a slow callback.
 		 * (Python programs too: a chain of call_soon callbacks, one
 		 * epoll_wait each, is 1.06x slower with an idle second thread,
 		 * BENCHMARKS.md.) */
-		if (ls_process_threads() > 1)
+		if (ls_process_threads() > 1) {
 			ls_watchdog_start();
-		else
+		} else {
 			__atomic_store_n(&ls_wd_deferred, 1, __ATOMIC_RELAXED);
+			/* Until then a timer on this thread's CPU time samples
+			 * a run that computes past the threshold (one that
+			 * waits is found where it waits: ls_watch_slow_run):
+			 * at most 40 signals a second at a 100 ms threshold
+			 * while the thread computes, none while it waits. */
+			if (__atomic_load_n(&ls_wd_state, __ATOMIC_ACQUIRE) == 0)
+				__atomic_store_n(&got->cpu_timer,
+						 ls_sig_cpu_timer(tid, ls_cpu_period_ns()),
+						 __ATOMIC_RELEASE);
+		}
 	}
 	errno = saved;
 	return got;
@@ -407,10 +489,31 @@ void ls_watch_detach(void)
 	if (w == NULL)
 		return;
 	ls_lt.watch = NULL;
+	ls_sig_cpu_timer_delete(__atomic_exchange_n(&w->cpu_timer, 0, __ATOMIC_ACQ_REL));
 	__atomic_store_n(&w->cb_since, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->iter_since, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->py_thread, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->tid, 0, __ATOMIC_RELEASE);
+}
+
+void ls_watch_exec(int begin)
+{
+	int saved = errno;
+	if (begin) {
+		/* Deleted from here: a signal one of them queued on this
+		 * thread is delivered as this call returns, before the exec. */
+		for (int i = 0; i < LS_WATCH_SLOTS; i++)
+			ls_sig_cpu_timer_delete(__atomic_exchange_n(&ls_watches[i].cpu_timer, 0,
+								    __ATOMIC_ACQ_REL));
+	} else {
+		struct ls_watch *w = ls_lt.watch;
+		if (w != NULL && __atomic_load_n(&ls_wd_deferred, __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&ls_wd_state, __ATOMIC_ACQUIRE) == 0)
+			__atomic_store_n(&w->cpu_timer,
+					 ls_sig_cpu_timer(ls_trace_tid(), ls_cpu_period_ns()),
+					 __ATOMIC_RELEASE);
+	}
+	errno = saved;
 }
 
 /* A forked child has only the forking thread, and no watchdog. */
