@@ -354,9 +354,9 @@ LS_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *h, uv_async_cb cb)
 
 /* ---- closing ----------------------------------------------------------- */
 
-/* Sends to an async handle that no callback answered, the last one made
- * while no thread ran the loop, and no uv_run of the loop begun after it
- * before the handle was closed (or now, at exit). */
+/* Sends to an async handle that no callback answered, when no uv_run of
+ * its loop began between the last send made while no thread ran the loop
+ * and the handle's close (or now, at exit). */
 static void ls_check_lost_wakeup(const struct ls_entry *e, uint32_t when)
 {
 	uint32_t sent = __atomic_load_n(&e->sent, __ATOMIC_ACQUIRE);
