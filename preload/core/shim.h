@@ -139,8 +139,12 @@ struct ls_entry {
 	uint32_t htype;       /* handles: the family's type of handle (uv_handle_type) */
 	uint32_t run_tid;     /* loops: the thread inside uv_run now, 0 when none */
 	uint32_t run_depth;   /* loops: nested uv_run calls of run_tid */
+	uint32_t runs;        /* loops: uv_run calls entered so far */
 	uintptr_t run_frame;  /* loops: the stack frame of run_tid's outermost uv_run */
 	uint32_t sent, seen;  /* async: uv_async_send calls, and how many a callback had seen */
+	/* async: 1 + its loop's `runs` at the last send made while no thread
+	 * ran the loop, and at uv_close; 0 for none (preload/uv/uv.c) */
+	uint32_t idle_run, close_run;
 	uintptr_t send_pc;    /* async: the caller of the last uv_async_send */
 	void *arg;            /* the user's callback argument, where the family keeps it */
 	uintptr_t ref;        /* another entry's key (libevent: a listener's token, a token's owner) */

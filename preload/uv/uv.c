@@ -268,6 +268,40 @@ LS_UV_INIT(uv_fs_poll_init, LS_API_UV_FS_POLL_INIT, (uv_loop_t *loop, uv_fs_poll
  * its interposer only counts, with atomics. */
 static int (*ls_real_async_send)(uv_async_t *);
 
+/* Lost wake-ups. A send made while a thread runs the handle's loop is that
+ * thread's to handle: libuv calls back in its next poll unless the thread
+ * stops the loop or closes the handle first, and a program that does so
+ * (libisc: uv_stop, or uv_close from the callback, then it drains its queue
+ * itself after uv_run returns) knows what it left. A send made while no
+ * thread runs the loop is lost when no uv_run of the loop begins after it
+ * before the handle is closed (or the process exits). The loop's entry
+ * counts its uv_run calls (`runs`); a handle keeps that count, plus one, at
+ * its last such send and at its close. */
+
+/* 1 + the number of uv_run calls of loop so far when no thread runs it now,
+ * else 0. Lock-free: uv_async_send calls it. uv_run counts a run after it
+ * is marked running, so a count read before a run's mark is that run's
+ * predecessor's. */
+static uint32_t ls_loop_idle_run(const void *loop)
+{
+	struct ls_entry *l = ls_table_find(loop);
+	if (l == NULL || !(__atomic_load_n(&l->flags, __ATOMIC_RELAXED) & LS_ENT_LOOP))
+		return 1; /* never run */
+	uint32_t runs = __atomic_load_n(&l->runs, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&l->run_tid, __ATOMIC_RELAXED) != 0)
+		return 0;
+	return runs + 1;
+}
+
+/* 1 + the number of uv_run calls of loop so far. */
+static uint32_t ls_loop_run_mark(const void *loop)
+{
+	struct ls_entry *l = ls_table_find(loop);
+	if (l == NULL || !(__atomic_load_n(&l->flags, __ATOMIC_RELAXED) & LS_ENT_LOOP))
+		return 1;
+	return __atomic_load_n(&l->runs, __ATOMIC_ACQUIRE) + 1;
+}
+
 static void ls_async_tramp(uv_async_t *h)
 {
 	struct ls_entry *e = ls_table_find(h);
@@ -293,6 +327,10 @@ LS_EXPORT int uv_async_send(uv_async_t *h)
 		struct ls_entry *e = ls_table_find(h);
 		if (e != NULL && e->cb[LS_CB_MAIN] != NULL) {
 			__atomic_store_n(&e->send_pc, (uintptr_t)ret, __ATOMIC_RELAXED);
+			void *loop = __atomic_load_n(&e->loop, __ATOMIC_RELAXED);
+			uint32_t idle = ls_running_here(loop) ? 0 : ls_loop_idle_run(loop);
+			if (idle != 0)
+				__atomic_store_n(&e->idle_run, idle, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&e->sent, 1, __ATOMIC_RELEASE);
 		}
 	}
@@ -316,12 +354,18 @@ LS_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *h, uv_async_cb cb)
 
 /* ---- closing ----------------------------------------------------------- */
 
-/* Sends to an async handle that no callback answered. */
+/* Sends to an async handle that no callback answered, when no uv_run of
+ * its loop began between the last send made while no thread ran the loop
+ * and the handle's close (or now, at exit). */
 static void ls_check_lost_wakeup(const struct ls_entry *e, uint32_t when)
 {
 	uint32_t sent = __atomic_load_n(&e->sent, __ATOMIC_ACQUIRE);
 	uint32_t seen = __atomic_load_n(&e->seen, __ATOMIC_ACQUIRE);
 	if (e->htype != UV_ASYNC || sent == seen)
+		return;
+	uint32_t idle = __atomic_load_n(&e->idle_run, __ATOMIC_RELAXED);
+	uint32_t until = e->close_run != 0 ? e->close_run : ls_loop_run_mark(e->loop);
+	if (idle == 0 || (int32_t)(idle - until) < 0)
 		return;
 	int saved = errno;
 	uint32_t send_stack = 0;
@@ -385,6 +429,8 @@ int ls_uv_close_begin(uv_handle_t *h, ls_fn cb, const void *ret)
 		e->close_cb = cb;
 		e->close_site = site;
 		e->flags |= LS_ENT_CLOSING;
+		if (e->htype == UV_ASYNC)
+			e->close_run = ls_loop_run_mark(e->loop);
 	}
 	ls_table_unlock();
 	errno = saved;
@@ -399,6 +445,7 @@ void ls_uv_close_undo(uv_handle_t *h)
 	if (e != NULL) {
 		e->close_cb = NULL;
 		e->close_site = 0;
+		e->close_run = 0;
 		e->flags &= ~LS_ENT_CLOSING;
 	}
 	ls_table_unlock();
@@ -497,6 +544,19 @@ LS_EXPORT uv_loop_t *uv_default_loop(void)
 	return LS_UV(uv_default_loop)();
 }
 
+/* Once the loop is marked running (ls_loop_idle_run reads the two in the
+ * other order); under the lock, which a rebuild of the table copies under. */
+static void ls_uv_count_run(const uv_loop_t *loop)
+{
+	int saved = errno;
+	ls_table_lock();
+	struct ls_entry *l = ls_table_get_locked(loop);
+	if (l != NULL)
+		__atomic_store_n(&l->runs, l->runs + 1, __ATOMIC_RELEASE);
+	ls_table_unlock();
+	errno = saved;
+}
+
 LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
 	__typeof__(&uv_run) real = LS_UV(uv_run);
@@ -506,6 +566,7 @@ LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 	uint32_t other = ls_loop_run_enter(loop, LS_API_UV_RUN, frame);
 	if (other != 0)  /* uv_run while another thread runs it */
 		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
+	ls_uv_count_run(loop);
 	struct ls_run_here was;
 	ls_run_here_begin(&was, other == 0 ? loop : NULL, frame);
 	int rc = real(loop, mode);
