@@ -113,7 +113,7 @@ $(BUILD)/demo: scripts/demo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv
 
-$(TEST_BIN): $(TEST_SRC) tests/harness.h tracer/format.h Makefile
+$(TEST_BIN): $(TEST_SRC) tests/harness.h tests/real/daemons.h tracer/format.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_FULL) $(WARN) -o $@ $(TEST_SRC) -lcriterion -ljansson
 
