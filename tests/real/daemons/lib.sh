@@ -31,8 +31,43 @@ stop() {
 }
 
 # dig's reply without what changes from run to run: the message id, the
-# server cookie, the query time and date.
+# server cookie, the query time and date. $DIG is dig, or dig under $W.
 dig_filtered() {
-	dig "$@" | sed -e 's/, id: [0-9]*/, id: N/' \
-		-e '/^; COOKIE:/d' -e '/^;; Query time:/d' -e '/^;; WHEN:/d'
+	${DIG:-dig} "$@" | sed -e 's/, id: [0-9]*/, id: N/' \
+		-e '/^; COOKIE:/d' -e '/^;; Query time:/d' -e '/^;; WHEN:/d' -e 's/\t[0-9][0-9]*\tIN\t/\tTTL\tIN\t/'
+}
+
+# start_named: named (plain: the program under test is something else) as
+# the authority of probe.test on 127.0.0.1:5301, in ./named; its pid in
+# $NAMED once it answers.
+start_named() {
+	mkdir -p named
+	cp "$HERE/named.conf" "$HERE/probe.test.zone" named/
+	(cd named && exec named -g -n 1 -c named.conf >named.log 2>&1) &
+	NAMED=$!
+	wait_answer 5301
+}
+
+# wait_answer PORT: until the server on 127.0.0.1:PORT answers for
+# www.probe.test (10 s).
+wait_answer() {
+	i=0
+	while [ $i -lt 100 ]; do
+		[ "$(dig @127.0.0.1 -p $1 www.probe.test +short +tries=1 +time=1 2>/dev/null)" = 127.0.0.10 ] &&
+			return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "nothing answers on port $1 after 10 s"
+	return 1
+}
+
+# dns_load PORT: 50 UDP questions (a wildcard TXT each) and one over TCP.
+dns_load() {
+	i=0
+	while [ $i -lt 50 ]; do
+		i=$((i + 1))
+		dig @127.0.0.1 -p $1 q$i.probe.test TXT +short +tries=1 +time=2
+	done | sort | uniq -c
+	dig_filtered @127.0.0.1 -p $1 +tcp www.probe.test
 }
