@@ -113,7 +113,9 @@ Test(real_daemons_slow, nginx_serves_the_same_and_its_workers_leave_traces)
 	struct daemon_run d;
 
 	daemon_both(&d, "nginx", "Complete requests:      2000\nFailed requests:        0\n");
-	cr_assert_eq(ls_count_traces(d.traces), 2, "one trace per worker");
+	cr_assert_eq(ls_count_traces(d.traces), 2, "%d traces, not one per worker:\n%s",
+		     ls_count_traces(d.traces), json_dumps(json_object_get(d.report, "processes"),
+							  JSON_INDENT(1)));
 	assert_no_finding(&d, "nginx");
 	daemon_done(&d);
 }
