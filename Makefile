@@ -34,7 +34,7 @@ FIXTURES    := $(patsubst %.c,$(BUILD)/fixtures/%,$(notdir $(FIXTURE_SRC)))
 TEST_SRC    := $(wildcard tests/*/test_*.c)
 TEST_BIN    := $(BUILD)/tests/loopsan-tests
 
-.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency libuv-suite layers
+.PHONY: all deps demo test test-clang sanitize clean fuzz fuzz-smoke transparency libuv-suite layers real
 all: $(BUILD)/libloopsan.so $(BUILD)/loopsan
 
 $(BUILD)/libloopsan.so: $(SHIM_OBJ)
@@ -113,7 +113,7 @@ $(BUILD)/demo: scripts/demo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv
 
-$(TEST_BIN): $(TEST_SRC) tests/harness.h tracer/format.h Makefile
+$(TEST_BIN): $(TEST_SRC) tests/harness.h tests/real/daemons.h tracer/format.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_FULL) $(WARN) -o $@ $(TEST_SRC) -lcriterion -ljansson
 
@@ -173,6 +173,21 @@ libuv-suite:
 	@scripts/deps.sh libuv-suite
 	@$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) scripts/libuv-suite.sh
+
+# The slow part of the real-programs suite (tests/real/real_daemons_slow.c,
+# its own binary; the quick part, memcached, redis-server and cmake, is in
+# `make test`): named, dig, kresd, unbound, nginx, transmission-daemon and
+# tor, each run by its script in tests/real/daemons/ plain and under
+# `loopsan run`, in a private network namespace (so as root). About a
+# minute.
+REAL_BIN := $(BUILD)/tests/loopsan-real
+$(REAL_BIN): tests/real/real_daemons_slow.c tests/real/daemons.h tests/harness.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_FULL) $(WARN) -o $@ $< -lcriterion -ljansson
+
+real: deps
+	@$(MAKE) --no-print-directory all $(REAL_BIN)
+	LOOPSAN_BUILD=$(abspath $(BUILD)) $(REAL_BIN) --jobs 2
 
 # ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
 # Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's

@@ -11,7 +11,9 @@ PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
 libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev g++
 clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite libpython3.11-dev
-memcached tmux libev-dev knot-resolver iproute2"
+memcached tmux libev-dev knot-resolver iproute2
+bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
+transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS ltrace valgrind python3" ;;
