@@ -125,7 +125,8 @@ deps:
 layers: $(BUILD)/libloopsan.so
 	@scripts/layers.sh $(BUILD)
 
-demo: deps
+demo:
+	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all $(BUILD)/demo
 	@scripts/demo.sh $(BUILD)
 

@@ -1,24 +1,30 @@
 #!/bin/sh
-# Installs the Debian packages loopsan needs to build, test and run its demo;
-# `deps.sh bench` also those `make bench` compares with or measures by
-# (ltrace, valgrind's callgrind); `deps.sh libuv-suite` also what
-# `make libuv-suite` fetches and builds libuv's own test suite with
-# (dpkg-dev for apt-get source, cmake).
+# Installs the Debian packages loopsan needs.
+#   deps.sh demo          what building loopsan and `make demo` need (small)
+#   deps.sh [test]        also what the tests run: the test framework, clang,
+#                         Python's asyncio test suite, uvloop, and the real
+#                         programs of `make test` and `make real` (daemons)
+#   deps.sh bench         also what `make bench` compares with or measures by
+#                         (ltrace, valgrind's callgrind)
+#   deps.sh libuv-suite   also what `make libuv-suite` fetches and builds
+#                         libuv's own test suite with (dpkg-dev, cmake)
 # Idempotent: when everything is present it only asks dpkg and returns.
+# Installing a daemon's package never starts its service (policy-rc.d).
 set -eu
 
-PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
-libcriterion-dev libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev g++
-clang libclang-rt-14-dev
-python3-uvloop neovim nodejs libpython3.11-testsuite libpython3.11-dev
+BUILD_PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
+libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev libpython3.11-dev"
+TEST_PKGS="$BUILD_PKGS libcriterion-dev g++ clang libclang-rt-14-dev
+python3-uvloop neovim nodejs libpython3.11-testsuite
 memcached tmux libev-dev knot-resolver iproute2
 bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
 transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools"
-case "${1:-}" in
-"") ;;
-bench) PKGS="$PKGS ltrace valgrind python3" ;;
-libuv-suite) PKGS="$PKGS dpkg-dev cmake" ;;
-*) echo "usage: scripts/deps.sh [bench|libuv-suite]" >&2; exit 2 ;;
+case "${1:-test}" in
+demo) PKGS="$BUILD_PKGS" ;;
+test) PKGS="$TEST_PKGS" ;;
+bench) PKGS="$TEST_PKGS ltrace valgrind python3" ;;
+libuv-suite) PKGS="$TEST_PKGS dpkg-dev cmake" ;;
+*) echo "usage: scripts/deps.sh [demo|test|bench|libuv-suite]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -40,6 +46,19 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# No service of a daemon installed here is started (bind9, nginx, redis,
+# tor, ...: the tests start their own, on loopback): a policy-rc.d that
+# refuses, for the time of the install, unless the machine has its own.
+POLICY=/usr/sbin/policy-rc.d
+ours=""
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+	$SUDO chmod 755 "$POLICY"
+	ours=1
+	trap '$SUDO rm -f "$POLICY"' EXIT
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ -n "$ours" ] && $SUDO rm -f "$POLICY" && trap - EXIT
+exit 0
