@@ -354,14 +354,26 @@ const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, co
 	return st;
 }
 
+static const struct ls_frame *location_in(struct ls_symbolizer *s, const struct ls_stack *st);
+
 const struct ls_frame *ls_finding_location(const struct ls_report *r,
 					   const struct ls_finding *fi)
 {
 	const struct ls_stack *st = ls_finding_location_stack(fi, NULL);
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
-	const struct ls_frame *any = NULL;
 	if (!st || !s)
 		return NULL;
+	const struct ls_frame *f = location_in(s, st);
+	/* A call made from no frame of the program's (a library's tail
+	 * call): where the thing was created. */
+	if (f == NULL && st != fi->created_at && fi->created_at != NULL)
+		f = location_in(s, fi->created_at);
+	return f;
+}
+
+static const struct ls_frame *location_in(struct ls_symbolizer *s, const struct ls_stack *st)
+{
+	const struct ls_frame *any = NULL;
 	/* Python code first: a C extension or an interpreter with debug
 	 * information is not where a Python programmer looks. */
 	for (uint32_t i = ls_stack_first_frame(s, st); st->npy && i < ls_stack_nframes(s, st); i++) {
