@@ -36,7 +36,12 @@ void ls_report_usage(FILE *out)
 	      "                       lines match (repeatable)\n"
 	      "  --color WHEN         auto (the default: on a terminal, unless\n"
 	      "                       NO_COLOR is set), always or never; text only\n"
-	      "  -h, --help           show this help\n",
+	      "  -h, --help           show this help\n"
+	      "\n"
+	      "environment:\n"
+	      "  LOOPSAN_DEBUG_PATH   directories (':'-separated) searched for separate\n"
+	      "                       debug files before /usr/lib/debug, by build-id:\n"
+	      "                       DIR/.build-id/xx/rest.debug\n",
 	      out);
 }
 

@@ -117,6 +117,78 @@ Test(symbols, stripped_program_is_named_module_offset_the_same_in_two_runs)
 	free(head), free(out), free(supp);
 }
 
+/* The first frame of the one slow-callback's created_at in rep. */
+static json_t *created_at_0(json_t *rep)
+{
+	return json_array_get(json_object_get(ls_only_finding(rep, "slow-callback", NULL),
+					      "created_at"), 0);
+}
+
+Test(symbols, minidebuginfo_names_a_static_callback_of_a_stripped_program)
+{
+	char *t = trace_of("strip_slow_m");
+	char *cb = slow_callback(t);
+
+	/* on_slow and start are static: only .gnu_debugdata's .symtab has them. */
+	cr_assert_str_eq(cb, "on_slow");
+	json_t *rep = ls_report_json(t);
+	json_t *fr = created_at_0(rep);
+	cr_assert_str_eq(ls_str(fr, "function"), "start", "%s", json_dumps(fr, JSON_COMPACT));
+	cr_assert_str_eq(ls_str(fr, "module"), "strip_slow_m");
+	json_decref(rep);
+	free(t), free(cb);
+}
+
+/* The report of trace with LOOPSAN_DEBUG_PATH=path (NULL: unset) in env. */
+static json_t *report_with_debug_path(const char *trace, const char *path)
+{
+	struct ls_run r;
+	char *viewer = ls_viewer(), *env0 = ls_fmt("LOOPSAN_DEBUG_PATH=%s", path ? path : "");
+	const char *env[] = {env0, NULL};
+	const char *argv[] = {viewer, "report", "--format", "json", trace, NULL};
+
+	ls_run(&r, NULL, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	json_t *rep = ls_parse_report(&r);
+	ls_run_free(&r);
+	free(viewer), free(env0);
+	return rep;
+}
+
+Test(symbols, separate_debug_file_found_by_build_id_names_function_file_and_line)
+{
+	char *t = trace_of("strip_slow_d");
+	char *dir = ls_fmt("%s/fixtures/debug", ls_build());
+
+	/* Without the directory that holds its debug file: module+0xoffset. */
+	json_t *rep = report_with_debug_path(t, NULL);
+	const char *cb = ls_str(ls_only_finding(rep, "slow-callback", NULL), "callback");
+	cr_assert(strncmp(cb, "strip_slow_d+0x", 15) == 0, "callback %s", cb);
+	json_decref(rep);
+
+	/* With it, by build-id (.build-id/xx/rest.debug), the debug file
+	 * gives names, files and lines. */
+	rep = report_with_debug_path(t, dir);
+	ls_only_finding(rep, "slow-callback", "on_slow");
+	json_t *fr = created_at_0(rep);
+	cr_assert_str_eq(ls_str(fr, "function"), "start", "%s", json_dumps(fr, JSON_COMPACT));
+	cr_assert_str_eq(ls_basename(ls_str(fr, "file")), "strip_slow.c");
+	cr_assert_eq(ls_int(fr, "line"), ls_marker_line("strip_slow", "start"));
+	cr_assert_str_eq(ls_str(fr, "module"), "strip_slow_d");
+	json_decref(rep);
+
+	/* A relative directory is taken from the working directory. */
+	struct ls_run r;
+	char *parent = ls_fmt("%s/fixtures", ls_build());
+	const char *env[] = {"LOOPSAN_DEBUG_PATH=/nonexistent:debug", NULL};
+	char *viewer = ls_viewer();
+	const char *argv[] = {viewer, "report", t, NULL};
+	ls_run(&r, parent, env, argv);
+	cr_assert(strstr(r.out, "slow-callback: on_slow took"), "%s%s", r.out, r.err);
+	ls_run_free(&r);
+	free(viewer), free(parent), free(t), free(dir);
+}
+
 Test(symbols, cxx_member_callback_is_demangled_and_suppressed_by_its_bare_name)
 {
 	char *t = trace_of("cxx_member");
