@@ -214,6 +214,49 @@ Test(symbols, cxx_member_callback_is_demangled_and_suppressed_by_its_bare_name)
 	free(supp);
 }
 
+/* ---- threads renamed after their loop started ---- */
+
+/* rename_thread HOW: its loop thread renamed to name, then slow. */
+static void assert_renamed(const char *how, const char *name)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+
+	ls_run_fixture_arg(&r, "rename_thread", dir, true, NULL, how);
+	cr_assert_eq(ls_exit_code(&r), 0, "rename_thread %s:\n%s", how, r.err);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	ls_assert_thread(ls_only_finding(rep, "slow-callback", "on_slow"), ls_trace_pid(trace),
+			 name);
+
+	/* The text report says what it was called before. */
+	const char *args[] = {"report", trace, NULL};
+	char *line = ls_fmt("thread %ld \"%s\" (was \"rename_thread\")", ls_trace_pid(trace),
+			    name);
+	ls_run_viewer(&r, NULL, args);
+	cr_assert(strstr(r.out, line), "no '%s' in:\n%s", line, r.out);
+	ls_run_free(&r);
+	json_decref(rep);
+	free(line);
+	free(trace);
+}
+
+Test(symbols, loop_thread_renamed_by_pthread_setname_np_is_shown_by_its_new_name)
+{
+	assert_renamed("self", "renamed-loop");
+}
+
+Test(symbols, loop_thread_renamed_by_prctl_is_shown_by_the_name_the_kernel_kept)
+{
+	assert_renamed("prctl", "renamed-by-prct");
+}
+
+Test(symbols, loop_thread_renamed_by_another_thread_is_shown_by_its_new_name)
+{
+	assert_renamed("other", "renamed-loop");
+}
+
 /* ---- a real stripped program: Debian's memcached ---- */
 
 static int free_port(void)
@@ -229,7 +272,9 @@ static int free_port(void)
 	return ntohs(sin.sin_port);
 }
 
-Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .timeout = 60)
+/* The trace of Debian's memcached run under the shim with two worker
+ * threads, asked its version once, then stopped (SIGTERM). */
+static char *memcached_trace(void)
 {
 	if (access(MEMCACHED, X_OK) != 0)
 		cr_skip_test("%s missing (apt-get install memcached)", MEMCACHED);
@@ -275,8 +320,14 @@ Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .ti
 	kill(pid, SIGTERM);
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	free(ports);
+	free(shim);
+	return ls_single_trace(dir);
+}
 
-	char *trace = ls_single_trace(dir);
+Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .timeout = 60)
+{
+	char *trace = memcached_trace();
 	json_t *rep = ls_report_json(trace);
 	assert_no_bare_address(rep);
 	json_t *stats = ls_stats_json(trace), *site;
@@ -304,6 +355,29 @@ Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .ti
 	json_decref(rep);
 	json_decref(stats);
 	free(trace);
-	free(ports);
-	free(shim);
+}
+
+/* memcached names its workers from its main thread (pthread_setname_np)
+ * once they run their event_base loops: /proc/PID/task/TID/comm of each
+ * thread gives memcached, mc-worker, mc-worker, mc-log, mc-assocmaint, ... */
+Test(symbols, memcached_worker_threads_are_shown_by_the_names_memcached_gives_them,
+     .timeout = 60)
+{
+	char *trace = memcached_trace();
+	json_t *rep = ls_report_json(trace), *loop;
+	size_t i, workers = 0;
+	long pid = ls_trace_pid(trace);
+
+	json_array_foreach(json_object_get(ls_process(rep), "loops"), i, loop) {
+		if (ls_int(loop, "tid") == pid) {
+			cr_assert_str_eq(ls_str(loop, "name"), "memcached");
+			continue;
+		}
+		cr_assert_str_eq(ls_str(loop, "name"), "mc-worker", "%s",
+				 json_dumps(loop, JSON_COMPACT));
+		workers++;
+	}
+	cr_assert_eq(workers, 2, "-t 2: %s", json_dumps(ls_process(rep), JSON_INDENT(1)));
+	json_decref(rep);
+	free(trace);
 }
