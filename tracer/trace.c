@@ -221,8 +221,11 @@ void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX])
 
 void ls_trace_thread_renamed(uint32_t tid, const char *name)
 {
-	/* No trace yet: the THREAD records to come read the new name. */
-	if (ls_disabled || tid == 0 || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) < 0)
+	/* No trace yet, or a thread that renames itself before it recorded
+	 * anything (a pool's worker naming itself): the THREAD records to
+	 * come read the new name, and such a thread takes no chunk for it. */
+	if (ls_disabled || tid == 0 || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) < 0 ||
+	    (!ls_thread_current(&ls_self) && tid == ls_gettid()))
 		return;
 	int saved_errno = errno;
 	struct ls_rec *r = ls_rec_reserve(LS_NAME_REC_SIZE);
