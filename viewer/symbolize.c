@@ -86,9 +86,9 @@ const char *ls_basename(const char *path)
 static void set_debuginfo_path(void)
 {
 	static const char head[] = "-:.debug", tail[] = ":/usr/lib/debug";
-	const char *extra = getenv("LOOPSAN_DEBUG_PATH");
 	if (debuginfo_path)
 		return;
+	const char *extra = getenv("LOOPSAN_DEBUG_PATH");
 	size_t len = sizeof(head) - 1, cap = sizeof(head) + sizeof(tail);
 	char *path = ls_xmalloc(cap);
 	memcpy(path, head, len);
