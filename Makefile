@@ -97,6 +97,36 @@ $(BUILD)/fixtures/strip_slow_s: tests/viewer/fixtures/strip_slow.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) -O0 -fno-omit-frame-pointer -s $(WARN) -o $@ $< -luv
 
+# strip_slow stripped once more with what a distribution ships beside it.
+# strip_slow_m: with MiniDebugInfo, as Fedora ships (gdb's manual, "MiniDebugInfo"):
+# the function symbols .dynsym lacks, in an xz-compressed ELF in .gnu_debugdata.
+FIXTURES += $(BUILD)/fixtures/strip_slow_m
+$(BUILD)/fixtures/strip_slow_m: tests/viewer/fixtures/strip_slow.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer $(WARN) -o $@ $< -luv
+	nm -D $@ --format=posix --defined-only | awk '{ print $$1 }' | sort >$@.dynsyms
+	nm $@ --format=posix --defined-only | awk '$$2 ~ /^[TtD]$$/ { print $$1 }' | sort >$@.funcsyms
+	comm -13 $@.dynsyms $@.funcsyms >$@.keep
+	objcopy --only-keep-debug $@ $@.full
+	objcopy -S --remove-section .gdb_index --remove-section .comment \
+		--keep-symbols=$@.keep $@.full $@.mini
+	strip --strip-all -R .comment $@
+	xz -f $@.mini
+	objcopy --add-section .gnu_debugdata=$@.mini.xz $@
+	rm -f $@.dynsyms $@.funcsyms $@.keep $@.full $@.mini.xz
+
+# strip_slow_d: stripped, its debug file (objcopy --only-keep-debug, what a
+# -dbgsym package installs) under fixtures/debug/.build-id/xx/rest.debug, for
+# the tests to name with LOOPSAN_DEBUG_PATH.
+FIXTURES += $(BUILD)/fixtures/strip_slow_d
+$(BUILD)/fixtures/strip_slow_d: tests/viewer/fixtures/strip_slow.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O0 -g -fno-omit-frame-pointer -Wl,--build-id $(WARN) -o $@ $< -luv
+	id=$$(readelf -n $@ | awk '/Build ID:/ { print $$3 }'); \
+	test -n "$$id" && mkdir -p $(dir $@)debug/.build-id/$${id%"$${id#??}"} && \
+	objcopy --only-keep-debug $@ $(dir $@)debug/.build-id/$${id%"$${id#??}"}/$${id#??}.debug
+	strip --strip-all $@
+
 # The one C++ fixture (tests/*/fixtures/*.cc): demangled names.
 FIXTURES += $(BUILD)/fixtures/cxx_member
 $(BUILD)/fixtures/cxx_member: tests/viewer/fixtures/cxx_member.cc

@@ -177,6 +177,7 @@ enum ls_rec_type {
 	LS_REC_STUCK = 18,       /* arg: stack id (stuck_at)     payload: ls_rec_stuck */
 	LS_REC_PYCODE = 19,      /* arg: Python code id (1, 2, ...) payload: ls_rec_pycode + bytes */
 	LS_REC_PY_EVENT = 20,    /* arg: stack id (where seen)   payload: ls_rec_py_event + text */
+	LS_REC_THREAD_NAME = 21, /* arg: tid of the renamed thread payload: ls_rec_thread_name */
 };
 
 struct ls_rec_thread {
@@ -196,6 +197,17 @@ struct ls_rec_thread_ext {
 	uint32_t seq;        /* this owner's seq of these records, ordered with its chunks' */
 	uint64_t ticks;      /* a clock pair read when the owner took the chunk, and */
 	uint64_t mono_ns;    /* the time base of its first CALLBACK16 record */
+};
+
+/* Thread `arg` of the process was renamed (pthread_setname_np, also of
+ * another thread, or prctl(PR_SET_NAME)), written by the thread that renamed
+ * it. A THREAD record reads its thread's name when written; of all of a
+ * thread's names, THREAD records' and these, the one with the latest ticks
+ * is its name (a THREAD record without ls_rec_thread_ext has none: it
+ * comes first). Older readers skip this record. */
+struct ls_rec_thread_name {
+	char name[LS_THREAD_NAME_MAX]; /* NUL-terminated, as the kernel keeps it */
+	uint64_t ticks;      /* read just after the rename */
 };
 
 /* A loaded object. Addresses are absolute in the traced process. */

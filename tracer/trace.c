@@ -206,11 +206,40 @@ uint32_t ls_trace_tid(void)
 	return ls_self.tid;
 }
 
+/* The system call itself: prctl is interposed (preload/sys/thread_name.c),
+ * and a thread's first record may be written where resolving the real one
+ * could not be (a crash handler). */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX])
 {
 	memset(out, 0, LS_THREAD_NAME_MAX);
-	prctl(PR_GET_NAME, out, 0, 0, 0);
+	syscall(SYS_prctl, PR_GET_NAME, out, 0, 0, 0);
 	out[LS_THREAD_NAME_MAX - 1] = 0;
+}
+
+#define LS_NAME_REC_SIZE \
+	((uint32_t)(sizeof(struct ls_rec) + sizeof(struct ls_rec_thread_name)))
+
+void ls_trace_thread_renamed(uint32_t tid, const char *name)
+{
+	/* No trace yet, or a thread that renames itself before it recorded
+	 * anything (a pool's worker naming itself): the THREAD records to
+	 * come read the new name, and such a thread takes no chunk for it. */
+	if (ls_disabled || tid == 0 || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) < 0 ||
+	    (!ls_thread_current(&ls_self) && tid == ls_gettid()))
+		return;
+	int saved_errno = errno;
+	struct ls_rec *r = ls_rec_reserve(LS_NAME_REC_SIZE);
+	if (r != NULL) {
+		r->type = LS_REC_THREAD_NAME;
+		r->size = LS_NAME_REC_SIZE;
+		r->arg = tid;
+		struct ls_rec_thread_name *n = (struct ls_rec_thread_name *)(r + 1);
+		memset(n->name, 0, sizeof(n->name));
+		memcpy(n->name, name, strnlen(name, sizeof(n->name) - 1));
+		n->ticks = ls_ticks();
+		ls_rec_commit(LS_NAME_REC_SIZE);
+	}
+	errno = saved_errno;
 }
 
 /* Ticks per second, measured against CLOCK_MONOTONIC over ~100 us, once

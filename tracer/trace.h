@@ -62,6 +62,9 @@ void ls_trace_say_once(const char *msg);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
 void ls_trace_thread_name(char out[LS_THREAD_NAME_MAX]);
+/* Thread tid of this process was just renamed to name (cut to what the
+ * kernel keeps): a THREAD_NAME record, once there is a trace. Keeps errno. */
+void ls_trace_thread_renamed(uint32_t tid, const char *name);
 uint32_t ls_trace_tid(void);
 
 struct ls_thread {

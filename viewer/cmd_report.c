@@ -36,7 +36,12 @@ void ls_report_usage(FILE *out)
 	      "                       lines match (repeatable)\n"
 	      "  --color WHEN         auto (the default: on a terminal, unless\n"
 	      "                       NO_COLOR is set), always or never; text only\n"
-	      "  -h, --help           show this help\n",
+	      "  -h, --help           show this help\n"
+	      "\n"
+	      "environment:\n"
+	      "  LOOPSAN_DEBUG_PATH   directories (':'-separated) searched for separate\n"
+	      "                       debug files before /usr/lib/debug, by build-id:\n"
+	      "                       DIR/.build-id/xx/rest.debug\n",
 	      out);
 }
 
@@ -95,20 +100,27 @@ static void text_stack(FILE *out, const char *title, struct ls_symbolizer *s,
 			hidden == 1 ? "" : "s");
 }
 
+/* A thread's name as the report gives it: the last it had, and the one
+ * it started with when it renamed itself (or was renamed) since. */
+static void text_thread_name(FILE *out, const struct ls_thread *th)
+{
+	if (!th || !th->name[0])
+		return;
+	fprintf(out, " \"%s\"", th->name);
+	if (th->was[0])
+		fprintf(out, " (was \"%s\")", th->was);
+}
+
 static void text_where(FILE *out, const struct ls_finding *fi)
 {
-	const struct ls_thread *th = ls_trace_thread(fi->trace, fi->tid);
 	fputs("  ", out);
 	if (fi->has_api)
 		fprintf(out, "api %s, ", ls_api_name(fi->api));
 	fprintf(out, "thread%s %" PRIu32, fi->nothers ? "s" : "", fi->tid);
-	if (th && th->name[0])
-		fprintf(out, " \"%s\"", th->name);
+	text_thread_name(out, ls_trace_thread(fi->trace, fi->tid));
 	for (uint32_t i = 0; i < fi->nothers; i++) {
-		th = ls_trace_thread(fi->trace, fi->others[i]);
 		fprintf(out, ", %" PRIu32, fi->others[i]);
-		if (th && th->name[0])
-			fprintf(out, " \"%s\"", th->name);
+		text_thread_name(out, ls_trace_thread(fi->trace, fi->others[i]));
 	}
 	if (fi->nothers_dropped)
 		fprintf(out, " and %" PRIu32 " more", fi->nothers_dropped);
@@ -153,10 +165,8 @@ static void headline_pending(FILE *out, const char *cb, const struct ls_finding 
 
 static void thread_label(FILE *out, const struct ls_trace *t, uint32_t tid)
 {
-	const struct ls_thread *th = ls_trace_thread(t, tid);
 	fprintf(out, "thread %" PRIu32, tid);
-	if (th && th->name[0])
-		fprintf(out, " \"%s\"", th->name);
+	text_thread_name(out, ls_trace_thread(t, tid));
 }
 
 static void headline_wrong_thread(FILE *out, const struct ls_finding *fi)

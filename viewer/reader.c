@@ -33,11 +33,13 @@ struct chunk_ref {
 	size_t off;     /* file offset of the chunk header */
 };
 
-/* A thread name seen in the stream; the last THREAD record wins, and
- * LOOP_RUN names are used only for threads that have none. */
+/* A thread name seen in the stream. Of the names THREAD and THREAD_NAME
+ * records give, the latest (by ticks, then in stream order) wins; LOOP_RUN
+ * names are used only for threads that have none. */
 struct name_event {
 	uint32_t tid;
-	int from_thread_rec;
+	int from_thread_rec; /* THREAD or THREAD_NAME */
+	uint64_t ticks;      /* when the name was read or given; 0: unknown */
 	size_t ord;
 	char name[LS_THREAD_NAME_MAX + 1];
 };
@@ -279,6 +281,27 @@ static int take_thread(struct reader *r, const struct ls_rec *rec,
 	e->from_thread_rec = 1;
 	e->ord = r->names.len;
 	copy_cstr(e->name, th.name, sizeof(th.name));
+	if (n >= sizeof(th) + sizeof(struct ls_rec_thread_ext)) {
+		struct ls_rec_thread_ext ext;
+		memcpy(&ext, p + sizeof(th), sizeof(ext));
+		e->ticks = ext.ticks;
+	}
+	return 0;
+}
+
+static int take_thread_name(struct reader *r, const struct ls_rec *rec,
+			    const uint8_t *p, size_t n)
+{
+	struct ls_rec_thread_name tn;
+	if (n < sizeof(tn))
+		return fail(r, "corrupt trace (THREAD_NAME record too short)");
+	memcpy(&tn, p, sizeof(tn));
+	struct name_event *e = ls_vec_push(&r->names);
+	e->tid = rec->arg;
+	e->from_thread_rec = 1;
+	e->ticks = tn.ticks;
+	e->ord = r->names.len;
+	copy_cstr(e->name, tn.name, sizeof(tn.name));
 	return 0;
 }
 
@@ -656,6 +679,7 @@ static int take_record(struct reader *r, const struct ls_rec *rec,
 {
 	switch (rec->type) {
 	case LS_REC_THREAD: return take_thread(r, rec, p, n);
+	case LS_REC_THREAD_NAME: return take_thread_name(r, rec, p, n);
 	case LS_REC_MODULE: return take_module(r, rec, p, n);
 	case LS_REC_STACK: return take_stack(r, rec, p, n);
 	case LS_REC_PYCODE: return take_pycode(r, rec, p, n);
@@ -781,22 +805,31 @@ static int name_order(const void *a, const void *b)
 		return x->tid < y->tid ? -1 : 1;
 	if (x->from_thread_rec != y->from_thread_rec)
 		return x->from_thread_rec - y->from_thread_rec;
+	if (x->from_thread_rec && x->ticks != y->ticks)
+		return x->ticks < y->ticks ? -1 : 1;
 	return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
-/* Keeps, per tid, the last name of the best kind (sorted last). */
+/* Keeps, per tid, the last name of the best kind (sorted last), and the
+ * first name that kind gave it when it was renamed since. */
 static void settle_names(struct reader *r)
 {
 	struct name_event *e = r->names.items;
 	if (r->names.len > 1)
 		qsort(e, r->names.len, sizeof(*e), name_order);
+	size_t first = 0;
 	for (size_t i = 0; i < r->names.len; i++) {
+		if (i == 0 || e[i - 1].tid != e[i].tid ||
+		    e[i - 1].from_thread_rec != e[i].from_thread_rec)
+			first = i;
 		if (i + 1 < r->names.len && e[i + 1].tid == e[i].tid)
 			continue;
 		struct ls_thread *th = ls_vec_push(&r->t->threads);
 		th->tid = e[i].tid;
 		th->from_thread_rec = e[i].from_thread_rec;
 		memcpy(th->name, e[i].name, sizeof(th->name));
+		if (e[i].from_thread_rec && strcmp(e[first].name, e[i].name) != 0)
+			memcpy(th->was, e[first].name, sizeof(th->was));
 	}
 }
 

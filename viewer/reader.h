@@ -49,8 +49,9 @@ struct ls_site {
 
 struct ls_thread {
 	uint32_t tid;
-	int from_thread_rec; /* the name came from a THREAD record */
-	char name[LS_THREAD_NAME_MAX + 1];
+	int from_thread_rec; /* the name came from a THREAD or THREAD_NAME record */
+	char name[LS_THREAD_NAME_MAX + 1];  /* the last name it had */
+	char was[LS_THREAD_NAME_MAX + 1];   /* renamed: its first name, else "" */
 };
 
 struct ls_callback {

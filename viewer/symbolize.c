@@ -58,6 +58,12 @@ struct ls_symbolizer {
 	struct ls_frame *code_frames; /* by index in t->pycodes, made when first asked */
 };
 
+/* Where libdwfl looks for a separate debug file (its syntax: "-" checks no
+ * CRC; an empty entry is the file's own directory, a relative one a
+ * subdirectory of it; in an absolute one, DIR/.build-id/xx/rest.debug by
+ * build-id and DIR/<the file's directory>/<its .gnu_debuglink>): its
+ * default, with the directories of LOOPSAN_DEBUG_PATH before
+ * /usr/lib/debug. Set once, by the first symbolizer. */
 static char *debuginfo_path;
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -73,9 +79,44 @@ const char *ls_basename(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* LOOPSAN_DEBUG_PATH: directories separated by ':', each taken as it
+ * resolves from the working directory (libdwfl would take a relative one
+ * as a subdirectory of each module's own directory); those that are no
+ * directory are left out. */
+static void set_debuginfo_path(void)
+{
+	static const char head[] = "-:.debug", tail[] = ":/usr/lib/debug";
+	if (debuginfo_path)
+		return;
+	const char *extra = getenv("LOOPSAN_DEBUG_PATH");
+	size_t len = sizeof(head) - 1, cap = sizeof(head) + sizeof(tail);
+	char *path = ls_xmalloc(cap);
+	memcpy(path, head, len);
+	for (const char *p = extra ? extra : ""; *p;) {
+		size_t n = strcspn(p, ":");
+		char *dir = ls_xstrndup(p, n);
+		char *abs = n ? realpath(dir, NULL) : NULL;
+		struct stat st;
+		if (abs && !strchr(abs, ':') && stat(abs, &st) == 0 && S_ISDIR(st.st_mode)) {
+			size_t k = strlen(abs);
+			cap += k + 1;
+			path = ls_xrealloc(path, cap);
+			path[len++] = ':';
+			memcpy(path + len, abs, k);
+			len += k;
+		}
+		free(abs);
+		free(dir);
+		p += n + (p[n] == ':');
+	}
+	memcpy(path + len, tail, sizeof(tail));
+	debuginfo_path = path;
+}
+
 struct ls_symbolizer *ls_symbolizer_new(const struct ls_trace *t)
 {
 	struct ls_symbolizer *s = ls_xcalloc(1, sizeof(*s));
+	set_debuginfo_path();
 	s->t = t;
 	s->dwfl = dwfl_begin(&offline_callbacks);
 	s->nmods = t->modules.len;

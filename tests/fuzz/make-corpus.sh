@@ -19,7 +19,8 @@ build=${1:-build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
 out=$here/corpus
 
-fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent epoll_loop thread_churn"
+fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent epoll_loop thread_churn
+	rename_thread"
 targets="$build/libloopsan.so"
 for f in $fixtures; do targets="$targets $build/fixtures/$f"; done
 # shellcheck disable=SC2086
@@ -115,6 +116,8 @@ run epoll-spin "" epoll_loop spin
 run epoll-starve "" epoll_loop starve
 # Chunks passed on from threads that exited to new ones (owner links).
 run thread-churn "mode=timeline" thread_churn 12,3,2
+# A loop thread renamed by another thread (THREAD_NAME).
+run thread-rename "mode=timeline" rename_thread other
 # asyncio's own checks (every PY_EVENT kind, a traceback's stack of Python
 # frames only) and Python sites; a uvloop callback stuck in Python.
 run_py python-checks "stack_depth=8" asyncio_checks.py asyncio

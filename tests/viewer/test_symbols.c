@@ -117,6 +117,78 @@ Test(symbols, stripped_program_is_named_module_offset_the_same_in_two_runs)
 	free(head), free(out), free(supp);
 }
 
+/* The first frame of the one slow-callback's created_at in rep. */
+static json_t *created_at_0(json_t *rep)
+{
+	return json_array_get(json_object_get(ls_only_finding(rep, "slow-callback", NULL),
+					      "created_at"), 0);
+}
+
+Test(symbols, minidebuginfo_names_a_static_callback_of_a_stripped_program)
+{
+	char *t = trace_of("strip_slow_m");
+	char *cb = slow_callback(t);
+
+	/* on_slow and start are static: only .gnu_debugdata's .symtab has them. */
+	cr_assert_str_eq(cb, "on_slow");
+	json_t *rep = ls_report_json(t);
+	json_t *fr = created_at_0(rep);
+	cr_assert_str_eq(ls_str(fr, "function"), "start", "%s", json_dumps(fr, JSON_COMPACT));
+	cr_assert_str_eq(ls_str(fr, "module"), "strip_slow_m");
+	json_decref(rep);
+	free(t), free(cb);
+}
+
+/* The report of trace with LOOPSAN_DEBUG_PATH=path (NULL: unset) in env. */
+static json_t *report_with_debug_path(const char *trace, const char *path)
+{
+	struct ls_run r;
+	char *viewer = ls_viewer(), *env0 = ls_fmt("LOOPSAN_DEBUG_PATH=%s", path ? path : "");
+	const char *env[] = {env0, NULL};
+	const char *argv[] = {viewer, "report", "--format", "json", trace, NULL};
+
+	ls_run(&r, NULL, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	json_t *rep = ls_parse_report(&r);
+	ls_run_free(&r);
+	free(viewer), free(env0);
+	return rep;
+}
+
+Test(symbols, separate_debug_file_found_by_build_id_names_function_file_and_line)
+{
+	char *t = trace_of("strip_slow_d");
+	char *dir = ls_fmt("%s/fixtures/debug", ls_build());
+
+	/* Without the directory that holds its debug file: module+0xoffset. */
+	json_t *rep = report_with_debug_path(t, NULL);
+	const char *cb = ls_str(ls_only_finding(rep, "slow-callback", NULL), "callback");
+	cr_assert(strncmp(cb, "strip_slow_d+0x", 15) == 0, "callback %s", cb);
+	json_decref(rep);
+
+	/* With it, by build-id (.build-id/xx/rest.debug), the debug file
+	 * gives names, files and lines. */
+	rep = report_with_debug_path(t, dir);
+	ls_only_finding(rep, "slow-callback", "on_slow");
+	json_t *fr = created_at_0(rep);
+	cr_assert_str_eq(ls_str(fr, "function"), "start", "%s", json_dumps(fr, JSON_COMPACT));
+	cr_assert_str_eq(ls_basename(ls_str(fr, "file")), "strip_slow.c");
+	cr_assert_eq(ls_int(fr, "line"), ls_marker_line("strip_slow", "start"));
+	cr_assert_str_eq(ls_str(fr, "module"), "strip_slow_d");
+	json_decref(rep);
+
+	/* A relative directory is taken from the working directory. */
+	struct ls_run r;
+	char *parent = ls_fmt("%s/fixtures", ls_build());
+	const char *env[] = {"LOOPSAN_DEBUG_PATH=/nonexistent:debug", NULL};
+	char *viewer = ls_viewer();
+	const char *argv[] = {viewer, "report", t, NULL};
+	ls_run(&r, parent, env, argv);
+	cr_assert(strstr(r.out, "slow-callback: on_slow took"), "%s%s", r.out, r.err);
+	ls_run_free(&r);
+	free(viewer), free(parent), free(t), free(dir);
+}
+
 Test(symbols, cxx_member_callback_is_demangled_and_suppressed_by_its_bare_name)
 {
 	char *t = trace_of("cxx_member");
@@ -142,6 +214,49 @@ Test(symbols, cxx_member_callback_is_demangled_and_suppressed_by_its_bare_name)
 	free(supp);
 }
 
+/* ---- threads renamed after their loop started ---- */
+
+/* rename_thread HOW: its loop thread renamed to name, then slow. */
+static void assert_renamed(const char *how, const char *name)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+
+	ls_run_fixture_arg(&r, "rename_thread", dir, true, NULL, how);
+	cr_assert_eq(ls_exit_code(&r), 0, "rename_thread %s:\n%s", how, r.err);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	ls_assert_thread(ls_only_finding(rep, "slow-callback", "on_slow"), ls_trace_pid(trace),
+			 name);
+
+	/* The text report says what it was called before. */
+	const char *args[] = {"report", trace, NULL};
+	char *line = ls_fmt("thread %ld \"%s\" (was \"rename_thread\")", ls_trace_pid(trace),
+			    name);
+	ls_run_viewer(&r, NULL, args);
+	cr_assert(strstr(r.out, line), "no '%s' in:\n%s", line, r.out);
+	ls_run_free(&r);
+	json_decref(rep);
+	free(line);
+	free(trace);
+}
+
+Test(symbols, loop_thread_renamed_by_pthread_setname_np_is_shown_by_its_new_name)
+{
+	assert_renamed("self", "renamed-loop");
+}
+
+Test(symbols, loop_thread_renamed_by_prctl_is_shown_by_the_name_the_kernel_kept)
+{
+	assert_renamed("prctl", "renamed-by-prct");
+}
+
+Test(symbols, loop_thread_renamed_by_another_thread_is_shown_by_its_new_name)
+{
+	assert_renamed("other", "renamed-loop");
+}
+
 /* ---- a real stripped program: Debian's memcached ---- */
 
 static int free_port(void)
@@ -157,7 +272,9 @@ static int free_port(void)
 	return ntohs(sin.sin_port);
 }
 
-Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .timeout = 60)
+/* The trace of Debian's memcached run under the shim with two worker
+ * threads, asked its version once, then stopped (SIGTERM). */
+static char *memcached_trace(void)
 {
 	if (access(MEMCACHED, X_OK) != 0)
 		cr_skip_test("%s missing (apt-get install memcached)", MEMCACHED);
@@ -203,8 +320,14 @@ Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .ti
 	kill(pid, SIGTERM);
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	free(ports);
+	free(shim);
+	return ls_single_trace(dir);
+}
 
-	char *trace = ls_single_trace(dir);
+Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .timeout = 60)
+{
+	char *trace = memcached_trace();
 	json_t *rep = ls_report_json(trace);
 	assert_no_bare_address(rep);
 	json_t *stats = ls_stats_json(trace), *site;
@@ -232,6 +355,29 @@ Test(symbols, stripped_memcached_has_no_bare_address_and_check_points_at_it, .ti
 	json_decref(rep);
 	json_decref(stats);
 	free(trace);
-	free(ports);
-	free(shim);
+}
+
+/* memcached names its workers from its main thread (pthread_setname_np)
+ * once they run their event_base loops: /proc/PID/task/TID/comm of each
+ * thread gives memcached, mc-worker, mc-worker, mc-log, mc-assocmaint, ... */
+Test(symbols, memcached_worker_threads_are_shown_by_the_names_memcached_gives_them,
+     .timeout = 60)
+{
+	char *trace = memcached_trace();
+	json_t *rep = ls_report_json(trace), *loop;
+	size_t i, workers = 0;
+	long pid = ls_trace_pid(trace);
+
+	json_array_foreach(json_object_get(ls_process(rep), "loops"), i, loop) {
+		if (ls_int(loop, "tid") == pid) {
+			cr_assert_str_eq(ls_str(loop, "name"), "memcached");
+			continue;
+		}
+		cr_assert_str_eq(ls_str(loop, "name"), "mc-worker", "%s",
+				 json_dumps(loop, JSON_COMPACT));
+		workers++;
+	}
+	cr_assert_eq(workers, 2, "-t 2: %s", json_dumps(ls_process(rep), JSON_INDENT(1)));
+	json_decref(rep);
+	free(trace);
 }
