@@ -96,7 +96,10 @@ Test(fds, close_range_daemon_trace_complete)
 
 	run_daemon(&r, dir, NULL);
 	cr_assert_eq(ls_exit_code(&r), 0, "stderr:\n%s", r.err);
-	ls_assert_one_line(&r, "loopsan: 1 slow callback; see: loopsan report");
+	/* on_first's 30 ms; on a loaded machine an idle callback may pass
+	 * the 10 ms too. */
+	ls_assert_one_line(&r, "slow callback");
+	cr_assert(strstr(r.err, "see: loopsan report") != NULL, "%s", r.err);
 	char *trace = ls_single_trace(dir);
 	json_t *stats = ls_stats_json(trace);
 	cr_assert_eq(ls_int(ls_stats_site(stats, "on_idle"), "count"), IDLE_RUNS);
