@@ -61,6 +61,7 @@ static struct {
 	dev_t dev;                  /* the trace file's, to tell it from whatever took fd's number */
 	ino_t ino;
 	int broken;                 /* creation or growth failed: record nothing more */
+	int early;                  /* made before an id change, ahead of any record */
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
@@ -960,6 +961,7 @@ static void ls_atfork_child(void)
 		close(tr.fd);
 	tr.fd = -1;
 	tr.broken = 0;
+	tr.early = 0;
 	ls_free_forget();
 	ls_unwind_atfork_child();
 	tr.replay_pending = 1;
@@ -1005,6 +1007,42 @@ void ls_trace_prepare(void)
 	errno = saved;
 }
 
+/* The trace, made now ahead of any record: the process is about to give
+ * up the identity it started with (preload/sys/privilege.c), and after
+ * that it may no longer create a file where the trace goes. Only the file
+ * and its header: until the process records something (its first loop
+ * call), the trace holds no chunk, and one that never gets any recorded
+ * nothing. Such a trace is removed at exit where the process still may
+ * (ls_trace_drop_empty); where it may not, loopsan run removes it, and a
+ * reader sees a process with no loop. Keeps errno. */
+void ls_trace_before_id_change(void)
+{
+	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	int saved = errno;
+	if (ls_trace_ensure_open())
+		tr.early = 1;
+	ls_stack_warm();
+	errno = saved;
+}
+
+/* An early trace that recorded nothing and lost nothing (no chunk, nothing
+ * dropped) is unlinked, when the process still has the right to: it says
+ * nothing of a process that never ran a loop (su, setpriv, a daemon's
+ * helper that only switched users). Only the very file made (its device and
+ * inode at the name, never a symlink). Returns 1 when it was removed. */
+static int ls_trace_drop_empty(void)
+{
+	struct stat st;
+	if (!tr.early || tr.hdr == NULL || __atomic_load_n(&tr.next_chunk, __ATOMIC_ACQUIRE) != 0 ||
+	    __atomic_load_n(&tr.hdr->dropped, __ATOMIC_RELAXED) != 0 || tr.abs_path[0] == 0)
+		return 0;
+	if (lstat(tr.abs_path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != tr.dev ||
+	    st.st_ino != tr.ino)
+		return 0;
+	return unlink(tr.abs_path) == 0;
+}
+
 void ls_trace_finish(void)
 {
 	if (tr.hdr == NULL)
@@ -1029,6 +1067,10 @@ int ls_trace_exec_begin(void)
 		return 0;
 	int saved = errno;
 	ls_trace_finish();
+	/* Gone from the directory: should the exec fail, this image records
+	 * no more (its records would go to a file with no name). */
+	if (ls_trace_drop_empty())
+		__atomic_store_n(&tr.broken, 1, __ATOMIC_RELAXED);
 	errno = saved;
 	return 1;
 }
@@ -1047,6 +1089,11 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 	if (tr.hdr == NULL)
 		return;
 	ls_trace_finish();
+	int saved = errno;
+	int dropped = ls_trace_drop_empty();
+	errno = saved;
+	if (dropped)
+		return;
 	uint64_t n[10] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED),

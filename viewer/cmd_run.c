@@ -365,17 +365,36 @@ static int run_child(char **cmd, int *exec_failed, int *raw)
 	return status;
 }
 
-/* Whether path's header names this session; reads only the header. */
-static int of_session(const char *path, const char *session)
+enum trace_of { NOT_OURS, OURS, OURS_EMPTY };
+
+/* Whether path's header names this session; reads only the header. A
+ * trace of ours that is only its header and lost nothing recorded
+ * nothing: the shim made it before its process switched users
+ * (preload/sys/privilege.c), and the process never ran a loop. */
+static enum trace_of of_session(const char *path, const char *session,
+				struct ls_file_header *h)
 {
-	struct ls_file_header h;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return 0;
-	ssize_t n = pread(fd, &h, sizeof(h), 0);
+		return NOT_OURS;
+	ssize_t n = pread(fd, h, sizeof(*h), 0);
+	int size_ok = fstat(fd, &st) == 0;
 	close(fd);
-	return n == (ssize_t)sizeof(h) && memcmp(h.magic, LS_FILE_MAGIC, 8) == 0 &&
-	       strncmp(h.session, session, sizeof(h.session)) == 0;
+	if (n != (ssize_t)sizeof(*h) || memcmp(h->magic, LS_FILE_MAGIC, 8) != 0 ||
+	    strncmp(h->session, session, sizeof(h->session)) != 0)
+		return NOT_OURS;
+	return size_ok && st.st_size == LS_HEADER_SIZE && h->dropped == 0 ? OURS_EMPTY : OURS;
+}
+
+/* An empty trace (of_session) is left out of the report, and removed once
+ * its process is gone: one still running may yet run its loop. */
+static void drop_empty(const char *path, const struct ls_file_header *h)
+{
+	pid_t pid = (pid_t)h->pid;
+	if (h->state == LS_STATE_EXITED ||
+	    (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH))
+		unlink(path);
 }
 
 /* The traces in dir whose header names this session. */
@@ -385,10 +404,15 @@ static void find_traces(const char *dir, const char *session, struct ls_vec *out
 	ls_list_traces(dir, &all);
 	for (size_t i = 0; i < all.len; i++) {
 		char *path = ((char **)all.items)[i];
-		if (of_session(path, session))
+		struct ls_file_header h;
+		enum trace_of of = of_session(path, session, &h);
+		if (of == OURS) {
 			*(char **)ls_vec_push(out) = path;
-		else
-			free(path);
+			continue;
+		}
+		if (of == OURS_EMPTY)
+			drop_empty(path, &h);
+		free(path);
 	}
 	ls_vec_free(&all);
 }

@@ -4,9 +4,15 @@
  * - ppoll_parent: a parent whose loop is a ppoll on its children's pipes
  *   that wakes only on events (nsd's main process) leaves a trace, like
  *   its child's epoll loop.
+ * - drop_epoll: a worker forked by root that switches to nobody before its
+ *   own epoll loop (no loop library: nginx's workers) leaves a trace,
+ *   root's and 0600, in a directory only root may write, with its slow
+ *   iteration; one that switches and runs no loop leaves none under run.
  * - nsd (xfrd + main + server child), in a network namespace of its own,
  *   answering on 127.0.0.1: the same answers with and without the shim,
  *   and a trace of each of its three processes.
+ * - nginx (master + 2 workers as nobody, its own epoll loop), loaded with
+ *   ab: the same replies with and without the shim, a trace of each worker.
  *
  * The real daemons skip, saying why, only when not installed or when no
  * network namespace can be made. Every process a test starts is stopped
@@ -97,6 +103,79 @@ Test(daemons, a_ppoll_loop_that_wakes_once_in_a_forked_parent_leaves_a_trace)
 	json_decref(reps);
 	ls_run_free(&plain);
 	ls_run_free(&traced);
+}
+
+/* loopsan run --dir tracedir -- build/fixtures/fixture [arg], in a fresh dir. */
+static void loopsan_run(struct ls_run *r, const char *fixture, const char *arg,
+			const char *tracedir)
+{
+	char *bin = ls_fixture_bin(fixture);
+	const char *args[] = {"run", "--dir", tracedir, "--", bin, arg, NULL};
+
+	ls_run_viewer(r, ls_tmpdir(), args);
+	free(bin);
+}
+
+/* A directory only root may write, as /var/log or / are. */
+static const char *root_only_dir(void)
+{
+	const char *dir = ls_tmpdir();
+
+	cr_assert_eq(chmod(dir, 0755), 0, "%s", strerror(errno));
+	return dir;
+}
+
+static void assert_root_s_0600(const char *trace)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(trace, &st), 0, "%s: %s", trace, strerror(errno));
+	cr_assert_eq(st.st_uid, 0, "owned by the user who started it, not %d", (int)st.st_uid);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", (unsigned)(st.st_mode & 07777));
+}
+
+Test(daemons, a_worker_that_drops_root_before_its_own_epoll_loop_leaves_root_s_trace)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	const char *dir = root_only_dir();
+	struct ls_run r;
+	long worker;
+
+	loopsan_run(&r, "drop_epoll", NULL, dir);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert(sscanf(r.out, "worker %ld exit 0", &worker) == 1, "%s", r.out);
+	cr_assert_null(strstr(r.err, "cannot create trace"), "%s", r.err);
+	char *trace = ls_single_trace(dir); /* the master runs no loop */
+	cr_assert_eq(ls_trace_pid(trace), worker);
+	assert_root_s_0600(trace);
+	json_t *rep = ls_report_json(trace);
+	cr_assert_str_eq(loop_api(ls_process(rep)), "epoll_wait");
+	json_t *f = ls_only_finding(rep, "slow-callback", NULL);
+	cr_assert_str_eq(ls_str(f, "api"), "epoll_wait");
+	cr_assert_geq(ls_num(f, "max_ms"), 140.0);
+	ls_assert_frame(f, "called_at", 0, "worker", "drop_epoll.c",
+			ls_marker_line("drop_epoll", "wait"));
+	cr_assert(strstr(r.err, "slow-callback"), "run reports it:\n%s", r.err);
+	json_decref(rep);
+	free(trace);
+	ls_run_free(&r);
+}
+
+/* su's shape: the trace made before the switch recorded nothing; run
+ * removes it, and says the program made no loop calls. */
+Test(daemons, a_worker_that_drops_root_and_runs_no_loop_leaves_no_trace_under_run)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	const char *dir = root_only_dir();
+	struct ls_run r;
+
+	loopsan_run(&r, "drop_epoll", "noloop", dir);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ls_count_traces(dir), 0, "an empty trace left in %s", dir);
+	cr_assert(strstr(r.err, "made no loop calls"), "%s", r.err);
+	ls_run_free(&r);
 }
 
 /* ---- real daemons ---------------------------------------------------------- */
@@ -238,6 +317,111 @@ Test(daemons, nsd_answers_the_same_and_each_of_its_processes_leaves_a_trace, .ti
 	}
 	cr_assert(xfrd && main_ && server, "a loop named for each nsd process:\n%s",
 		  json_dumps(reps, JSON_INDENT(1)));
+	json_decref(reps);
+	ls_run_free(&plain);
+	ls_run_free(&traced);
+}
+
+#define NGINX "/usr/sbin/nginx"
+#define AB "/usr/bin/ab"
+#define CURL "/usr/bin/curl"
+
+/* Two workers that run as nobody, the master as root; everything in dir
+ * (0755, root's: the workers read www/ but may write nothing there). */
+static const char nginx_conf[] =
+	"daemon off;\n"
+	"worker_processes 2;\n"
+	"user nobody nogroup;\n"
+	"pid nginx.pid;\n"
+	"error_log error.log;\n"
+	"events { worker_connections 64; }\n"
+	"http {\n"
+	"  access_log off;\n"
+	"  client_body_temp_path tmp/body;\n"
+	"  proxy_temp_path tmp/proxy;\n"
+	"  fastcgi_temp_path tmp/fastcgi;\n"
+	"  uwsgi_temp_path tmp/uwsgi;\n"
+	"  scgi_temp_path tmp/scgi;\n"
+	"  server { listen 127.0.0.1:18081; root www; }\n"
+	"}\n";
+
+/* nginx in the foreground, asked once it answers, loaded with ab (200
+ * requests, 4 at a time), then stopped by SIGQUIT to the master (the
+ * process the shell started) and waited for; its pid goes to master.pid.
+ * curl and ab are never preloaded. */
+static const char nginx_script[] =
+	"LD_PRELOAD=$SHIM " NGINX " -p \"$PWD\" -c \"$PWD/n.conf\" & N=$!; echo $N >master.pid\n"
+	"U=http://127.0.0.1:18081/index.html\n"
+	"i=0; until " CURL " -s -o /dev/null $U; do\n"
+	"  i=$((i+1)); [ $i -gt 100 ] && { kill $N; echo nginx never answered; exit 1; }\n"
+	"  sleep 0.1; done\n"
+	CURL " -s $U\n"
+	AB " -q -n 200 -c 4 $U | grep -E '^(Complete|Failed) requests|^Non-2xx|^Document Length'\n"
+	"kill -QUIT $N; wait $N; echo nginx exit $?\n";
+
+static long run_nginx(struct ls_run *r, const char *dir, bool preload)
+{
+	char *www = ls_fmt("%s/www", dir), *tmp = ls_fmt("%s/tmp", dir);
+	char *index = ls_fmt("%s/index.html", www), *conf = ls_fmt("%s/n.conf", dir);
+	char *pidfile = ls_fmt("%s/master.pid", dir);
+
+	cr_assert_eq(chmod(dir, 0755), 0);
+	cr_assert(mkdir(www, 0755) == 0 && mkdir(tmp, 0755) == 0, "%s", strerror(errno));
+	write_file(index, "hello from nginx\n");
+	write_file(conf, nginx_conf);
+	run_netns(r, dir, preload, nginx_script);
+	size_t len;
+	char *pid = ls_read_file(pidfile, &len);
+	long master = strtol(pid, NULL, 10);
+	free(pid);
+	free(www);
+	free(tmp);
+	free(index);
+	free(conf);
+	free(pidfile);
+	return master;
+}
+
+Test(daemons, nginx_replies_the_same_and_each_worker_leaves_a_trace, .timeout = 60)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root (the workers switch to nobody)");
+	need(NGINX, "nginx-light");
+	need(AB, "apache2-utils");
+	need(CURL, "curl");
+	need_netns();
+	const char *plain_dir = ls_tmpdir(), *dir = ls_tmpdir();
+	struct ls_run plain, traced;
+
+	run_nginx(&plain, plain_dir, false);
+	long master = run_nginx(&traced, dir, true);
+	cr_assert_eq(ls_exit_code(&plain), 0, "%s%s", plain.out, plain.err);
+	cr_assert_str_eq(plain.out, "hello from nginx\n"
+				    "Document Length:        17 bytes\n"
+				    "Complete requests:      200\n"
+				    "Failed requests:        0\n"
+				    "nginx exit 0\n");
+	cr_assert_eq(ls_exit_code(&traced), 0, "%s%s", traced.out, traced.err);
+	cr_assert_str_eq(traced.out, plain.out, "replies differ under the shim");
+	cr_assert_eq(ls_count_traces(plain_dir), 0);
+
+	/* The master waits in sigsuspend (no loop): the two workers only. */
+	json_t *reps = dir_reports(dir);
+	cr_assert_eq(json_array_size(reps), 2, "one trace per worker, found %zu",
+		     json_array_size(reps));
+	json_t *rep;
+	size_t i;
+	json_array_foreach(reps, i, rep) {
+		json_t *proc = ls_process(rep);
+		long pid = (long)ls_int(proc, "pid");
+		cr_assert_neq(pid, master, "the master runs no loop");
+		cr_assert_str_eq(ls_str(proc, "exe"), "nginx");
+		cr_assert_str_eq(loop_api(proc), "epoll_wait", "worker %ld", pid);
+		cr_assert(ls_bool(proc, "complete"), "worker %ld did not finish its trace", pid);
+		char *trace = ls_fmt("%s/loopsan.%ld.trace", dir, pid);
+		assert_root_s_0600(trace);
+		free(trace);
+	}
 	json_decref(reps);
 	ls_run_free(&plain);
 	ls_run_free(&traced);
