@@ -996,7 +996,9 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
  * makes a loop call gets no trace and no descriptors of the shim's. */
 void ls_trace_prepare(void)
 {
-	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0)
+	/* A trace made early (ls_trace_before_id_change) still wants the
+	 * calling thread's first chunk here. */
+	if (ls_disabled || (__atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0 && !__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE)))
 		return;
 	int saved = errno;
 	ls_trace_ensure_open();
@@ -1021,7 +1023,7 @@ void ls_trace_before_id_change(void)
 		return;
 	int saved = errno;
 	if (ls_trace_ensure_open())
-		tr.early = 1;
+		__atomic_store_n(&tr.early, 1, __ATOMIC_RELEASE);
 	ls_stack_warm();
 	errno = saved;
 }
@@ -1034,7 +1036,7 @@ void ls_trace_before_id_change(void)
 static int ls_trace_drop_empty(void)
 {
 	struct stat st;
-	if (!tr.early || tr.hdr == NULL || __atomic_load_n(&tr.next_chunk, __ATOMIC_ACQUIRE) != 0 ||
+	if (!__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE) || tr.hdr == NULL || __atomic_load_n(&tr.next_chunk, __ATOMIC_ACQUIRE) != 0 ||
 	    __atomic_load_n(&tr.hdr->dropped, __ATOMIC_RELAXED) != 0 || tr.abs_path[0] == 0)
 		return 0;
 	if (lstat(tr.abs_path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != tr.dev ||
