@@ -998,7 +998,8 @@ void ls_trace_prepare(void)
 {
 	/* A trace made early (ls_trace_before_id_change) still wants the
 	 * calling thread's first chunk here. */
-	if (ls_disabled || (__atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0 && !__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE)))
+	if (ls_disabled || (__atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0 &&
+			    !__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE)))
 		return;
 	int saved = errno;
 	ls_trace_ensure_open();
@@ -1036,7 +1037,8 @@ void ls_trace_before_id_change(void)
 static int ls_trace_drop_empty(void)
 {
 	struct stat st;
-	if (!__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE) || tr.hdr == NULL || __atomic_load_n(&tr.next_chunk, __ATOMIC_ACQUIRE) != 0 ||
+	if (!__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE) || tr.hdr == NULL ||
+	    __atomic_load_n(&tr.next_chunk, __ATOMIC_ACQUIRE) != 0 ||
 	    __atomic_load_n(&tr.hdr->dropped, __ATOMIC_RELAXED) != 0 || tr.abs_path[0] == 0)
 		return 0;
 	if (lstat(tr.abs_path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != tr.dev ||
