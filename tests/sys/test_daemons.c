@@ -178,6 +178,20 @@ Test(daemons, a_worker_that_drops_root_and_runs_no_loop_leaves_no_trace_under_ru
 	ls_run_free(&r);
 }
 
+/* A process still root at exit removes the empty trace itself. */
+Test(daemons, a_worker_that_acts_as_nobody_for_a_while_and_runs_no_loop_leaves_no_trace)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	const char *dir = root_only_dir();
+	struct ls_run r;
+
+	ls_run_fixture_arg(&r, "drop_epoll", dir, true, NULL, "bracket");
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(ls_count_traces(dir), 0, "an empty trace left in %s", dir);
+	ls_run_free(&r);
+}
+
 /* ---- real daemons ---------------------------------------------------------- */
 
 #define UNSHARE "/usr/bin/unshare"
