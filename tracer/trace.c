@@ -166,6 +166,31 @@ static void ls_say(const char *msg)
 	(void)rc;
 }
 
+/* The directory loopsan run made for the shim's reasons (its
+ * LOOPSAN_RUN_NOTES, read at load): run cannot see the program's stderr,
+ * which may be a terminal, a log of the program's, or closed. */
+static char ls_run_notes[512];
+
+/* Hands msg, a reason of the shim's for a trace it could not make or
+ * write, to loopsan run: appended to a file named by the pid in run's
+ * directory, opened and closed here (a descriptor of the shim's own for
+ * that moment, never one of the program's). Keeps errno. */
+static void ls_tell_run(const char *msg)
+{
+	if (ls_run_notes[0] == 0)
+		return;
+	int saved = errno;
+	char path[sizeof(ls_run_notes) + 32];
+	snprintf(path, sizeof(path), "%s/%d", ls_run_notes, (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ssize_t rc = write(fd, msg, strlen(msg));
+		(void)rc;
+		close(fd);
+	}
+	errno = saved;
+}
+
 /* msg once per process (by its address: a message of the shim's own). */
 void ls_trace_say_once(const char *msg)
 {
@@ -322,6 +347,7 @@ static void ls_cannot(const char *what, int err)
 	snprintf(msg, sizeof(msg), "loopsan: cannot %s trace %s: %s; not tracing\n", what,
 		 tr.path, strerror(err));
 	ls_say(msg);
+	ls_tell_run(msg);
 }
 
 /* The trace gets its name only once its header is complete (O_TMPFILE,
@@ -413,6 +439,7 @@ static void ls_grow_failed(int err)
 	snprintf(msg, sizeof(msg), "loopsan: cannot grow trace %s: %s; recording stops here\n",
 		 tr.path, strerror(err));
 	ls_say(msg);
+	ls_tell_run(msg);
 }
 
 /* The trace file, opened again by its path after the program closed (or
@@ -439,6 +466,7 @@ static int ls_trace_reopen_locked(void)
 				 "and it cannot be opened again (%s); recording stops here\n",
 				 tr.path, strerror(err));
 			ls_say(msg);
+			ls_tell_run(msg);
 		}
 		return -1;
 	}
@@ -978,6 +1006,9 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
 		return;
 	}
 	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
+	const char *notes = getenv("LOOPSAN_RUN_NOTES");
+	if (notes != NULL && notes[0] == '/' && strlen(notes) < sizeof(ls_run_notes))
+		strcpy(ls_run_notes, notes);
 	/* Here, not in the program's first loop call: 0.1 ms spent there is
 	 * 0.1 ms libuv's cached loop time (taken in uv_loop_init) falls
 	 * behind, and its timers come due that much early. A forked child
