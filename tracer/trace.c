@@ -54,6 +54,7 @@ uint64_t ls_tick_hz;
 __thread struct ls_thread ls_self;
 __thread struct ls_loop_thread ls_lt;
 uint32_t ls_gen = 1;
+static pid_t ls_own_pid;  /* the process this memory is (set at load and in a fork child) */
 
 static struct {
 	pthread_mutex_t lock;       /* taken to create the file, never on the hot path */
@@ -981,6 +982,7 @@ static void ls_atfork_child(void)
 {
 	/* The child writes a trace of its own; the parent's stays untouched. */
 	__atomic_add_fetch(&ls_gen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&ls_own_pid, getpid(), __ATOMIC_RELAXED);
 	pthread_mutex_init(&tr.lock, NULL);
 	/* Only the trace's own descriptor: the program may have closed it and
 	 * opened a file of its own under that number. The child is one thread
@@ -1005,6 +1007,7 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
 		ls_disabled = 1;  /* setuid/setgid: do nothing at all */
 		return;
 	}
+	ls_own_pid = getpid();
 	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
 	const char *notes = getenv("LOOPSAN_RUN_NOTES");
 	if (notes != NULL && notes[0] == '/' && strlen(notes) < sizeof(ls_run_notes))
@@ -1051,7 +1054,10 @@ void ls_trace_prepare(void)
  * reader sees a process with no loop. Keeps errno. */
 void ls_trace_before_id_change(void)
 {
-	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0)
+	/* A vfork child (a pid not this memory's) would make its trace in
+	 * the parent's state. */
+	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0 ||
+	    getpid() != __atomic_load_n(&ls_own_pid, __ATOMIC_RELAXED))
 		return;
 	int saved = errno;
 	if (ls_trace_ensure_open())

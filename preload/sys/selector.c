@@ -16,9 +16,9 @@
  * any selector call under a library's loop (uv_run); a poll or select
  * call site is one only once the thread came back to it quickly
  * (LS_SEL_QUICK_NS) LS_SEL_QUICK_RUNS times in a row, as a loop does
- * between idle wake-ups, or at once when it waits on several descriptors:
- * a timed wait waits for one thing, a loop for whichever of its sources
- * comes first. That is what tells the loop that wakes only on events
+ * between idle wake-ups, or at once when it waits (a timeout other than
+ * 0) on several descriptors: a timed wait waits for one thing, a loop for
+ * whichever of its sources comes first. That is what tells the loop that wakes only on events
  * (nsd's main process: a ppoll on its children's pipes, 60 s timeout, a
  * handful of calls in its life) from a timed wait; waiting for three quick
  * returns, it would never have been seen. When the library's loop
@@ -201,7 +201,8 @@ static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s,
 		l->sel_loop = 0;
 		l->sel_quick = 0;
 	}
-	int born = !l->sel_loop && (many || (l->sel_calls >= 2 && ls_sel_evidence(l, api, now)));
+	int born = !l->sel_loop && ((many && timeout_ns != 0) ||
+				    (l->sel_calls >= 2 && ls_sel_evidence(l, api, now)));
 	l->sel_loop |= born;
 	int end_iter = l->in_iter &&
 		       (l->lib_loop == 0 || l->npending != 0 || now - l->iter_begin >= ls_slow_ticks);

@@ -154,7 +154,7 @@ Test(daemons, a_worker_that_drops_root_before_its_own_epoll_loop_leaves_root_s_t
 	json_t *f = ls_only_finding(rep, "slow-callback", NULL);
 	cr_assert_str_eq(ls_str(f, "api"), "epoll_wait");
 	cr_assert_geq(ls_num(f, "max_ms"), 140.0);
-	ls_assert_frame(f, "called_at", 0, "worker", "drop_epoll.c",
+	ls_assert_frame(f, "called_at", 0, "run_loop", "drop_epoll.c",
 			ls_marker_line("drop_epoll", "wait"));
 	cr_assert(strstr(r.err, "slow-callback"), "run reports it:\n%s", r.err);
 	json_decref(rep);
@@ -189,6 +189,30 @@ Test(daemons, a_worker_that_acts_as_nobody_for_a_while_and_runs_no_loop_leaves_n
 	ls_run_fixture_arg(&r, "drop_epoll", dir, true, NULL, "bracket");
 	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
 	cr_assert_eq(ls_count_traces(dir), 0, "an empty trace left in %s", dir);
+	ls_run_free(&r);
+}
+
+/* A vfork child shares its parent's memory: its switch of users must not
+ * make a trace there (it would be named by the child's pid, and the
+ * master's loop would record into it). */
+Test(daemons, a_vfork_child_that_switches_users_makes_no_trace_in_its_parent_s_memory)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	const char *dir = root_only_dir();
+	struct ls_run r;
+	long master;
+
+	ls_run_fixture_arg(&r, "drop_epoll", dir, true, NULL, "vfork");
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert(sscanf(r.out, "master %ld loops", &master) == 1, "%s", r.out);
+	char *trace = ls_single_trace(dir);
+	cr_assert_eq(ls_trace_pid(trace), master, "the trace is the master's");
+	json_t *rep = ls_report_json(trace);
+	cr_assert_eq(ls_int(ls_process(rep), "pid"), master);
+	cr_assert_eq(ls_count(rep, "slow-callback", NULL), 1);
+	json_decref(rep);
+	free(trace);
 	ls_run_free(&r);
 }
 
