@@ -54,6 +54,7 @@ uint64_t ls_tick_hz;
 __thread struct ls_thread ls_self;
 __thread struct ls_loop_thread ls_lt;
 uint32_t ls_gen = 1;
+static pid_t ls_own_pid;  /* the process this memory is (set at load and in a fork child) */
 
 static struct {
 	pthread_mutex_t lock;       /* taken to create the file, never on the hot path */
@@ -61,6 +62,7 @@ static struct {
 	dev_t dev;                  /* the trace file's, to tell it from whatever took fd's number */
 	ino_t ino;
 	int broken;                 /* creation or growth failed: record nothing more */
+	int early;                  /* made before an id change, ahead of any record */
 	int replay_pending;         /* a child of fork: stacks and sites predate the trace */
 	struct ls_file_header *hdr;
 	uint32_t next_chunk;
@@ -163,6 +165,31 @@ static void ls_say(const char *msg)
 		return;
 	ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
 	(void)rc;
+}
+
+/* The directory loopsan run made for the shim's reasons (its
+ * LOOPSAN_RUN_NOTES, read at load): run cannot see the program's stderr,
+ * which may be a terminal, a log of the program's, or closed. */
+static char ls_run_notes[512];
+
+/* Hands msg, a reason of the shim's for a trace it could not make or
+ * write, to loopsan run: appended to a file named by the pid in run's
+ * directory, opened and closed here (a descriptor of the shim's own for
+ * that moment, never one of the program's). Keeps errno. */
+static void ls_tell_run(const char *msg)
+{
+	if (ls_run_notes[0] == 0)
+		return;
+	int saved = errno;
+	char path[sizeof(ls_run_notes) + 32];
+	snprintf(path, sizeof(path), "%s/%d", ls_run_notes, (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ssize_t rc = write(fd, msg, strlen(msg));
+		(void)rc;
+		close(fd);
+	}
+	errno = saved;
 }
 
 /* msg once per process (by its address: a message of the shim's own). */
@@ -350,6 +377,7 @@ static void ls_cannot(const char *what, int err)
 	snprintf(msg, sizeof(msg), "loopsan: cannot %s trace %s: %s; not tracing\n", what,
 		 tr.path, strerror(err));
 	ls_say(msg);
+	ls_tell_run(msg);
 }
 
 /* The trace gets its name only once its header is complete (O_TMPFILE,
@@ -441,6 +469,7 @@ static void ls_grow_failed(int err)
 	snprintf(msg, sizeof(msg), "loopsan: cannot grow trace %s: %s; recording stops here\n",
 		 tr.path, strerror(err));
 	ls_say(msg);
+	ls_tell_run(msg);
 }
 
 /* The trace file, opened again by its path after the program closed (or
@@ -467,6 +496,7 @@ static int ls_trace_reopen_locked(void)
 				 "and it cannot be opened again (%s); recording stops here\n",
 				 tr.path, strerror(err));
 			ls_say(msg);
+			ls_tell_run(msg);
 		}
 		return -1;
 	}
@@ -981,6 +1011,7 @@ static void ls_atfork_child(void)
 {
 	/* The child writes a trace of its own; the parent's stays untouched. */
 	__atomic_add_fetch(&ls_gen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&ls_own_pid, getpid(), __ATOMIC_RELAXED);
 	pthread_mutex_init(&tr.lock, NULL);
 	/* Only the trace's own descriptor: the program may have closed it and
 	 * opened a file of its own under that number. The child is one thread
@@ -989,6 +1020,7 @@ static void ls_atfork_child(void)
 		close(tr.fd);
 	tr.fd = -1;
 	tr.broken = 0;
+	tr.early = 0;
 	ls_free_forget();
 	ls_unwind_atfork_child();
 	tr.replay_pending = 1;
@@ -1004,7 +1036,11 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
 		ls_disabled = 1;  /* setuid/setgid: do nothing at all */
 		return;
 	}
+	ls_own_pid = getpid();
 	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
+	const char *notes = getenv("LOOPSAN_RUN_NOTES");
+	if (notes != NULL && notes[0] == '/' && strlen(notes) < sizeof(ls_run_notes))
+		strcpy(ls_run_notes, notes);
 	/* Here, not in the program's first loop call: 0.1 ms spent there is
 	 * 0.1 ms libuv's cached loop time (taken in uv_loop_init) falls
 	 * behind, and its timers come due that much early. A forked child
@@ -1023,7 +1059,10 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
  * makes a loop call gets no trace and no descriptors of the shim's. */
 void ls_trace_prepare(void)
 {
-	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0)
+	/* A trace made early (ls_trace_before_id_change) still wants the
+	 * calling thread's first chunk here. */
+	if (ls_disabled || (__atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0 &&
+			    !__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE)))
 		return;
 	int saved = errno;
 	ls_trace_ensure_open();
@@ -1032,6 +1071,46 @@ void ls_trace_prepare(void)
 	 * committed, so nothing else is written. */
 	(void)ls_rec_reserve(sizeof(struct ls_rec));
 	errno = saved;
+}
+
+/* The trace, made now ahead of any record: the process is about to give
+ * up the identity it started with (preload/sys/privilege.c), and after
+ * that it may no longer create a file where the trace goes. Only the file
+ * and its header: until the process records something (its first loop
+ * call), the trace holds no chunk, and one that never gets any recorded
+ * nothing. Such a trace is removed at exit where the process still may
+ * (ls_trace_drop_empty); where it may not, loopsan run removes it, and a
+ * reader sees a process with no loop. Keeps errno. */
+void ls_trace_before_id_change(void)
+{
+	/* A vfork child (a pid not this memory's) would make its trace in
+	 * the parent's state. */
+	if (ls_disabled || __atomic_load_n(&tr.fd, __ATOMIC_ACQUIRE) >= 0 ||
+	    getpid() != __atomic_load_n(&ls_own_pid, __ATOMIC_RELAXED))
+		return;
+	int saved = errno;
+	if (ls_trace_ensure_open())
+		__atomic_store_n(&tr.early, 1, __ATOMIC_RELEASE);
+	ls_stack_warm();
+	errno = saved;
+}
+
+/* An early trace that recorded nothing and lost nothing (no chunk, nothing
+ * dropped) is unlinked, when the process still has the right to: it says
+ * nothing of a process that never ran a loop (su, setpriv, a daemon's
+ * helper that only switched users). Only the very file made (its device and
+ * inode at the name, never a symlink). Returns 1 when it was removed. */
+static int ls_trace_drop_empty(void)
+{
+	struct stat st;
+	if (!__atomic_load_n(&tr.early, __ATOMIC_ACQUIRE) || tr.hdr == NULL ||
+	    __atomic_load_n(&tr.next_chunk, __ATOMIC_ACQUIRE) != 0 ||
+	    __atomic_load_n(&tr.hdr->dropped, __ATOMIC_RELAXED) != 0 || tr.abs_path[0] == 0)
+		return 0;
+	if (lstat(tr.abs_path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != tr.dev ||
+	    st.st_ino != tr.ino)
+		return 0;
+	return unlink(tr.abs_path) == 0;
 }
 
 void ls_trace_finish(void)
@@ -1058,6 +1137,10 @@ int ls_trace_exec_begin(void)
 		return 0;
 	int saved = errno;
 	ls_trace_finish();
+	/* Gone from the directory: should the exec fail, this image records
+	 * no more (its records would go to a file with no name). */
+	if (ls_trace_drop_empty())
+		__atomic_store_n(&tr.broken, 1, __ATOMIC_RELAXED);
 	errno = saved;
 	return 1;
 }
@@ -1076,6 +1159,11 @@ __attribute__((destructor(101))) static void ls_trace_fini(void)
 	if (tr.hdr == NULL)
 		return;
 	ls_trace_finish();
+	int saved = errno;
+	int dropped = ls_trace_drop_empty();
+	errno = saved;
+	if (dropped)
+		return;
 	uint64_t n[10] = { __atomic_load_n(&tr.slow, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.open_handles, __ATOMIC_RELAXED),
 			  __atomic_load_n(&tr.dropped_errors, __ATOMIC_RELAXED),

@@ -54,6 +54,9 @@ void ls_trace_note_slow_selector(void);
 /* The first loop call's one-time work, for a family to call before the
  * loop reads its clock (see trace.c). Keeps errno. */
 void ls_trace_prepare(void);
+/* The trace, made now (header only) while the process still has the rights
+ * it started with: it is about to switch users. Keeps errno. */
+void ls_trace_before_id_change(void);
 void ls_trace_finish(void);
 void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
 /* One line on stderr (the one the process started with), once per process

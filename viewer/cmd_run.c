@@ -7,14 +7,17 @@
  * it does not mix with the command's own output.
  *
  * When there is no trace, run says why as far as it can tell: the shim
- * could not load (a static executable), the process died of a signal, or
- * it ran without a loop call or without a trace it could write. run is the
+ * could not load (a static executable), the process died of a signal, the
+ * shim could not create or write the trace (its own reason, which it leaves
+ * in a directory run names in LOOPSAN_RUN_NOTES: run cannot see the
+ * program's stderr), or it ran without a loop call. run is the
  * subreaper of what it starts (PR_SET_CHILD_SUBREAPER): a program that
  * daemonizes (forks, the parent exits) leaves its children to run, which
  * waits for them up to --wait seconds, then names those still running and
  * where their traces will be. */
 #include "viewer/commands.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -77,8 +80,10 @@ void ls_run_usage(FILE *out)
 	      "When there is no trace, run says why on stderr:\n"
 	      "  the shim was not loaded: CMD is a static executable\n"
 	      "  CMD was killed by SIGNAME before it made a trace\n"
-	      "  CMD made no loop calls, or its trace could not be written (the\n"
-	      "      shim's own line above says why)\n"
+	      "  pid N: cannot create trace DIR/loopsan.N.trace: REASON (the shim's\n"
+	      "      own reason: Permission denied, No space left on device, ...;\n"
+	      "      also after the report for a process whose trace stopped early)\n"
+	      "  CMD made no loop calls\n"
 	      "A process CMD left running past --wait: \"still running: pid N (NAME);\n"
 	      "its trace: DIR/loopsan.N.trace\".\n"
 	      "\n"
@@ -365,17 +370,36 @@ static int run_child(char **cmd, int *exec_failed, int *raw)
 	return status;
 }
 
-/* Whether path's header names this session; reads only the header. */
-static int of_session(const char *path, const char *session)
+enum trace_of { NOT_OURS, OURS, OURS_EMPTY };
+
+/* Whether path's header names this session; reads only the header. A
+ * trace of ours that is only its header and lost nothing recorded
+ * nothing: the shim made it before its process switched users
+ * (preload/sys/privilege.c), and the process never ran a loop. */
+static enum trace_of of_session(const char *path, const char *session,
+				struct ls_file_header *h)
 {
-	struct ls_file_header h;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return 0;
-	ssize_t n = pread(fd, &h, sizeof(h), 0);
+		return NOT_OURS;
+	ssize_t n = pread(fd, h, sizeof(*h), 0);
+	int size_ok = fstat(fd, &st) == 0;
 	close(fd);
-	return n == (ssize_t)sizeof(h) && memcmp(h.magic, LS_FILE_MAGIC, 8) == 0 &&
-	       strncmp(h.session, session, sizeof(h.session)) == 0;
+	if (n != (ssize_t)sizeof(*h) || memcmp(h->magic, LS_FILE_MAGIC, 8) != 0 ||
+	    strncmp(h->session, session, sizeof(h->session)) != 0)
+		return NOT_OURS;
+	return size_ok && st.st_size == LS_HEADER_SIZE && h->dropped == 0 ? OURS_EMPTY : OURS;
+}
+
+/* An empty trace (of_session) is left out of the report, and removed once
+ * its process is gone: one still running may yet run its loop. */
+static void drop_empty(const char *path, const struct ls_file_header *h)
+{
+	pid_t pid = (pid_t)h->pid;
+	if (h->state == LS_STATE_EXITED ||
+	    (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH))
+		unlink(path);
 }
 
 /* The traces in dir whose header names this session. */
@@ -385,10 +409,15 @@ static void find_traces(const char *dir, const char *session, struct ls_vec *out
 	ls_list_traces(dir, &all);
 	for (size_t i = 0; i < all.len; i++) {
 		char *path = ((char **)all.items)[i];
-		if (of_session(path, session))
+		struct ls_file_header h;
+		enum trace_of of = of_session(path, session, &h);
+		if (of == OURS) {
 			*(char **)ls_vec_push(out) = path;
-		else
-			free(path);
+			continue;
+		}
+		if (of == OURS_EMPTY)
+			drop_empty(path, &h);
+		free(path);
 	}
 	ls_vec_free(&all);
 }
@@ -404,11 +433,92 @@ static const char *signal_name(int sig, char *buf, size_t n)
 	return buf;
 }
 
+/* The directory where the shim leaves its reasons for a trace it could not
+ * create or write (tracer/trace.c, ls_tell_run): a file per pid. Anyone may
+ * add a file, nobody but run may list or remove the others' (01733, like
+ * /tmp without the listing): a process that switched users must still be
+ * able to say why. NULL when it cannot be made (run goes on without). */
+static char *make_notes_dir(void)
+{
+	/* $TMPDIR, unless a process of another user could not reach it. */
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+	if (!tmp || *tmp != '/' || stat(tmp, &st) != 0 || !(st.st_mode & S_IXOTH))
+		tmp = "/tmp";
+	char *dir = join(tmp, "/", "loopsan-run.XXXXXX");
+	if (!mkdtemp(dir) || chmod(dir, 01733) != 0) {
+		rmdir(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Calls each(pid, line) for every line the shim left in notes, the
+ * "loopsan: " it starts with left out; removes the files and, when
+ * remove is set, the directory. Returns the number of lines. */
+static size_t read_notes(const char *notes, const char *cmd,
+			 void (*each)(const char *cmd, long pid, const char *line), int remove)
+{
+	DIR *d = notes ? opendir(notes) : NULL;
+	struct dirent *e;
+	size_t n = 0;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (pid <= 0 || *end != '\0')
+			continue;
+		char *path = join(notes, "/", e->d_name);
+		char buf[4096];
+		struct stat st;
+		ssize_t got = -1;
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			got = read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		buf[got > 0 ? got : 0] = '\0';
+		for (char *line = buf, *nl; *line; line = nl) {
+			nl = line + strcspn(line, "\n");
+			if (*nl)
+				*nl++ = '\0';
+			if (strncmp(line, "loopsan: ", 9) == 0)
+				line += 9;
+			if (*line && each) {
+				each(cmd, pid, line);
+				n++;
+			}
+		}
+		if (remove)
+			unlink(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	if (notes && remove)
+		rmdir(notes);
+	return n;
+}
+
+static void say_no_trace(const char *cmd, long pid, const char *line)
+{
+	ls_error("%s produced no trace: pid %ld: %s", cmd, pid, line);
+}
+
+static void say_note(const char *cmd, long pid, const char *line)
+{
+	(void)cmd;
+	ls_error("pid %ld: %s", pid, line);
+}
+
 /* What happened, when the run left no trace: never "no loop calls" when
  * run knows it was something else. */
-static void explain_no_trace(const char *cmd, int raw, const struct ls_run_exe *exe)
+static void explain_no_trace(const char *cmd, int raw, const struct ls_run_exe *exe,
+			     const char *notes)
 {
 	char sig[32];
+	if (read_notes(notes, cmd, say_no_trace, 0) > 0)
+		return;
 	if (exe->is_static)
 		ls_error("%s produced no trace: the shim was not loaded (%s is a static "
 			 "executable: LD_PRELOAD cannot reach it)", cmd, cmd);
@@ -416,8 +526,7 @@ static void explain_no_trace(const char *cmd, int raw, const struct ls_run_exe *
 		ls_error("%s produced no trace: it was killed by %s before it made one", cmd,
 			 signal_name(WTERMSIG(raw), sig, sizeof(sig)));
 	else
-		ls_error("%s produced no trace: it made no loop calls, or its trace could not "
-			 "be written (the shim's line above says why)", cmd);
+		ls_error("%s produced no trace: it made no loop calls", cmd);
 }
 
 /* The pids of the processes whose parent is run: orphans of CMD's that
@@ -471,7 +580,8 @@ static void wait_descendants(int wait_s, const char *dir)
 /* Returns the number of findings that fail the gate, or -1 when nothing
  * could be reported. */
 static int report_session(const char *dir, const char *session, char **cmd,
-			  struct run_args *a, int raw, const struct ls_run_exe *exe)
+			  struct run_args *a, int raw, const struct ls_run_exe *exe,
+			  const char *notes)
 {
 	struct ls_vec paths = { .item_size = sizeof(char *) };
 	find_traces(dir, session, &paths);
@@ -489,7 +599,7 @@ static int report_session(const char *dir, const char *session, char **cmd,
 	}
 	ls_vec_free(&paths);
 	if (r.ntraces == 0) {
-		explain_no_trace(cmd[0], raw, exe);
+		explain_no_trace(cmd[0], raw, exe, notes);
 		ls_report_free(&r);
 		return -1;
 	}
@@ -499,6 +609,7 @@ static int report_session(const char *dir, const char *session, char **cmd,
 	ls_report_print_text(stderr, &r);
 	int n = (int)ls_gate_failing(&r, LS_KINDS_ALL);
 	ls_report_free(&r);
+	read_notes(notes, cmd[0], say_note, 0);  /* a process whose trace stopped early */
 	char sig[32];
 	if (WIFSIGNALED(raw))
 		ls_error("%s was killed by %s", cmd[0], signal_name(WTERMSIG(raw), sig, sizeof(sig)));
@@ -532,14 +643,19 @@ int ls_cmd_run(int argc, char **argv)
 	if (exe_path)
 		ls_run_exe_inspect(exe_path, &exe);
 	free(exe_path);
+	char *notes = make_notes_dir();
 	set_environment(shim, &a, dir, session, exe.asan);
+	if (notes)
+		setenv("LOOPSAN_RUN_NOTES", notes, 1);
 	install_forwarding();
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	int exec_failed = 0, raw = 0;
 	int status = run_child(a.cmd, &exec_failed, &raw);
 	if (!exec_failed)
 		wait_descendants(a.wait_s, dir);
-	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd, &a, raw, &exe);
+	int findings = exec_failed ? 0 : report_session(dir, session, a.cmd, &a, raw, &exe, notes);
+	read_notes(notes, a.cmd[0], NULL, 1);
+	free(notes);
 	free(shim);
 	free(dir);
 	ls_suppressions_free(&a.supp);

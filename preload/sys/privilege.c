@@ -6,20 +6,25 @@
  * it started with: the file is then the starting user's, created with the
  * same O_TMPFILE/linkat (or O_EXCL|O_NOFOLLOW) and 0600 as always.
  *
+ * Whether the process will run a loop is not known yet: nginx's workers
+ * link no loop library (their loop is their own epoll loop), and the tools
+ * that only switch users (su, setpriv, runuser) never run one. So every
+ * process that changes ids with rights to lose gets its trace here, but
+ * only the file and its header (tracer/trace.c): a trace with no chunk
+ * recorded nothing. At exit or exec such a trace is removed where the
+ * process still may; where it may not (it is no longer root), loopsan run
+ * removes it, and a reader sees a process with no loop.
+ *
+ * Why not an unnamed file (O_TMPFILE) made now and linked into place at the
+ * first loop call, so that a process that never loops leaves no name: the
+ * kernel checks the link against the caller's ids at the time of the link,
+ * and after setuid(65534) linkat of a root-owned 0600 file into a root-only
+ * 0755 directory fails (EPERM: protected_hardlinks, and the directory is
+ * not writable either), by /proc/self/fd or AT_EMPTY_PATH alike.
+ *
  * Why not at load: a process that never makes a loop call leaves no trace,
  * and the shim holds no descriptor the program did not ask for (a daemon
  * that closes every descriptor, or counts them, must see none of ours).
- * Only a process that changes its ids before its first loop call, with a
- * loop library (a family's) already loaded, gets a trace this early; one
- * that then makes no loop call leaves an empty one. Tools that switch users
- * and link no loop library (setpriv, su, sudo, runuser) are left alone:
- * they would each leave an empty trace. A program whose loop is its own
- * epoll/poll loop (no library: nginx) is not made a trace before it drops
- * root.
- * Why not a directory descriptor opened at load and an unnamed file linked
- * later: the kernel checks the right to add a name to a directory against
- * the caller's ids at the time of the link, so after setuid() the link into
- * a root-only directory fails all the same.
  *
  * After the switch the descriptor stays the trace's; only a program that
  * closes it as well leaves recording stopped (the file, 0600 and root's,
@@ -31,18 +36,15 @@
 
 #include "preload/sys/sys.h"
 
-/* The trace, made now if it is not yet, a loop library is loaded, and the
- * process still has rights to lose: root, or any other user who changes ids
- * through a capability. */
+/* The trace, made now if it is not yet and the process still has rights
+ * to lose: root, or any other user who changes ids through a capability. */
 static void ls_before_id_change(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct caps[2] = { { 0 }, { 0 } };
-	if (!ls_family_library_loaded())
-		return;
 	if (geteuid() == 0 || (syscall(SYS_capget, &hdr, caps) == 0 &&
 			       (caps[0].effective | caps[1].effective) != 0))
-		ls_trace_prepare();
+		ls_trace_before_id_change();
 }
 
 #define LS_ID_CHANGE(ret, name, params, args)                            \

@@ -17,8 +17,16 @@
  * any selector call under a library's loop (uv_run); a poll or select
  * call site is one only once the thread came back to it quickly
  * (LS_SEL_QUICK_NS) LS_SEL_QUICK_RUNS times in a row, as a loop does
- * between idle wake-ups. When the library's loop returns, its iteration
- * ends: what the thread does next is not the loop's.
+ * between idle wake-ups, or, for ppoll and pselect, at once when it waits
+ * (a timeout other than 0) on several descriptors: a timed wait waits for
+ * one thing, a loop for whichever of its sources (and signals: the reason
+ * for the p-variants) comes first. That is what tells the loop that wakes
+ * only on events (nsd's main process: a ppoll on its children's pipes, 60 s
+ * timeout, a handful of calls in its life) from a timed wait; waiting for
+ * three quick returns, it would never have been seen. Not poll and select:
+ * a program that reads a child's stdout and stderr (Python's subprocess)
+ * polls two pipes, then goes on with other work. When the library's loop
+ * returns, its iteration ends: what the thread does next is not the loop's.
  *
  * When a library layer (libuv) already timed a slow callback inside the
  * iteration, the iteration is counted but not reported again.
@@ -170,7 +178,8 @@ static int ls_sel_evidence(struct ls_loop_thread *l, uint32_t api, uint64_t now)
  * timestamp and a few stores, inlined into the interposer: no call, errno
  * untouched. */
 static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s, uint32_t api,
-							       const void *ret, int64_t timeout_ns)
+							       const void *ret, int64_t timeout_ns,
+							       int many)
 {
 	struct ls_loop_thread *l = &ls_lt;
 	s->skip = ls_disabled || l->in_shim;
@@ -200,8 +209,9 @@ static inline __attribute__((always_inline)) void ls_sel_enter(struct ls_sel *s,
 		l->sel_loop = 0;
 		l->sel_quick = 0;
 	}
-	int born = !l->sel_loop && (l->sel_calls >= 2 || ls_sel_is_epoll(api)) &&
-		   ls_sel_evidence(l, api, now);
+	int born = !l->sel_loop && ((many && timeout_ns != 0) ||
+				    ((l->sel_calls >= 2 || ls_sel_is_epoll(api)) &&
+				     ls_sel_evidence(l, api, now)));
 	l->sel_loop |= born;
 	int end_iter = l->in_iter &&
 		       (l->lib_loop == 0 || l->npending != 0 || now - l->iter_begin >= ls_slow_ticks);
@@ -376,15 +386,40 @@ ls_left_ts(const struct timespec *ts, uint64_t t0, struct timespec *left)
 		ts_ = ls_left_ts((ts), t0_, &left_);                         \
 	r_; })
 
-#define LS_SELECTOR(api, timeout_ns, call)                                  \
+/* Does the call wait on two descriptors or more? Asked only of a call
+ * site not yet known as a loop's (the count stops at two). */
+static int ls_poll_many(const struct pollfd *fds, nfds_t nfds)
+{
+	int n = 0;
+	for (nfds_t i = 0; i < nfds && n < 2; i++)
+		n += fds[i].fd >= 0;
+	return n >= 2;
+}
+
+static int ls_select_many(int nfds, const fd_set *r, const fd_set *w, const fd_set *e)
+{
+	int n = 0;
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE && n < 2; fd++)
+		n += (r != NULL && FD_ISSET(fd, r)) || (w != NULL && FD_ISSET(fd, w)) ||
+		     (e != NULL && FD_ISSET(fd, e));
+	return n >= 2;
+}
+
+/* Inside LS_SELECTOR_MANY: the loop's own call, once known, skips it. */
+#define LS_SEL_MANY(expr) ((!ls_lt.sel_loop || (uintptr_t)ret_ != ls_lt.sel_ret) && (expr))
+
+/* many: the call waits on several descriptors (LS_SEL_MANY). */
+#define LS_SELECTOR_MANY(api, timeout_ns, many, call)                       \
 	do {                                                                \
 		const void *ret_ = __builtin_return_address(0);             \
 		struct ls_sel s_;                                           \
-		ls_sel_enter(&s_, (api), ret_, (timeout_ns));               \
+		ls_sel_enter(&s_, (api), ret_, (timeout_ns), (many));       \
 		int rc_ = call;                                             \
 		ls_sel_leave(&s_, ret_, rc_);                               \
 		return rc_;                                                 \
 	} while (0)
+
+#define LS_SELECTOR(api, timeout_ns, call) LS_SELECTOR_MANY(api, timeout_ns, 0, call)
 
 LS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
 {
@@ -417,8 +452,8 @@ LS_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 LS_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		    const sigset_t *sigmask)
 {
-	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout),
-		    LS_RESUMED_TS(timeout, LS_LIBC(ppoll)(fds, nfds, ts_, sigmask)));
+	LS_SELECTOR_MANY(LS_API_PPOLL, ls_ts_ns(timeout), LS_SEL_MANY(ls_poll_many(fds, nfds)),
+			 LS_RESUMED_TS(timeout, LS_LIBC(ppoll)(fds, nfds, ts_, sigmask)));
 }
 
 LS_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
@@ -431,9 +466,10 @@ LS_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *except
 LS_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
 		      const struct timespec *timeout, const sigset_t *sigmask)
 {
-	LS_SELECTOR(LS_API_PSELECT, ls_ts_ns(timeout),
-		    LS_RESUMED_TS(timeout, LS_LIBC(pselect)(nfds, readfds, writefds, exceptfds, ts_,
-							    sigmask)));
+	LS_SELECTOR_MANY(LS_API_PSELECT, ls_ts_ns(timeout),
+			 LS_SEL_MANY(ls_select_many(nfds, readfds, writefds, exceptfds)),
+			 LS_RESUMED_TS(timeout, LS_LIBC(pselect)(nfds, readfds, writefds, exceptfds,
+								 ts_, sigmask)));
 }
 
 /* _FORTIFY_SOURCE builds call these instead of poll and ppoll. */
@@ -450,6 +486,7 @@ LS_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fd
 LS_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			  const sigset_t *sigmask, size_t fdslen)
 {
-	LS_SELECTOR(LS_API_PPOLL, ls_ts_ns(timeout),
-		    LS_RESUMED_TS(timeout, LS_LIBC(__ppoll_chk)(fds, nfds, ts_, sigmask, fdslen)));
+	LS_SELECTOR_MANY(LS_API_PPOLL, ls_ts_ns(timeout), LS_SEL_MANY(ls_poll_many(fds, nfds)),
+			 LS_RESUMED_TS(timeout,
+				       LS_LIBC(__ppoll_chk)(fds, nfds, ts_, sigmask, fdslen)));
 }

@@ -6,6 +6,8 @@
  * mode has the bug in plain sight or is its twin without it. uv_blocking.c
  * makes blocking calls inside libuv callbacks. Real programs: Python's
  * asyncio on its default selector loop, and Node.js. */
+#include <dirent.h>
+
 #include "tests/harness.h"
 
 LS_SUITE(selector);
@@ -392,6 +394,45 @@ Test(selector, asyncio_idle_for_2s_is_no_finding)
 	json_t *rep = real_report(PYTHON, "asyncio_sleep.py", "idle", "asyncio idle ok");
 	assert_no_findings(rep, "asyncio.sleep(2)");
 	json_decref(rep);
+}
+
+/* Python's subprocess polls a child's stdout and stderr, two pipes, with
+ * no timeout, then the script does other things: no loop, whatever it
+ * does between its runs. */
+Test(selector, reading_a_child_s_two_pipes_is_no_loop)
+{
+	if (access(PYTHON, X_OK) != 0)
+		cr_skip_test("%s is not installed", PYTHON);
+	char *repo = ls_repo();
+	char *path = ls_fmt("%s/tests/real/subprocess_work.py", repo);
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	const char *env[] = {pre, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	const char *argv[] = {PYTHON, path, NULL};
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+	ls_run(&r, dir, env, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "exit %d\n%s", ls_exit_code(&r), r.err);
+	cr_assert(strstr(r.out, "subprocess ok"), "stdout %s", r.out);
+	/* No trace (no loop call), or one without a finding. */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (!strstr(e->d_name, ".trace"))
+			continue;
+		char *trace = ls_fmt("%s/%s", dir, e->d_name);
+		json_t *rep = ls_report_json(trace);
+		assert_no_findings(rep, e->d_name);
+		json_decref(rep);
+		free(trace);
+	}
+	closedir(d);
+	ls_run_free(&r);
+	free(pre);
+	free(shim);
+	free(path);
+	free(repo);
 }
 
 Test(selector, node_spinning_timer_is_a_slow_callback_on_the_main_thread)

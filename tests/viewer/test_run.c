@@ -221,3 +221,55 @@ Test(run, a_daemon_still_running_at_the_bound_is_named_with_its_trace)
 	ls_run_free(&r);
 	free(trace);
 }
+
+/* The shim could not create the trace (a directory the program may not
+ * write): run passes on the shim's own reason, naming the error and the
+ * directory, and leaves nothing of its side channel behind. As root the
+ * program is made nobody's by setpriv (which the shim does not see switch
+ * users), in a directory only root may write. */
+Test(run, the_shim_s_reason_is_passed_on_when_it_cannot_create_the_trace)
+{
+	const char *dir = ls_tmpdir(), *tmp = ls_tmpdir();
+	char *bin = ls_fixture_bin("slow_timer"), *viewer = ls_viewer();
+	char *tmpdir = ls_fmt("TMPDIR=%s", tmp);
+	const char *env[] = { tmpdir, NULL };
+	struct ls_run r;
+
+	cr_assert_eq(chmod(tmp, 0755), 0);  /* reachable by nobody */
+	if (geteuid() == 0) {
+		if (access("/usr/bin/setpriv", X_OK) != 0)
+			cr_skip_test("/usr/bin/setpriv missing (util-linux)");
+		cr_assert_eq(chmod(dir, 0755), 0);
+		const char *argv[] = { viewer, "run", "--dir", dir, "--", "/usr/bin/setpriv",
+				       "--reuid=65534", "--regid=65534", "--clear-groups", bin,
+				       NULL };
+		ls_run(&r, ls_tmpdir(), env, argv);
+	} else {
+		cr_assert_eq(chmod(dir, 0555), 0);
+		const char *argv[] = { viewer, "run", "--dir", dir, "--", bin, NULL };
+		ls_run(&r, ls_tmpdir(), env, argv);
+	}
+	cr_assert_eq(ls_exit_code(&r), 0, "the status is the program's:\n%s", r.err);
+	cr_assert_eq(ls_count_traces(dir), 0);
+	char *where = ls_fmt("cannot create trace %s/loopsan.", dir);
+	/* run's own line, not only the shim's (which it cannot see) */
+	const char *line = strstr(r.err, "loopsan: slow_timer produced no trace: pid ");
+	if (geteuid() == 0)
+		line = strstr(r.err, "loopsan: /usr/bin/setpriv produced no trace: pid ");
+	cr_assert(line, "%s", r.err);
+	cr_assert(strstr(line, where), "run names the directory:\n%s", r.err);
+	cr_assert(strstr(line, "Permission denied"), "run names the error:\n%s", r.err);
+	cr_assert_null(strstr(r.err, "no loop calls"), "%s", r.err);
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+	int left = 0;
+	while (d && (e = readdir(d)))
+		left += e->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(left, 0, "run's notes directory was left in %s", tmp);
+	ls_run_free(&r);
+	free(where);
+	free(tmpdir);
+	free(bin);
+	free(viewer);
+}
