@@ -388,8 +388,12 @@ ls_left_ts(const struct timespec *ts, uint64_t t0, struct timespec *left)
 
 /* Does the call wait on two descriptors or more? Asked only of a call
  * site not yet known as a loop's (the count stops at two). */
-static int ls_poll_many(const struct pollfd *fds, nfds_t nfds)
+static int ls_poll_many(void *v, nfds_t nfds)
 {
+	/* Not const: glibc declares the array write-only (it is the
+	 * program's, read by the kernel), and GCC would take a read through
+	 * a const pointer for a read of uninitialized memory. */
+	const struct pollfd *fds = v;
 	int n = 0;
 	for (nfds_t i = 0; i < nfds && n < 2; i++)
 		n += fds[i].fd >= 0;
