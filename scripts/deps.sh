@@ -8,6 +8,7 @@
 #                         (ltrace, valgrind's callgrind)
 #   deps.sh libuv-suite   also what `make libuv-suite` fetches and builds
 #                         libuv's own test suite with (dpkg-dev, cmake)
+#   deps.sh --list SET    print SET's packages and install nothing
 # Idempotent: when everything is present it only asks dpkg and returns.
 # Installing a daemon's package never starts its service (policy-rc.d).
 set -eu
@@ -19,13 +20,25 @@ python3-uvloop neovim nodejs libpython3.11-testsuite
 memcached tmux libev-dev knot-resolver iproute2
 bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
 transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools"
+# --list SET: print the set's packages, one per line, and install nothing.
+list=""
+if [ "${1:-}" = "--list" ]; then
+	list=1
+	shift
+fi
 case "${1:-test}" in
 demo) PKGS="$BUILD_PKGS" ;;
 test) PKGS="$TEST_PKGS" ;;
 bench) PKGS="$TEST_PKGS ltrace valgrind python3" ;;
 libuv-suite) PKGS="$TEST_PKGS dpkg-dev cmake" ;;
-*) echo "usage: scripts/deps.sh [demo|test|bench|libuv-suite]" >&2; exit 2 ;;
+*) echo "usage: scripts/deps.sh [--list] [demo|test|bench|libuv-suite]" >&2; exit 2 ;;
 esac
+
+if [ -n "$list" ]; then
+	# shellcheck disable=SC2086
+	printf '%s\n' $PKGS
+	exit 0
+fi
 
 missing=""
 for p in $PKGS; do

@@ -140,6 +140,8 @@ static inline void ls_cleanup(void)
 	const char *keep = getenv("LOOPSAN_KEEP_TMP");
 
 	for (int i = 0; i < ls__ntmpdirs; i++) {
+		if (ls__tmpdirs[i] == NULL)
+			continue;
 		if (keep && *keep && strcmp(keep, "0"))
 			fprintf(stderr, "kept %s\n", ls__tmpdirs[i]);
 		else
