@@ -18,7 +18,8 @@ TEST_PKGS="$BUILD_PKGS libcriterion-dev g++ clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite
 memcached tmux libev-dev knot-resolver iproute2
 bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
-transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools"
+transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools
+libxml2-utils python3-jsonschema"
 case "${1:-test}" in
 demo) PKGS="$BUILD_PKGS" ;;
 test) PKGS="$TEST_PKGS" ;;
