@@ -19,7 +19,8 @@ TEST_PKGS="$BUILD_PKGS libcriterion-dev g++ clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite
 memcached tmux libev-dev knot-resolver iproute2
 bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
-transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools"
+transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools
+libxml2-utils python3-jsonschema"
 # --list SET: print the set's packages, one per line, and install nothing.
 list=""
 if [ "${1:-}" = "--list" ]; then

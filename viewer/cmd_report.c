@@ -6,6 +6,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/format.h"
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_SARIF, FORMAT_JUNIT };
 
@@ -363,15 +367,64 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 		text_stack(out, "callback registered at", s, fi->registered_at);
 }
 
+/* Whether the process that wrote t still runs: its pid is alive (not a
+ * zombie), runs the traced program, and started no later than the trace
+ * was made, so that a later process given the same pid is not taken for
+ * it. Start times are compared on the wall clock, which a reboot does not
+ * reset as it does the monotonic clock. */
+static int trace_process_running(const struct ls_trace *t)
+{
+	struct ls_file_header h;
+	char path[64], stat[1024], exe[sizeof(t->exe) + 16];
+	unsigned long long start;
+	struct timespec boot, real;
+	memcpy(&h, t->map, sizeof(h));
+	snprintf(path, sizeof(path), "/proc/%" PRIu64 "/stat", t->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	/* "pid (comm) state ...": starttime is field 22, comm may hold ") " */
+	char *p = strrchr(stat, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	char *q = p + 2; /* field 3, the state */
+	for (int field = 3; q && field < 22; field++) {
+		q = strchr(q, ' ');
+		q = q ? q + 1 : NULL;
+	}
+	if (!q || sscanf(q, "%llu", &start) != 1 ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot) || clock_gettime(CLOCK_REALTIME, &real))
+		return 0;
+	double started = (double)real.tv_sec - (double)boot.tv_sec +
+			 (double)(real.tv_nsec - boot.tv_nsec) / 1e9 +
+			 (double)start / (double)sysconf(_SC_CLK_TCK);
+	if (started > (double)h.start_realtime_ns / 1e9 + 1.0) /* + clock tick, rounding */
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%" PRIu64 "/exe", t->pid);
+	ssize_t len = readlink(path, exe, sizeof(exe) - 1);
+	if (len < 0) /* another user's process: its start time has to do */
+		return 1;
+	exe[len] = '\0';
+	if (len > 10 && !strcmp(exe + len - 10, " (deleted)"))
+		exe[len - 10] = '\0';
+	return strcmp(exe, t->exe) == 0;
+}
+
 void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 {
-	if (!t->exited)
+	if (!t->exited && trace_process_running(t))
+		fprintf(out, "loopsan: note: %s is incomplete (process %" PRIu64 " is still "
+			"running); reporting what it has recorded so far\n", t->path, t->pid);
+	else if (!t->exited)
 		fprintf(out, "loopsan: note: %s is incomplete (the process did not "
 			"exit cleanly); reporting what it recorded\n", t->path);
 	if (t->cut_bytes)
 		fprintf(out, "loopsan: note: %s is cut short (its last chunk lacks "
-			"%" PRIu64 " bytes); reporting what it holds\n", t->path,
-			t->cut_bytes);
+			"%" PRIu64 " byte%s); reporting what it holds\n", t->path,
+			t->cut_bytes, t->cut_bytes == 1 ? "" : "s");
 	if (t->dropped)
 		fprintf(out, "loopsan: note: %s: the shim could not record %" PRIu64
 			" records\n", t->path, t->dropped);

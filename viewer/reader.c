@@ -98,8 +98,12 @@ static int check_header(struct reader *r, struct ls_file_header *h)
 		return fail(r, "truncated trace header (%zu of %u bytes)", r->len,
 			    LS_HEADER_SIZE);
 	memcpy(h, r->buf, sizeof(*h));
+	if (h->version > LS_FORMAT_VERSION && LS_FORMAT_VERSION == 1)
+		return fail(r, "unsupported trace version %u (a newer loopsan wrote it; this "
+			    "one reads trace version 1)", h->version);
 	if (h->version > LS_FORMAT_VERSION)
-		return fail(r, "unsupported trace version %u", h->version);
+		return fail(r, "unsupported trace version %u (a newer loopsan wrote it; this "
+			    "one reads trace versions 1 to %u)", h->version, LS_FORMAT_VERSION);
 	if (h->version == 0)
 		return fail(r, "corrupt trace (version 0)");
 	if (h->header_size != LS_HEADER_SIZE)
