@@ -30,13 +30,15 @@ struct ls_options {
 	char blocking_allow[512]; /* ','-separated function names a blocking call may come from */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
+	uint32_t help;          /* 1: list the options on stderr at load */
+	char log_path[512];     /* absolute; "" = stderr */
 };
 
 extern struct ls_options ls_opt;
 extern int ls_disabled;            /* set once: AT_SECURE, or a fatal setup error */
 
 /* options.c */
-void ls_options_parse(const char *text);
+#include "tracer/options.h"
 
 /* trace.c: per-thread record buffers. ls_rec_reserve returns where a record
  * of `size` bytes (a multiple of 8) may be written, or NULL when tracing is
