@@ -284,8 +284,18 @@ static char *resolve_dir(const char *dir)
 	if (make_dirs(dir))
 		return NULL;
 	char *abs = realpath(dir, NULL);
-	if (!abs)
+	if (!abs) {
 		ls_error("%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	char *pair = quote_pair("dir", 3, abs);  /* as set_environment passes it */
+	if (!pair) {
+		ls_error("%s: a directory whose name holds both quotes and a separator cannot be "
+			 "passed to the shim", dir);
+		free(abs);
+		return NULL;
+	}
+	free(pair);
 	return abs;
 }
 
@@ -324,8 +334,8 @@ static void set_environment(const char *shim, const struct run_args *a,
 		opts[--n] = '\0';
 	if (a->options)
 		append(&opts, a->options);
-	char *tail = quote_pair("dir", 3, dir);
-	append(&opts, tail ? tail : "dir=.");
+	char *tail = quote_pair("dir", 3, dir);  /* not NULL: resolve_dir checked */
+	append(&opts, tail);
 	free(tail);
 	tail = ls_xmalloc(strlen(session) + 16);
 	sprintf(tail, "session=%s", session);
