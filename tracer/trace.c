@@ -219,6 +219,13 @@ static void ls_tell_run(const char *msg)
 	errno = saved;
 }
 
+/* msg where the shim's lines go: log_path, or the stderr the process
+ * started with. Keeps errno. */
+void ls_trace_say(const char *msg)
+{
+	ls_say(msg);
+}
+
 /* msg once per process (by its address: a message of the shim's own). */
 void ls_trace_say_once(const char *msg)
 {

@@ -61,8 +61,11 @@ void ls_trace_prepare(void);
 void ls_trace_before_id_change(void);
 void ls_trace_finish(void);
 void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
-/* One line on stderr (the one the process started with), once per process
- * for each message (a string constant of the shim's). Keeps errno. */
+/* One line where the shim's lines go: log_path, or the stderr the process
+ * started with. Keeps errno. */
+void ls_trace_say(const char *msg);
+/* The same once per process for each message (a string constant of the
+ * shim's). */
 void ls_trace_say_once(const char *msg);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */
