@@ -56,6 +56,9 @@ $(BUILD)/obj/viewer/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(SAN_FULL) $(WARN) -c -o $@ $<
 
+# viewer/options.c is tracer/options.c, the shim's option table, included.
+$(BUILD)/obj/viewer/viewer/options.o: tracer/options.c
+
 # Fixtures are real libuv/libevent programs, built with line info and frame
 # pointers so that creation sites symbolize to the lines the tests expect.
 # Each lives beside the tests of its family (tests/uv/fixtures/NAME.c, ...,
@@ -282,6 +285,7 @@ FUZZ_PROBE  := printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n
 $(FUZZ_BUILD)/obj/viewer/%.o: viewer/%.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(STD) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Wall -Wextra -c -o $@ $<
+$(FUZZ_BUILD)/obj/viewer/options.o: tracer/options.c
 
 $(FUZZ_BIN): tests/fuzz/fuzz_reader.c viewer/cmd_stats.c $(FUZZ_OBJ) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)

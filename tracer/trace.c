@@ -157,7 +157,7 @@ __attribute__((constructor(101))) static void ls_stderr_remember(void)
 	}
 }
 
-static void ls_say(const char *msg)
+static void ls_say_stderr(const char *msg)
 {
 	struct stat st;
 	if (!ls_stderr.known || fstat(STDERR_FILENO, &st) != 0 || st.st_dev != ls_stderr.dev ||
@@ -165,6 +165,33 @@ static void ls_say(const char *msg)
 		return;
 	ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
 	(void)rc;
+}
+
+/* log_path: msg appended to that file, through a descriptor of the
+ * shim's own for this one line. When it cannot be opened, one line says
+ * so and the lines go to stderr after all. Keeps errno. */
+static void ls_say(const char *msg)
+{
+	static int log_failed;
+	int saved = errno;
+	int fd = -1;
+	if (ls_opt.log_path[0] != 0 && !__atomic_load_n(&log_failed, __ATOMIC_RELAXED))
+		fd = open(ls_opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
+	if (fd >= 0) {
+		ssize_t rc = write(fd, msg, strlen(msg));
+		(void)rc;
+		close(fd);
+	} else {
+		if (ls_opt.log_path[0] != 0 && !__atomic_exchange_n(&log_failed, 1, __ATOMIC_RELAXED)) {
+			char line[700];
+			snprintf(line, sizeof(line), "loopsan: cannot open log_path %s: %s; "
+				 "loopsan's lines go to stderr\n", ls_opt.log_path, strerror(errno));
+			ls_say_stderr(line);
+		}
+		ls_say_stderr(msg);
+	}
+	errno = saved;
 }
 
 /* The directory loopsan run made for the shim's reasons (its
@@ -190,6 +217,13 @@ static void ls_tell_run(const char *msg)
 		close(fd);
 	}
 	errno = saved;
+}
+
+/* msg where the shim's lines go: log_path, or the stderr the process
+ * started with. Keeps errno. */
+void ls_trace_say(const char *msg)
+{
+	ls_say(msg);
 }
 
 /* msg once per process (by its address: a message of the shim's own). */
@@ -1037,7 +1071,8 @@ __attribute__((constructor(101))) static void ls_trace_init(void)
 		return;
 	}
 	ls_own_pid = getpid();
-	ls_options_parse(getenv("LOOPSAN_OPTIONS"));
+	ls_stderr_remember();  /* before the options' lines, whichever constructor runs first */
+	ls_options_parse(&ls_opt, getenv("LOOPSAN_OPTIONS"), ls_say);
 	const char *notes = getenv("LOOPSAN_RUN_NOTES");
 	if (notes != NULL && notes[0] == '/' && strlen(notes) < sizeof(ls_run_notes))
 		strcpy(ls_run_notes, notes);

@@ -30,13 +30,15 @@ struct ls_options {
 	char blocking_allow[512]; /* ','-separated function names a blocking call may come from */
 	char dir[512];          /* where traces go; "" = working directory */
 	char session[64];
+	uint32_t help;          /* 1: list the options on stderr at load */
+	char log_path[512];     /* absolute; "" = stderr */
 };
 
 extern struct ls_options ls_opt;
 extern int ls_disabled;            /* set once: AT_SECURE, or a fatal setup error */
 
 /* options.c */
-void ls_options_parse(const char *text);
+#include "tracer/options.h"
 
 /* trace.c: per-thread record buffers. ls_rec_reserve returns where a record
  * of `size` bytes (a multiple of 8) may be written, or NULL when tracing is
@@ -59,8 +61,11 @@ void ls_trace_prepare(void);
 void ls_trace_before_id_change(void);
 void ls_trace_finish(void);
 void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
-/* One line on stderr (the one the process started with), once per process
- * for each message (a string constant of the shim's). Keeps errno. */
+/* One line where the shim's lines go: log_path, or the stderr the process
+ * started with. Keeps errno. */
+void ls_trace_say(const char *msg);
+/* The same once per process for each message (a string constant of the
+ * shim's). */
 void ls_trace_say_once(const char *msg);
 int ls_trace_exec_begin(void);  /* finish before an exec: 1 when there was a trace of ours */
 void ls_trace_exec_failed(void); /* the exec returned: the process goes on */

@@ -16,6 +16,7 @@
  * waits for them up to --wait seconds, then names those still running and
  * where their traces will be. */
 #include "viewer/commands.h"
+#include "tracer/options.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,7 +37,7 @@
 struct run_args {
 	const char *dir;      /* --dir */
 	const char *opt_dir;  /* -O dir=, used when there is no --dir */
-	int fail;
+	int fail;             /* --fail[=CODE]: the status when CMD succeeded with findings */
 	int wait_s;           /* --wait: for descendants once CMD exited */
 	enum ls_color_mode color;
 	struct ls_suppressions supp; /* --suppressions */
@@ -51,7 +52,7 @@ static volatile sig_atomic_t interrupted;  /* SIGINT/SIGTERM: stop waiting for d
 
 void ls_run_usage(FILE *out)
 {
-	fputs("usage: loopsan run [--dir DIR] [--fail] [--suppressions FILE]... [--color WHEN]\n"
+	fputs("usage: loopsan run [--dir DIR] [--fail[=CODE]] [--suppressions FILE]... [--color WHEN]\n"
 	      "                   [-O key=value]... -- CMD [ARGS...]\n"
 	      "\n"
 	      "Runs CMD (and all its children) with the loopsan shim preloaded, then\n"
@@ -60,7 +61,8 @@ void ls_run_usage(FILE *out)
 	      "options:\n"
 	      "  --dir DIR        write the traces into DIR (default: the current\n"
 	      "                   directory; created if missing)\n"
-	      "  --fail           exit 66 when there is any unsuppressed finding\n"
+	      "  --fail[=CODE]    exit 66 (or CODE, 1..255) when CMD succeeded but there\n"
+	      "                   is an unsuppressed finding\n"
 	      "  --wait SECONDS   once CMD exited, wait this long for the processes it\n"
 	      "                   left running (a daemon's children; default 10, 0: not\n"
 	      "                   at all), then report; those still running are named\n"
@@ -70,7 +72,8 @@ void ls_run_usage(FILE *out)
 	      "                   match (repeatable)\n"
 	      "  --color WHEN     auto (the default: when stderr is a terminal and\n"
 	      "                   NO_COLOR is not set), always or never\n"
-	      "  -O key=value     a LOOPSAN_OPTIONS setting, e.g. -O slow_callback_ms=50\n"
+	      "  -O key=value     a LOOPSAN_OPTIONS setting, e.g. -O slow_callback_ms=50,\n"
+	      "                   checked before CMD starts (-O help=1: the shim lists them)\n"
 	      "  -h, --help       show this help\n"
 	      "\n"
 	      "The shim is libloopsan.so next to the loopsan binary, or $LOOPSAN_LIB.\n"
@@ -87,11 +90,15 @@ void ls_run_usage(FILE *out)
 	      "A process CMD left running past --wait: \"still running: pid N (NAME);\n"
 	      "its trace: DIR/loopsan.N.trace\".\n"
 	      "\n"
-	      "exit status: CMD's own (128+N when killed by signal N), 66 with --fail\n"
-	      "when there are findings, 127 when CMD cannot be run, 2 on a usage error.\n"
+	      "exit status: CMD's own (128+N when killed by signal N); with --fail, 66\n"
+	      "(or CODE) when CMD exited 0 and there are findings; 127 when CMD cannot\n"
+	      "be run; 2 on a usage error (a bad -O key or value among them: CMD does\n"
+	      "not start).\n"
 	      "No trace is no error of run's: the status is still CMD's.\n",
 	      out);
 }
+
+static void append(char **list, const char *item);
 
 static char *join(const char *a, const char *sep, const char *b)
 {
@@ -102,18 +109,49 @@ static char *join(const char *a, const char *sep, const char *b)
 	return s;
 }
 
+/* "key=value", with the value quoted when it holds a LOOPSAN_OPTIONS
+ * separator; NULL when it holds both quotes as well. */
+static char *quote_pair(const char *key, size_t klen, const char *v)
+{
+	char *pair = ls_xmalloc(klen + strlen(v) + 4);
+	if (!strpbrk(v, ":, \t\n\r\v\f") && v[0] != '"' && v[0] != '\'') {
+		sprintf(pair, "%.*s=%s", (int)klen, key, v);
+		return pair;
+	}
+	char q = strchr(v, '"') ? '\'' : '"';
+	if (strchr(v, q)) {
+		free(pair);
+		return NULL;
+	}
+	sprintf(pair, "%.*s=%c%s%c", (int)klen, key, q, v, q);
+	return pair;
+}
+
+/* One -O pair, checked as the shim will parse it (tracer/options.c), and
+ * quoted for LOOPSAN_OPTIONS when its value holds a separator. */
 static int add_option(struct run_args *a, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
-	if (!eq || eq == kv || strchr(kv, ':')) {
-		ls_error("run: bad option '-O %s' (want key=value, no ':')", kv);
+	if (!eq || eq == kv) {
+		ls_error("run: bad option '-O %s' (want key=value; -O help=1 lists them)", kv);
+		return -1;
+	}
+	char why[512];
+	const char *v = eq + 1;
+	if (ls_option_check(kv, (size_t)(eq - kv), v, strlen(v), why, sizeof(why))) {
+		ls_error("run: -O %s", why);
+		return -1;
+	}
+	char *pair = quote_pair(kv, (size_t)(eq - kv), v);
+	if (!pair) {
+		ls_error("run: -O %.*s: a value with both quotes and a separator cannot be passed",
+			 (int)(eq - kv), kv);
 		return -1;
 	}
 	if (strncmp(kv, "dir=", 4) == 0)
-		a->opt_dir = eq + 1;
-	char *joined = join(a->options, ":", kv);
-	free(a->options);
-	a->options = joined;
+		a->opt_dir = v;
+	append(&a->options, pair);
+	free(pair);
 	return 0;
 }
 
@@ -132,7 +170,15 @@ static int parse_one(int argc, char **argv, int *i, struct run_args *a)
 	if (bad)
 		return -1;
 	if (strcmp(arg, "--fail") == 0) {
-		a->fail = 1;
+		a->fail = LS_EXIT_FINDINGS;
+	} else if (strncmp(arg, "--fail=", 7) == 0) {
+		char *end;
+		long code = strtol(arg + 7, &end, 10);
+		if (code < 1 || code > 255 || *end != '\0' || end == arg + 7) {
+			ls_error("run: --fail=CODE needs an exit status in 1..255, not '%s'", arg + 7);
+			return -1;
+		}
+		a->fail = (int)code;
 	} else if (strcmp(arg, "--wait") == 0) {
 		char *end;
 		long w = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : -1;
@@ -238,8 +284,18 @@ static char *resolve_dir(const char *dir)
 	if (make_dirs(dir))
 		return NULL;
 	char *abs = realpath(dir, NULL);
-	if (!abs)
+	if (!abs) {
 		ls_error("%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	char *pair = quote_pair("dir", 3, abs);  /* as set_environment passes it */
+	if (!pair) {
+		ls_error("%s: a directory whose name holds both quotes and a separator cannot be "
+			 "passed to the shim", dir);
+		free(abs);
+		return NULL;
+	}
+	free(pair);
 	return abs;
 }
 
@@ -278,8 +334,11 @@ static void set_environment(const char *shim, const struct run_args *a,
 		opts[--n] = '\0';
 	if (a->options)
 		append(&opts, a->options);
-	char *tail = ls_xmalloc(strlen(dir) + strlen(session) + 32);
-	sprintf(tail, "dir=%s:session=%s", dir, session);
+	char *tail = quote_pair("dir", 3, dir);  /* not NULL: resolve_dir checked */
+	append(&opts, tail);
+	free(tail);
+	tail = ls_xmalloc(strlen(session) + 16);
+	sprintf(tail, "session=%s", session);
 	append(&opts, tail);
 	setenv("LOOPSAN_OPTIONS", opts, 1);
 	free(opts);
@@ -660,5 +719,6 @@ int ls_cmd_run(int argc, char **argv)
 	free(dir);
 	ls_suppressions_free(&a.supp);
 	free(a.options);
-	return a.fail && findings > 0 ? LS_EXIT_FINDINGS : status;
+	/* CMD's own failure says more than findings do (a crash's 139 stays). */
+	return status == 0 && a.fail && findings > 0 ? a.fail : status;
 }

@@ -1,6 +1,7 @@
-/* `loopsan run [--dir DIR] [--fail] [-O k=v]... -- CMD ARGS`: runs CMD under
- * the shim, prints the text report on stderr, exits with CMD's status (66 with
- * --fail when there are findings). */
+/* `loopsan run [--dir DIR] [--fail[=CODE]] [-O k=v]... -- CMD ARGS`: runs CMD
+ * under the shim, prints the text report on stderr, exits with CMD's status
+ * (with --fail, 66 or CODE when CMD succeeded and there are findings); a bad
+ * -O pair is a usage error before CMD starts. */
 #include "tests/harness.h"
 
 LS_SUITE(run);
@@ -272,4 +273,113 @@ Test(run, the_shim_s_reason_is_passed_on_when_it_cannot_create_the_trace)
 	free(tmpdir);
 	free(bin);
 	free(viewer);
+}
+
+/* A -O pair the shim would refuse: exit 2, one line naming it, and the
+ * command never starts (it would leave a file behind). */
+Test(run, a_bad_O_pair_is_a_usage_error_and_the_command_does_not_run)
+{
+	static const struct { const char *pair, *said; } cases[] = {
+		{ "slow_callback_ms=soon", "slow_callback_ms='soon': bad value, want 1..3600000 (default 100)" },
+		{ "stacks=2", "stacks='2': bad value, want 0 or 1 (default 1)" },
+		{ "bogus_key=1", "'bogus_key': unknown option" },
+		{ "no_equals", "'-O no_equals'" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ls_run r;
+		const char *dir = ls_tmpdir();
+		char *marker = ls_fmt("%s/ran", dir);
+		char *script = ls_fmt("touch %s", marker);
+		const char *const opts[] = { "-O", cases[i].pair, NULL };
+		const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+
+		loopsan_run_argv(&r, dir, opts, argv);
+		cr_assert_eq(ls_exit_code(&r), 2, "-O %s:\n%s", cases[i].pair, r.err);
+		ls_assert_one_line(&r, cases[i].said);
+		cr_assert_eq(access(marker, F_OK), -1, "-O %s: the command ran", cases[i].pair);
+		ls_run_free(&r);
+		free(script);
+		free(marker);
+		ls_cleanup();
+	}
+}
+
+Test(run, an_O_value_with_separators_reaches_the_shim_whole)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+	char *sub = ls_fmt("%s/traces: a, b", dir);
+	char *pair = ls_fmt("dir=%s", sub);
+	const char *const opts[] = { "-O", "slow_callback_ms=50,stacks=1", NULL };
+
+	/* run's own --dir from -O dir=, quoted for the shim */
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	char *bin = ls_fixture_bin("slow_work");
+	const char *args[] = { "run", "-O", pair, "-O", "blocking_allow=fsync,sync", "--", bin, NULL };
+	ls_run_viewer(&r, ls_tmpdir(), args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "LOOPSAN_OPTIONS"), "%s", r.err);
+	cr_assert_eq(ls_count_traces(sub), 1, "the trace goes to \"%s\":\n%s", sub, r.err);
+	ls_run_free(&r);
+	/* a value of -O may hold the pairs of a list itself */
+	loopsan_run(&r, "slow_work", ls_tmpdir(), opts);
+	cr_assert_eq(ls_exit_code(&r), 2, "'50,stacks=1' is no number:\n%s", r.err);
+	ls_run_free(&r);
+	free(bin);
+	free(pair);
+	free(sub);
+}
+
+/* The crash fixture dies of SIGSEGV in a callback (a crash-in-callback
+ * finding): --fail keeps 139, the program's own failure. */
+Test(run, fail_keeps_a_crashed_program_s_status)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+	const char *const opts[] = { "--fail", NULL };
+
+	loopsan_run(&r, "crash", dir, opts);
+	cr_assert_eq(ls_exit_code(&r), 128 + SIGSEGV, "%s", r.err);
+	cr_assert(strstr(r.err, "crash-in-callback"), "the crash is a finding:\n%s", r.err);
+	ls_run_free(&r);
+}
+
+Test(run, fail_keeps_a_failing_program_s_own_status_with_findings)
+{
+	struct ls_run r;
+	char *bin = ls_fixture_bin("slow_timer");
+	char *script = ls_fmt("%s; exit 5", bin);
+	const char *const opts[] = { "--fail", NULL };
+	const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+
+	loopsan_run_argv(&r, ls_tmpdir(), opts, argv);
+	cr_assert_eq(ls_exit_code(&r), 5, "%s", r.err);
+	cr_assert(strstr(r.err, "on_slow_once"), "there are findings:\n%s", r.err);
+	ls_run_free(&r);
+	free(script);
+	free(bin);
+}
+
+Test(run, fail_with_a_code_exits_with_it_when_the_program_succeeded)
+{
+	struct ls_run r;
+	const char *const nine[] = { "--fail=9", NULL };
+
+	loopsan_run(&r, "slow_timer", ls_tmpdir(), nine);
+	cr_assert_eq(ls_exit_code(&r), 9, "%s", r.err);
+	ls_run_free(&r);
+
+	loopsan_run(&r, "transparent", ls_tmpdir(), nine);
+	cr_assert_eq(ls_exit_code(&r), 3, "no findings: the program's status\n%s", r.err);
+	ls_run_free(&r);
+
+	static const char *const bad[] = { "--fail=0", "--fail=256", "--fail=x", "--fail=" };
+	for (size_t i = 0; i < 4; i++) {
+		const char *const opts[] = { bad[i], NULL };
+		loopsan_run(&r, "transparent", ls_tmpdir(), opts);
+		cr_assert_eq(ls_exit_code(&r), 2, "%s:\n%s", bad[i], r.err);
+		ls_assert_one_line(&r, "--fail=CODE");
+		ls_run_free(&r);
+		ls_cleanup();
+	}
 }
