@@ -171,7 +171,7 @@ char *ls_run_find_shim(void)
 	if (!abs)
 		abs = shim_file(beside);
 	if (!abs)
-		ls_error("cannot find the shim: neither %s/lib/loopsan/" LS_SHIM_NAME
-			 " nor %s exists (set LOOPSAN_LIB)", self, beside);
+		ls_error("cannot find the shim: neither %s nor %s exists (set LOOPSAN_LIB)",
+			 installed, beside);
 	return abs;
 }
