@@ -236,7 +236,7 @@ INSTALL_COMP := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 man: $(BUILD)/loopsan.1
 
 $(BUILD)/loopsan.1: $(BUILD)/loopsan scripts/manpage.sh
-	scripts/manpage.sh $(BUILD)/loopsan >$@.tmp && mv $@.tmp $@
+	scripts/manpage.sh $(BUILD)/loopsan >$@.$$$$.tmp && mv $@.$$$$.tmp $@
 
 install: all $(BUILD)/loopsan.1
 	install -d $(INSTALL_BIN) $(INSTALL_LIB) $(INSTALL_MAN) $(INSTALL_COMP)
