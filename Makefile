@@ -223,6 +223,36 @@ real: deps
 	@$(MAKE) --no-print-directory all $(REAL_BIN)
 	LOOPSAN_BUILD=$(abspath $(BUILD)) $(REAL_BIN) --jobs 2
 
+# ---- install: `make install`, `make uninstall` -----------------------------
+# PREFIX (default /usr/local) and DESTDIR as usual: bin/loopsan, the shim in
+# lib/loopsan/ (where the installed loopsan run looks: ../lib/loopsan/ from
+# its binary), the man page loopsan(1), made from the CLI's own help texts
+# (scripts/manpage.sh), and bash completion.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL_BIN  := $(DESTDIR)$(PREFIX)/bin
+INSTALL_LIB  := $(DESTDIR)$(PREFIX)/lib/loopsan
+INSTALL_MAN  := $(DESTDIR)$(PREFIX)/share/man/man1
+INSTALL_COMP := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+
+.PHONY: man install uninstall
+man: $(BUILD)/loopsan.1
+
+$(BUILD)/loopsan.1: $(BUILD)/loopsan scripts/manpage.sh
+	scripts/manpage.sh $(BUILD)/loopsan >$@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+install: all $(BUILD)/loopsan.1
+	install -d $(INSTALL_BIN) $(INSTALL_LIB) $(INSTALL_MAN) $(INSTALL_COMP)
+	install -m 755 $(BUILD)/loopsan $(INSTALL_BIN)/loopsan
+	install -m 644 $(BUILD)/libloopsan.so $(INSTALL_LIB)/libloopsan.so
+	install -m 644 $(BUILD)/loopsan.1 $(INSTALL_MAN)/loopsan.1
+	install -m 644 scripts/loopsan.bash-completion $(INSTALL_COMP)/loopsan
+
+uninstall:
+	rm -f $(INSTALL_BIN)/loopsan $(INSTALL_LIB)/libloopsan.so \
+		$(INSTALL_MAN)/loopsan.1 $(INSTALL_COMP)/loopsan
+	rmdir $(INSTALL_LIB) 2>/dev/null || true
+
 # ---- benchmarks: `make bench` (see BENCHMARKS.md) -------------------------
 # Real libuv programs (and libevent baselines, ev_*) built -O2 like a user's
 # program, then bench/run.sh runs each with and without the shim.

@@ -17,7 +17,7 @@ BUILD_PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
 libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev libpython3.11-dev"
 TEST_PKGS="$BUILD_PKGS libcriterion-dev g++ clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite
-memcached tmux libev-dev knot-resolver iproute2
+memcached tmux libev-dev knot-resolver iproute2 man-db
 bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
 transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools
 libxml2-utils python3-jsonschema"

@@ -39,9 +39,15 @@ void ls_report_usage(FILE *out)
 	      "  --suppressions FILE  leave out the findings FILE's kind:pattern\n"
 	      "                       lines match (repeatable)\n"
 	      "  --color WHEN         auto (the default: on a terminal, unless\n"
-	      "                       NO_COLOR is set), always or never; text only\n"
+	      "                       NO_COLOR is set or TERM=dumb), always or never;\n"
+	      "                       text only\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
+	      "finding kinds:\n", out);
+	for (int k = 0; k < LS_FINDING_KIND_COUNT; k++)
+		fprintf(out, "  %-21s%s\n", ls_finding_kind_name((enum ls_finding_kind)k),
+			ls_finding_kind_info((enum ls_finding_kind)k)->title);
+	fputs("\n"
 	      "environment:\n"
 	      "  LOOPSAN_DEBUG_PATH   directories (':'-separated) searched for separate\n"
 	      "                       debug files before /usr/lib/debug, by build-id:\n"

@@ -32,8 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHIM_NAME "libloopsan.so"
-
 struct run_args {
 	const char *dir;      /* --dir */
 	const char *opt_dir;  /* -O dir=, used when there is no --dir */
@@ -76,7 +74,9 @@ void ls_run_usage(FILE *out)
 	      "                   checked before CMD starts (-O help=1: the shim lists them)\n"
 	      "  -h, --help       show this help\n"
 	      "\n"
-	      "The shim is libloopsan.so next to the loopsan binary, or $LOOPSAN_LIB.\n"
+	      "The shim is $LOOPSAN_LIB (a relative path taken from the working\n"
+	      "directory), else ../lib/loopsan/libloopsan.so from the loopsan binary\n"
+	      "(where make install puts it), else libloopsan.so beside it.\n"
 	      "A program linked with AddressSanitizer gets its libasan first in\n"
 	      "LD_PRELOAD, before the shim, as ASan requires.\n"
 	      "\n"
@@ -233,32 +233,6 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	}
 	a->cmd = argv + i;
 	return 0;
-}
-
-static char *find_shim(void)
-{
-	const char *env = getenv("LOOPSAN_LIB");
-	char self[PATH_MAX];
-	char *path;
-	if (env && *env) {
-		path = ls_xstrdup(env);
-	} else {
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n < 0)
-			n = 0;
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		path = join(self, "/", SHIM_NAME);
-	}
-	if (access(path, R_OK) != 0) {
-		ls_error("%s: cannot use the shim: %s (set LOOPSAN_LIB)", path,
-			 strerror(errno));
-		free(path);
-		return NULL;
-	}
-	return path;
 }
 
 static int make_dirs(const char *dir)
@@ -687,7 +661,7 @@ int ls_cmd_run(int argc, char **argv)
 			ls_run_usage(stdout);
 		return rc > 0 ? LS_EXIT_OK : LS_EXIT_USAGE;
 	}
-	char *shim = find_shim();
+	char *shim = ls_run_find_shim();
 	char *dir = shim ? resolve_dir(a.dir) : NULL;
 	if (!dir) {
 		free(shim);

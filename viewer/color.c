@@ -21,11 +21,16 @@ int ls_color_parse(const char *s, enum ls_color_mode *mode)
 	return 0;
 }
 
+/* auto: a terminal that can show colors, and no one asked for none
+ * (no-color.org: NO_COLOR set and not empty). TERM=dumb is a terminal
+ * that understands no escape sequence at all (Emacs' shell buffers). */
 void ls_color_setup(enum ls_color_mode mode, int fd)
 {
 	const char *no_color = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
 	if (mode == LS_COLOR_AUTO)
-		enabled = isatty(fd) && !(no_color && *no_color);
+		enabled = isatty(fd) && !(no_color && *no_color) &&
+			  !(term && strcmp(term, "dumb") == 0);
 	else
 		enabled = mode == LS_COLOR_ALWAYS;
 }

@@ -1,5 +1,6 @@
 /* Colors in the text output, only on a terminal unless asked for:
- * --color=auto|always|never, and NO_COLOR (non-empty) turns auto off. */
+ * --color=auto|always|never; NO_COLOR (non-empty) and TERM=dumb turn auto
+ * off. */
 #ifndef LOOPSAN_VIEWER_COLOR_H
 #define LOOPSAN_VIEWER_COLOR_H
 

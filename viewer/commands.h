@@ -39,6 +39,10 @@ struct ls_run_exe {
 };
 char *ls_run_exe_path(const char *cmd);  /* as execvp finds it; NULL when not found */
 int ls_run_exe_inspect(const char *path, struct ls_run_exe *out);  /* -1: not a 64-bit ELF */
+/* The shim run preloads, as an absolute path (run_exe.c says where it
+ * looks); NULL after a one-line message when there is none. */
+#define LS_SHIM_NAME "libloopsan.so"
+char *ls_run_find_shim(void);
 void ls_check_usage(FILE *out);
 void ls_stats_usage(FILE *out);
 void ls_export_usage(FILE *out);

@@ -27,6 +27,7 @@ static const struct command commands[] = {
 static void usage(FILE *out)
 {
 	fputs("usage: loopsan COMMAND [OPTIONS] [ARGS...]\n"
+	      "       loopsan help [COMMAND]\n"
 	      "\n"
 	      "loopsan is a runtime sanitizer and tracer for event-loop programs.\n"
 	      "LD_PRELOAD=libloopsan.so PROGRAM writes loopsan.<pid>.trace; these\n"
@@ -37,14 +38,57 @@ static void usage(FILE *out)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "options:\n"
-	      "  -h, --help     show this help; loopsan COMMAND --help for a command's\n"
+	      "  -h, --help     show this help; loopsan help COMMAND (or loopsan\n"
+	      "                 COMMAND --help) for a command's\n"
 	      "  --version      show the version\n"
+	      "\n"
+	      "environment:\n"
+	      "  LOOPSAN_OPTIONS     the shim's settings, key=value pairs separated\n"
+	      "                      by ':', e.g. slow_callback_ms=50:dir=/tmp/traces\n"
+	      "  LOOPSAN_LIB         the shim run preloads (default: the one\n"
+	      "                      installed with loopsan, ../lib/loopsan/ from\n"
+	      "                      the binary, else libloopsan.so beside it); a\n"
+	      "                      relative path is taken from the working directory\n"
+	      "  LOOPSAN_DEBUG_PATH  directories (':'-separated) searched for\n"
+	      "                      separate debug files before /usr/lib/debug\n"
+	      "  LOOPSAN_RUN_NOTES   set by run for the shim: where it leaves the\n"
+	      "                      reason it could not write a trace\n"
+	      "  NO_COLOR            when not empty, --color auto means no color;\n"
+	      "                      so does TERM=dumb\n"
 	      "\n"
 	      "exit status: 0 ok, 2 usage error or bad trace file;\n"
 	      "check: 1 when a finding fails the gate;\n"
 	      "run: the command's own status, or 66 with --fail when there are\n"
 	      "unsuppressed findings.\n",
 	      out);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* loopsan help [COMMAND]: the same text as loopsan [COMMAND] --help. */
+static int help(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stdout);
+		return LS_EXIT_OK;
+	}
+	const struct command *c = find_command(argv[1]);
+	if (!c) {
+		ls_error("help: unknown command '%s' (see loopsan --help)", argv[1]);
+		return LS_EXIT_USAGE;
+	}
+	if (argc > 2) {
+		ls_error("help: one command at a time ('%s' too many)", argv[2]);
+		return LS_EXIT_USAGE;
+	}
+	c->usage(stdout);
+	return LS_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -54,19 +98,20 @@ int main(int argc, char **argv)
 		return LS_EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
-	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
-	    strcmp(cmd, "help") == 0) {
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		usage(stdout);
 		return LS_EXIT_OK;
 	}
+	if (strcmp(cmd, "help") == 0)
+		return help(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
 		printf("loopsan %s (trace format %u)\n", LOOPSAN_VERSION,
 		       LS_FORMAT_VERSION);
 		return LS_EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(cmd, commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+	const struct command *c = find_command(cmd);
+	if (c)
+		return c->run(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		ls_error("unknown option '%s' (see loopsan --help)", cmd);
 	else

@@ -5,13 +5,17 @@
  * in the list of loaded libraries (so it must precede the shim in
  * LD_PRELOAD). Read from the ELF headers and the dynamic section only:
  * PT_INTERP, and the DT_NEEDED names. A file that is not a 64-bit ELF
- * (a script, say) is left alone: nothing is known of it. */
+ * (a script, say) is left alone: nothing is known of it.
+ * And where the shim itself is. */
 #include "viewer/commands.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* cmd as execvp would find it, or NULL. */
@@ -112,4 +116,62 @@ int ls_run_exe_inspect(const char *path, struct ls_run_exe *out)
 out:
 	close(fd);
 	return rc;
+}
+
+/* path as an absolute path to a regular file, or NULL with errno set. */
+static char *shim_file(const char *path)
+{
+	char *abs = realpath(path, NULL);
+	struct stat st;
+	if (abs && stat(abs, &st) == 0 && !S_ISREG(st.st_mode)) {
+		free(abs);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return NULL;
+	}
+	if (abs && access(abs, R_OK) != 0) {
+		free(abs);
+		return NULL;
+	}
+	return abs;
+}
+
+/* $LOOPSAN_LIB; else what `make install` put beside bin/:
+ * ../lib/loopsan/libloopsan.so from the binary; else the build tree's
+ * layout, libloopsan.so beside the binary. Always absolute: the program
+ * may change directory, and a bare name in LD_PRELOAD is looked up in
+ * the system's library path, not here (the shim would silently not
+ * load). */
+char *ls_run_find_shim(void)
+{
+	const char *env = getenv("LOOPSAN_LIB");
+	if (env && *env) {
+		char *abs = shim_file(env);
+		if (abs)
+			return abs;
+		char cwd[PATH_MAX];
+		if (env[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			ls_error("LOOPSAN_LIB=%s: cannot use the shim: %s (a relative path is "
+				 "taken from the working directory, %s)", env, strerror(errno), cwd);
+		else
+			ls_error("LOOPSAN_LIB=%s: cannot use the shim: %s", env, strerror(errno));
+		return NULL;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		n = 0;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	char installed[PATH_MAX + 64], beside[PATH_MAX + 64];
+	snprintf(installed, sizeof(installed), "%s/../lib/loopsan/" LS_SHIM_NAME, self);
+	snprintf(beside, sizeof(beside), "%s/" LS_SHIM_NAME, self);
+	char *abs = shim_file(installed);
+	if (!abs)
+		abs = shim_file(beside);
+	if (!abs)
+		ls_error("cannot find the shim: neither %s nor %s exists (set LOOPSAN_LIB)",
+			 installed, beside);
+	return abs;
 }

@@ -705,6 +705,7 @@ static char *report_on_tty(const char *trace, const char *no_color)
 		int slave = open(slave_name, O_RDWR | O_NOCTTY);
 		if (slave < 0 || dup2(slave, 1) < 0)
 			_exit(126);
+		setenv("TERM", "xterm", 1); /* TERM=dumb would mean no color */
 		if (no_color)
 			setenv("NO_COLOR", no_color, 1);
 		else
