@@ -44,7 +44,9 @@ static void usage(FILE *out)
 	      "\n"
 	      "environment:\n"
 	      "  LOOPSAN_OPTIONS     the shim's settings, key=value pairs separated\n"
-	      "                      by ':', e.g. slow_callback_ms=50:dir=/tmp/traces\n"
+	      "                      by ':', ',' or spaces, e.g.\n"
+	      "                      slow_callback_ms=50:dir=/tmp/traces; help=1 lists\n"
+	      "                      them on the program's stderr\n"
 	      "  LOOPSAN_LIB         the shim run preloads (default: the one\n"
 	      "                      installed with loopsan, ../lib/loopsan/ from\n"
 	      "                      the binary, else libloopsan.so beside it); a\n"
@@ -58,8 +60,8 @@ static void usage(FILE *out)
 	      "\n"
 	      "exit status: 0 ok, 2 usage error or bad trace file;\n"
 	      "check: 1 when a finding fails the gate;\n"
-	      "run: the command's own status, or 66 with --fail when there are\n"
-	      "unsuppressed findings.\n",
+	      "run: the command's own status (128+N when killed by signal N); with\n"
+	      "--fail, 66 (or --fail=CODE) when it exited 0 with unsuppressed findings.\n",
 	      out);
 }
 
