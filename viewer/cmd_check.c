@@ -82,7 +82,8 @@ int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms)
 	char *end;
 	double v = strtod(arg, &end);
 	if (end == arg || *end != '\0' || !isfinite(v) || v <= 0 || v > 3600000) {
-		ls_error("%s: bad --slow-ms '%s' (milliseconds, more than 0)", cmd, arg);
+		ls_error("%s: bad --slow-ms '%s' (milliseconds, more than 0 and at most "
+			 "3600000, an hour)", cmd, arg);
 		return -1;
 	}
 	*ms = v;
@@ -91,7 +92,35 @@ int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms)
 
 /* ---- output ---- */
 
-/* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36 */
+/* The text report's headline of fi without its "kind: ", on one line
+ * (control characters of a message as \xNN). */
+static void print_headline_body(FILE *out, const struct ls_report *r,
+				const struct ls_finding *fi)
+{
+	char *text = NULL, prefix[128];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	if (!m)
+		return;
+	ls_report_print_headline(m, r, fi);
+	fclose(m);
+	int n = snprintf(prefix, sizeof(prefix), "%s%s%s: ", ls_color_kind(fi->kind),
+			 ls_finding_kind_name(fi->kind), ls_color_reset());
+	const char *p = text;
+	if (n > 0 && strncmp(text, prefix, (size_t)n) == 0)
+		p += n;
+	for (; *p; p++) {
+		if ((unsigned char)*p < 0x20 && *p != '\033')
+			fprintf(out, "\\x%02x", (unsigned char)*p);
+		else
+			fputc(*p, out);
+	}
+	free(text);
+}
+
+/* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36
+ * The kinds whose FAIL line says less than their text report's headline
+ * use the headline. */
 static void print_verdict(FILE *out, const struct ls_report *r,
 			  const struct ls_finding *fi)
 {
@@ -99,28 +128,18 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 	ls_finding_callback(cb, sizeof(cb), ls_report_symbolizer(r, fi->trace), fi);
 	fprintf(out, "FAIL %s%s%s", ls_color_kind(fi->kind),
 		ls_finding_kind_name(fi->kind), ls_color_reset());
-	if (fi->kind == LS_FINDING_SLOW_CALLBACK) {
-		fprintf(out, " %s%s%s %.1f ms", ls_color_function(),
-			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
+	if (fi->kind == LS_FINDING_SLOW_CALLBACK && cb[0]) {
+		fprintf(out, " %s%s%s %.1f ms", ls_color_function(), cb, ls_color_reset(),
+			fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_BLOCKING_CALL) {
-		fprintf(out, " %s %.1f ms", ls_api_name(fi->api), fi->max_ms);
+		fprintf(out, " %s%s%s %.1f ms", ls_color_function(), ls_api_name(fi->api),
+			ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " calls", fi->count);
 		if (cb[0])
 			fprintf(out, " in %s%s%s", ls_color_function(), cb, ls_color_reset());
-	} else if (fi->kind == LS_FINDING_SLOW_SELECTOR) {
-		fprintf(out, " %s %.1f ms late", ls_api_name(fi->api), fi->late_ms);
-		if (fi->count > 1)
-			fprintf(out, ", %" PRIu64 " times", fi->count);
-	} else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK) {
-		fprintf(out, " %s in %s", fi->signal, cb[0] ? cb : "a callback");
-	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
-		fprintf(out, " %" PRIu64 " uv_async_send to %s never answered", fi->count,
-			cb[0] ? cb : "an async handle");
-	} else if (fi->kind == LS_FINDING_HANDLE_MISUSE) {
-		fprintf(out, " %s %s", ls_api_name(fi->api), fi->misuse);
 	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
 		fprintf(out, " %s from thread %" PRIu32 " (loop thread %" PRIu32 ")",
 			ls_api_name(fi->api), fi->tid, fi->loop_tid);
@@ -140,16 +159,12 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 		fprintf(out, " %s collected unclosed", fi->handle);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
-	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
-		fprintf(out, " %s of %s", fi->error, ls_api_name(fi->api));
-		if (fi->count > 1)
-			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else {
-		fprintf(out, " %s handle", fi->handle && fi->handle[0] ?
-			fi->handle : "unknown");
-		if (cb[0])
-			fprintf(out, ", callback %s%s%s", ls_color_function(), cb,
-				ls_color_reset());
+		/* a slow loop iteration, slow-selector, pending-at-close,
+		 * unclosed-handle, dropped-error, lost-wakeup,
+		 * crash-in-callback, handle-misuse */
+		fputc(' ', out);
+		print_headline_body(out, r, fi);
 	}
 	fprintf(out, " (pid %" PRIu64 ")", fi->trace->pid);
 	const char *verb;
@@ -239,13 +254,16 @@ int ls_cmd_check(int argc, char **argv)
 		struct ls_report r;
 		struct ls_findings_options opt = { .slow_ms = a.slow_ms,
 						   .suppressions = &a.supp };
-		if (ls_report_load(&r, a.paths, a.npaths, &opt) == 0) {
+		/* A bad trace among several: the others are judged, then
+		 * exit 2, whatever they gave. */
+		if (ls_report_load_all(&r, a.paths, a.npaths, &opt) == 0) {
 			for (size_t i = 0; i < r.ntraces; i++)
 				ls_report_print_notes(stderr, r.traces[i]);
 			ls_report_note_slow_ms(&r, &opt);
 			ls_color_setup(a.color, fileno(stdout));
 			print_result(stdout, &r, a.fail_on);
-			status = ls_gate_failing(&r, a.fail_on) ? LS_EXIT_FAIL : LS_EXIT_OK;
+			status = r.nbad ? LS_EXIT_USAGE
+				 : ls_gate_failing(&r, a.fail_on) ? LS_EXIT_FAIL : LS_EXIT_OK;
 		}
 		ls_report_free(&r);
 	} else if (rc > 0) {
