@@ -94,10 +94,13 @@ void ls_suppression_escape(char *out, size_t n, const char *name)
 }
 
 /* What is wrong with pattern, or NULL: an unclosed '[', a '\' ending it,
- * or a '#' (a comment after a rule, which would be part of its pattern). */
+ * a control character (no name has one), or a '#' (a comment after a
+ * rule, which would be part of its pattern). */
 static const char *bad_pattern(const char *p)
 {
 	for (; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "a control character in the pattern";
 		if (*p == '\\') {
 			if (!*++p)
 				return "a '\\' ends the pattern";
