@@ -31,14 +31,25 @@ void ls_check_usage(FILE *out)
 	      "                       wrong-thread, pending-at-close, unclosed-handle,\n"
 	      "                       dropped-error, never-awaited, lost-wakeup,\n"
 	      "                       crash-in-callback, handle-misuse\n"
-	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
-	      "                       threshold they were recorded with\n"
+	      "  --slow-ms N          judge slow callbacks at N ms (more than 0, at\n"
+	      "                       most 3600000) instead of the threshold they\n"
+	      "                       were recorded with\n"
 	      "  --suppressions FILE  kind:pattern lines whose findings do not fail\n"
-	      "                       (repeatable)\n"
+	      "                       (repeatable); `loopsan report` prints the rule\n"
+	      "                       of each finding (suppress with: KIND:PATTERN)\n"
 	      "  --color WHEN         auto (the default), always or never\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
-	      "exit status: 0 pass, 1 fail, 2 usage error or bad trace file.\n",
+	      "suppressions: one kind:pattern rule a line; # starts a comment line.\n"
+	      "The pattern (fnmatch: * ? [...], \\ escapes) must match a whole name\n"
+	      "of the finding: its callback; the function its report names\n"
+	      "(blocking-call:usleep); or a frame's function, file, file:line or\n"
+	      "module. A malformed line is exit 2 naming FILE:LINE; rules matching\n"
+	      "a name on every stack (main, libc.so.6) are warned of, rules that\n"
+	      "matched nothing noted, on stderr.\n"
+	      "\n"
+	      "exit status: 0 pass, 1 fail, 2 usage error or bad trace file (a bad\n"
+	      "trace among several: the others are judged first).\n",
 	      out);
 }
 
