@@ -129,9 +129,34 @@ static void print_headline_body(FILE *out, const struct ls_report *r,
 	free(text);
 }
 
+/* The report's headline of a handle or request left open, said without
+ * " at " (the first " at " of a FAIL line starts its location). */
+static void print_left_open(FILE *out, const char *cb, const struct ls_finding *fi)
+{
+	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
+	const char *closer = "uv_loop_close";
+	if (fi->close_index < fi->trace->closes.len)
+		closer = ls_api_name(LS_VEC_AT(&fi->trace->closes, struct ls_loop_close,
+					       fi->close_index)->api);
+	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
+		fprintf(out, " %s request still pending when the process exited",
+			ls_api_name(fi->api));
+	else if (fi->at_exit)
+		fprintf(out, " %s handle never closed (still open when the process exited)", type);
+	else
+		fprintf(out, " %s handle still open when %s ran", type, closer);
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " of them", fi->count);
+	if (fi->closing || fi->has_callback)
+		fprintf(out, " (%s%s%s%s%s%s)", fi->closing ? "closing" : "",
+			fi->closing && fi->has_callback ? ", " : "",
+			fi->has_callback ? "callback " : "", ls_color_function(),
+			cb, ls_color_reset());
+}
+
 /* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36
- * The kinds whose FAIL line says less than their text report's headline
- * use the headline. */
+ * One line, saying what the text report's headline says (its own code
+ * for the kinds that need no more); the first " at " starts the location. */
 static void print_verdict(FILE *out, const struct ls_report *r,
 			  const struct ls_finding *fi)
 {
@@ -170,9 +195,17 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 		fprintf(out, " %s collected unclosed", fi->handle);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_PENDING_AT_CLOSE ||
+		   fi->kind == LS_FINDING_UNCLOSED_HANDLE) {
+		print_left_open(out, cb, fi);
+	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
+		fprintf(out, " %" PRIu64 " uv_async_send%s to %s%s%s never answered (the "
+			"handle was %s)", fi->count, fi->count == 1 ? "" : "s",
+			ls_color_function(), cb[0] ? cb : "an async handle", ls_color_reset(),
+			strcmp(fi->when, "exit") == 0 ? "still waiting when the process exited"
+			: "closed first");
 	} else {
-		/* a slow loop iteration, slow-selector, pending-at-close,
-		 * unclosed-handle, dropped-error, lost-wakeup,
+		/* a slow loop iteration, slow-selector, dropped-error,
 		 * crash-in-callback, handle-misuse */
 		fputc(' ', out);
 		print_headline_body(out, r, fi);

@@ -224,6 +224,8 @@ static void assert_fail_line(const char *fixture, const char *arg, const char *k
 		cr_assert(strstr(one, want[i]), "%s: no \"%s\" in\n%s", fixture, want[i], one);
 	cr_assert(strstr(one, " (pid "), "%s", one);
 	cr_assert(strstr(one, " at "), "a location: %s", one);
+	cr_assert(strstr(one, " at ") > strstr(one, " (pid "), "the first \" at \" starts the "
+		  "location: %s", one);
 	cr_assert_null(strstr(one, "unknown"), "%s", one);
 	free(one);
 	free(lead);
@@ -255,13 +257,14 @@ Test(check, slow_selector_line_says_how_late_its_timeout_and_how_long)
 Test(check, handle_lines_say_where_the_handle_was_left_open)
 {
 	const char *const pending[] = {
-		"FAIL pending-at-close idle handle still open at uv_loop_close (callback on_poll) (pid ",
+		"FAIL pending-at-close idle handle still open when uv_loop_close ran (callback on_poll) "
+		"(pid ",
 		NULL};
 	const char *const unclosed[] = {"FAIL unclosed-handle timer handle never closed (still "
-					"open at exit) (callback on_retry) (pid ",
+					"open when the process exited) (callback on_retry) (pid ",
 					"created at start_retry leftover.c:", NULL};
 	const char *const request[] = {"FAIL pending-at-close uv_queue_work request still pending "
-				       "at exit (callback do_flush)", NULL};
+				       "when the process exited (callback do_flush)", NULL};
 
 	assert_fail_line("open_handle", NULL, "pending-at-close", pending);
 	assert_fail_line("leftover", NULL, "unclosed-handle", unclosed);
