@@ -475,7 +475,11 @@ static void finding_names(const struct ls_report *r, const struct ls_finding *fi
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
 	struct ls_callback_name cn;
 	ls_finding_callback_name(&cn, s, fi);
-	add_name(nm, cn.name);
+	if (cn.name[0]) { /* cn is ours: a copy */
+		char *name = ls_xstrdup(cn.name);
+		*(char **)ls_vec_push(&nm->owned) = name;
+		add_name(nm, name);
+	}
 	/* What the report says was called: "usleep blocked the loop thread"
 	 * is blocking-call:usleep, as for blocking_allow=. */
 	if (names_its_api(fi))
