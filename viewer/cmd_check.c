@@ -31,14 +31,25 @@ void ls_check_usage(FILE *out)
 	      "                       wrong-thread, pending-at-close, unclosed-handle,\n"
 	      "                       dropped-error, never-awaited, lost-wakeup,\n"
 	      "                       crash-in-callback, handle-misuse\n"
-	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
-	      "                       threshold they were recorded with\n"
+	      "  --slow-ms N          judge slow callbacks at N ms (more than 0, at\n"
+	      "                       most 3600000) instead of the threshold they\n"
+	      "                       were recorded with\n"
 	      "  --suppressions FILE  kind:pattern lines whose findings do not fail\n"
-	      "                       (repeatable)\n"
+	      "                       (repeatable); `loopsan report` prints the rule\n"
+	      "                       of each finding (suppress with: KIND:PATTERN)\n"
 	      "  --color WHEN         auto (the default), always or never\n"
 	      "  -h, --help           show this help\n"
 	      "\n"
-	      "exit status: 0 pass, 1 fail, 2 usage error or bad trace file.\n",
+	      "suppressions: one kind:pattern rule a line; # starts a comment line.\n"
+	      "The pattern (fnmatch: * ? [...], \\ escapes) must match a whole name\n"
+	      "of the finding: its callback; the function its report names\n"
+	      "(blocking-call:usleep); or a frame's function, file, file:line or\n"
+	      "module. A malformed line is exit 2 naming FILE:LINE; rules matching\n"
+	      "a name on every stack (main, libc.so.6) are warned of, rules that\n"
+	      "matched nothing noted, on stderr.\n"
+	      "\n"
+	      "exit status: 0 pass, 1 fail, 2 usage error or bad trace file (a bad\n"
+	      "trace among several: the others are judged first).\n",
 	      out);
 }
 
@@ -82,7 +93,8 @@ int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms)
 	char *end;
 	double v = strtod(arg, &end);
 	if (end == arg || *end != '\0' || !isfinite(v) || v <= 0 || v > 3600000) {
-		ls_error("%s: bad --slow-ms '%s' (milliseconds, more than 0)", cmd, arg);
+		ls_error("%s: bad --slow-ms '%s' (milliseconds, more than 0 and at most "
+			 "3600000, an hour)", cmd, arg);
 		return -1;
 	}
 	*ms = v;
@@ -91,7 +103,60 @@ int ls_parse_slow_ms(const char *cmd, const char *arg, double *ms)
 
 /* ---- output ---- */
 
-/* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36 */
+/* The text report's headline of fi without its "kind: ", on one line
+ * (control characters of a message as \xNN). */
+static void print_headline_body(FILE *out, const struct ls_report *r,
+				const struct ls_finding *fi)
+{
+	char *text = NULL, prefix[128];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	if (!m)
+		return;
+	ls_report_print_headline(m, r, fi);
+	fclose(m);
+	int n = snprintf(prefix, sizeof(prefix), "%s%s%s: ", ls_color_kind(fi->kind),
+			 ls_finding_kind_name(fi->kind), ls_color_reset());
+	const char *p = text;
+	if (n > 0 && strncmp(text, prefix, (size_t)n) == 0)
+		p += n;
+	for (; *p; p++) {
+		if ((unsigned char)*p < 0x20 && *p != '\033')
+			fprintf(out, "\\x%02x", (unsigned char)*p);
+		else
+			fputc(*p, out);
+	}
+	free(text);
+}
+
+/* The report's headline of a handle or request left open, said without
+ * " at " (the first " at " of a FAIL line starts its location). */
+static void print_left_open(FILE *out, const char *cb, const struct ls_finding *fi)
+{
+	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
+	const char *closer = "uv_loop_close";
+	if (fi->close_index < fi->trace->closes.len)
+		closer = ls_api_name(LS_VEC_AT(&fi->trace->closes, struct ls_loop_close,
+					       fi->close_index)->api);
+	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
+		fprintf(out, " %s request still pending when the process exited",
+			ls_api_name(fi->api));
+	else if (fi->at_exit)
+		fprintf(out, " %s handle never closed (still open when the process exited)", type);
+	else
+		fprintf(out, " %s handle still open when %s ran", type, closer);
+	if (fi->count > 1)
+		fprintf(out, ", %" PRIu64 " of them", fi->count);
+	if (fi->closing || fi->has_callback)
+		fprintf(out, " (%s%s%s%s%s%s)", fi->closing ? "closing" : "",
+			fi->closing && fi->has_callback ? ", " : "",
+			fi->has_callback ? "callback " : "", ls_color_function(),
+			cb, ls_color_reset());
+}
+
+/* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36
+ * One line, saying what the text report's headline says (its own code
+ * for the kinds that need no more); the first " at " starts the location. */
 static void print_verdict(FILE *out, const struct ls_report *r,
 			  const struct ls_finding *fi)
 {
@@ -99,28 +164,18 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 	ls_finding_callback(cb, sizeof(cb), ls_report_symbolizer(r, fi->trace), fi);
 	fprintf(out, "FAIL %s%s%s", ls_color_kind(fi->kind),
 		ls_finding_kind_name(fi->kind), ls_color_reset());
-	if (fi->kind == LS_FINDING_SLOW_CALLBACK) {
-		fprintf(out, " %s%s%s %.1f ms", ls_color_function(),
-			cb[0] ? cb : "unknown-callback", ls_color_reset(), fi->max_ms);
+	if (fi->kind == LS_FINDING_SLOW_CALLBACK && cb[0]) {
+		fprintf(out, " %s%s%s %.1f ms", ls_color_function(), cb, ls_color_reset(),
+			fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_BLOCKING_CALL) {
-		fprintf(out, " %s %.1f ms", ls_api_name(fi->api), fi->max_ms);
+		fprintf(out, " %s%s%s %.1f ms", ls_color_function(), ls_api_name(fi->api),
+			ls_color_reset(), fi->max_ms);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " calls", fi->count);
 		if (cb[0])
 			fprintf(out, " in %s%s%s", ls_color_function(), cb, ls_color_reset());
-	} else if (fi->kind == LS_FINDING_SLOW_SELECTOR) {
-		fprintf(out, " %s %.1f ms late", ls_api_name(fi->api), fi->late_ms);
-		if (fi->count > 1)
-			fprintf(out, ", %" PRIu64 " times", fi->count);
-	} else if (fi->kind == LS_FINDING_CRASH_IN_CALLBACK) {
-		fprintf(out, " %s in %s", fi->signal, cb[0] ? cb : "a callback");
-	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
-		fprintf(out, " %" PRIu64 " uv_async_send to %s never answered", fi->count,
-			cb[0] ? cb : "an async handle");
-	} else if (fi->kind == LS_FINDING_HANDLE_MISUSE) {
-		fprintf(out, " %s %s", ls_api_name(fi->api), fi->misuse);
 	} else if (fi->kind == LS_FINDING_WRONG_THREAD) {
 		fprintf(out, " %s from thread %" PRIu32 " (loop thread %" PRIu32 ")",
 			ls_api_name(fi->api), fi->tid, fi->loop_tid);
@@ -140,16 +195,20 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 		fprintf(out, " %s collected unclosed", fi->handle);
 		if (fi->count > 1)
 			fprintf(out, ", %" PRIu64 " times", fi->count);
-	} else if (fi->kind == LS_FINDING_DROPPED_ERROR) {
-		fprintf(out, " %s of %s", fi->error, ls_api_name(fi->api));
-		if (fi->count > 1)
-			fprintf(out, ", %" PRIu64 " times", fi->count);
+	} else if (fi->kind == LS_FINDING_PENDING_AT_CLOSE ||
+		   fi->kind == LS_FINDING_UNCLOSED_HANDLE) {
+		print_left_open(out, cb, fi);
+	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
+		fprintf(out, " %" PRIu64 " uv_async_send%s to %s%s%s never answered (the "
+			"handle was %s)", fi->count, fi->count == 1 ? "" : "s",
+			ls_color_function(), cb[0] ? cb : "an async handle", ls_color_reset(),
+			strcmp(fi->when, "exit") == 0 ? "still waiting when the process exited"
+			: "closed first");
 	} else {
-		fprintf(out, " %s handle", fi->handle && fi->handle[0] ?
-			fi->handle : "unknown");
-		if (cb[0])
-			fprintf(out, ", callback %s%s%s", ls_color_function(), cb,
-				ls_color_reset());
+		/* a slow loop iteration, slow-selector, dropped-error,
+		 * crash-in-callback, handle-misuse */
+		fputc(' ', out);
+		print_headline_body(out, r, fi);
 	}
 	fprintf(out, " (pid %" PRIu64 ")", fi->trace->pid);
 	const char *verb;
@@ -239,13 +298,16 @@ int ls_cmd_check(int argc, char **argv)
 		struct ls_report r;
 		struct ls_findings_options opt = { .slow_ms = a.slow_ms,
 						   .suppressions = &a.supp };
-		if (ls_report_load(&r, a.paths, a.npaths, &opt) == 0) {
+		/* A bad trace among several: the others are judged, then
+		 * exit 2, whatever they gave. */
+		if (ls_report_load_all(&r, a.paths, a.npaths, &opt) == 0) {
 			for (size_t i = 0; i < r.ntraces; i++)
 				ls_report_print_notes(stderr, r.traces[i]);
 			ls_report_note_slow_ms(&r, &opt);
 			ls_color_setup(a.color, fileno(stdout));
 			print_result(stdout, &r, a.fail_on);
-			status = ls_gate_failing(&r, a.fail_on) ? LS_EXIT_FAIL : LS_EXIT_OK;
+			status = r.nbad ? LS_EXIT_USAGE
+				 : ls_gate_failing(&r, a.fail_on) ? LS_EXIT_FAIL : LS_EXIT_OK;
 		}
 		ls_report_free(&r);
 	} else if (rc > 0) {

@@ -353,6 +353,7 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 	ls_report_print_headline(out, r, fi);
 	fputc('\n', out);
 	text_where(out, fi);
+	ls_report_print_suppression(out, fi);
 	if (fi->has_callback)
 		text_python_callback(out, s, fi);
 	if (fi->python) {
@@ -711,6 +712,8 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "stuck_at", json_stack(s, fi->stuck_at));
 		json_object_set_new(o, "stuck_how", str(fi->stuck_how));
 	}
+	if (fi->suppression)
+		json_object_set_new(o, "suppression", str(fi->suppression));
 	return o;
 }
 
@@ -888,9 +891,13 @@ int ls_cmd_report(int argc, char **argv)
 		struct ls_report r;
 		struct ls_findings_options opt = { .slow_ms = a.slow_ms,
 						   .suppressions = &a.supp };
-		if (ls_report_load(&r, a.paths, a.npaths, &opt) == 0) {
+		/* A bad trace among several: the others are reported, then
+		 * exit 2. */
+		if (ls_report_load_all(&r, a.paths, a.npaths, &opt) == 0) {
 			ls_report_note_slow_ms(&r, &opt);
 			print(&a, &r);
+			if (r.nbad)
+				rc = -1;
 		} else {
 			rc = -1;
 		}

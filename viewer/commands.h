@@ -55,6 +55,7 @@ struct ls_report {
 	struct ls_findings findings;  /* the unsuppressed ones */
 	struct ls_suppressions *suppressions; /* NULL when none were given */
 	size_t nsuppressed;
+	size_t nbad; /* paths or traces that could not be read (ls_report_load_all) */
 };
 
 /* Reads every trace named in paths (a directory stands for its *.trace
@@ -62,6 +63,10 @@ struct ls_report {
  * "loopsan: FILE: what is wrong" on stderr and returns -1. */
 int ls_report_load(struct ls_report *r, char *const *paths, size_t npaths,
 		   const struct ls_findings_options *opt);
+/* The same, going on past a bad path or trace (each named on stderr, and
+ * counted in nbad): -1 only when no trace could be read. */
+int ls_report_load_all(struct ls_report *r, char *const *paths, size_t npaths,
+		       const struct ls_findings_options *opt);
 /* Appends DIR/NAME for each regular file NAME.trace in dir, sorted by
  * name; -1 (errno set) when dir cannot be read. */
 int ls_list_traces(const char *dir, struct ls_vec *out);
@@ -80,6 +85,9 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 			     const struct ls_finding *fi);
 void ls_report_print_headline(FILE *out, const struct ls_report *r,
 			      const struct ls_finding *fi);
+/* "  suppress with: kind:pattern" and a newline: the rule that silences
+ * exactly fi (nothing when it has none). */
+void ls_report_print_suppression(FILE *out, const struct ls_finding *fi);
 /* "loopsan: note: ..." lines on out for incomplete traces. */
 void ls_report_print_notes(FILE *out, const struct ls_trace *t);
 /* "loopsan: suppressed N findings: 2 by 'kind:pattern' (file:3), ..."

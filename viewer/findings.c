@@ -23,6 +23,8 @@ void ls_findings_init(struct ls_findings *f)
 
 void ls_findings_free(struct ls_findings *f)
 {
+	for (size_t i = 0; i < f->v.len; i++)
+		free(LS_VEC_AT(&f->v, struct ls_finding, i)->suppression);
 	ls_vec_free(&f->v);
 }
 

@@ -85,6 +85,10 @@ struct ls_finding {
 					       dropped-error: "Type: message"; unclosed: the warning */
 	const struct ls_stack *raised_at;   /* dropped-error: the exception's traceback */
 	const struct ls_stack *collected_at; /* where the object's last reference went */
+	/* The "kind:pattern" rule that silences exactly this finding among
+	 * those of its report (report.c sets it; freed with the findings);
+	 * NULL when the finding has no name to match. */
+	char *suppression;
 };
 
 struct ls_findings {

@@ -121,18 +121,19 @@ static int expand_dir(const char *dir, struct ls_vec *out)
 	return 0;
 }
 
-static int expand_paths(char *const *paths, size_t npaths, struct ls_vec *out)
+/* The files of paths; the number of paths that could not be listed. */
+static size_t expand_paths(char *const *paths, size_t npaths, struct ls_vec *out)
 {
+	size_t bad = 0;
 	for (size_t i = 0; i < npaths; i++) {
 		struct stat st;
 		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (expand_dir(paths[i], out))
-				return -1;
+			bad += expand_dir(paths[i], out) != 0;
 			continue;
 		}
 		*(char **)ls_vec_push(out) = ls_xstrdup(paths[i]);
 	}
-	return 0;
+	return bad;
 }
 
 void ls_report_add(struct ls_report *r, struct ls_trace *t)
@@ -398,15 +399,40 @@ static const struct ls_frame *location_in(struct ls_symbolizer *s, const struct 
 
 /* ---- suppressions ---- */
 
+/* The names a finding is known by, for suppressions. Most point into the
+ * symbolizer; the FILE:LINE ones are owned. */
 struct names {
-	const char *v[5 * 5 * 64 + 8]; /* 5 names a frame, 5 stacks of 64; the callback's */
-	size_t n;
+	struct ls_vec v;     /* of const char * */
+	struct ls_vec owned; /* of char * */
 };
+
+static void names_init(struct names *nm)
+{
+	memset(nm, 0, sizeof(*nm));
+	nm->v.item_size = sizeof(const char *);
+	nm->owned.item_size = sizeof(char *);
+}
+
+static void names_free(struct names *nm)
+{
+	for (size_t i = 0; i < nm->owned.len; i++)
+		free(*LS_VEC_AT(&nm->owned, char *, i));
+	ls_vec_free(&nm->v);
+	ls_vec_free(&nm->owned);
+}
 
 static void add_name(struct names *nm, const char *s)
 {
-	if (s && *s && nm->n < sizeof(nm->v) / sizeof(nm->v[0]))
-		nm->v[nm->n++] = s;
+	if (s && *s)
+		*(const char **)ls_vec_push(&nm->v) = s;
+}
+
+static void add_file_line(struct names *nm, const char *file, int line)
+{
+	char *s = ls_xmalloc(strlen(file) + 16);
+	sprintf(s, "%s:%d", file, line);
+	*(char **)ls_vec_push(&nm->owned) = s;
+	add_name(nm, s);
 }
 
 static void add_stack_names(struct names *nm, const struct ls_trace *t,
@@ -422,56 +448,198 @@ static void add_stack_names(struct names *nm, const struct ls_trace *t,
 		add_name(nm, f->file);
 		if (f->file && ls_basename(f->file) != f->file)
 			add_name(nm, ls_basename(f->file));
+		if (f->file && f->line > 0) {
+			add_file_line(nm, f->file, f->line);
+			if (ls_basename(f->file) != f->file)
+				add_file_line(nm, ls_basename(f->file), f->line);
+		}
 		add_name(nm, f->module);
 		if (m && m->path && (!f->module || strcmp(m->path, f->module) != 0))
 			add_name(nm, m->path);
 	}
 }
 
-static struct ls_suppression *suppressed_by(const struct ls_report *r,
-					    const struct ls_finding *fi)
+/* The kinds whose report names the function that was called (the
+ * blocking function, the selector call, the misused or off-thread API). */
+static int names_its_api(const struct ls_finding *fi)
+{
+	return fi->has_api && !fi->python &&
+	       (fi->kind == LS_FINDING_BLOCKING_CALL || fi->kind == LS_FINDING_SLOW_SELECTOR ||
+		fi->kind == LS_FINDING_WRONG_THREAD || fi->kind == LS_FINDING_HANDLE_MISUSE ||
+		fi->kind == LS_FINDING_DROPPED_ERROR);
+}
+
+static void finding_names(const struct ls_report *r, const struct ls_finding *fi,
+			  struct names *nm)
 {
 	struct ls_symbolizer *s = ls_report_symbolizer(r, fi->trace);
-	struct names nm = { .n = 0 };
 	struct ls_callback_name cn;
 	ls_finding_callback_name(&cn, s, fi);
-	add_name(&nm, cn.name);
+	if (cn.name[0]) { /* cn is ours: a copy */
+		char *name = ls_xstrdup(cn.name);
+		*(char **)ls_vec_push(&nm->owned) = name;
+		add_name(nm, name);
+	}
+	/* What the report says was called: "usleep blocked the loop thread"
+	 * is blocking-call:usleep, as for blocking_allow=. */
+	if (names_its_api(fi))
+		add_name(nm, ls_api_name(fi->api));
 	/* A Python callback also by its bare name (a task's coroutine), its
 	 * file, and the native callback that ran it. */
 	if (cn.py) {
-		add_name(&nm, cn.py->function);
-		add_name(&nm, cn.py->file);
+		add_name(nm, cn.py->function);
+		add_name(nm, cn.py->file);
 		if (cn.py->file)
-			add_name(&nm, ls_basename(cn.py->file));
+			add_name(nm, ls_basename(cn.py->file));
 	}
 	if (cn.run_by[0])
-		add_name(&nm, ls_symbolize(s, fi->callback, 1)->function);
+		add_name(nm, ls_symbolize(s, fi->callback, 1)->function);
 	/* A C++ callback also without its parameters; an unnamed one also
 	 * by its module. */
 	if (fi->has_callback && !ls_api_is_python(fi->callback_api)) {
-		add_name(&nm, ls_symbolize(s, fi->callback, 1)->plain);
-		add_name(&nm, ls_symbolize(s, fi->callback, 1)->module);
+		add_name(nm, ls_symbolize(s, fi->callback, 1)->plain);
+		add_name(nm, ls_symbolize(s, fi->callback, 1)->module);
 	}
-	add_stack_names(&nm, fi->trace, s, fi->created_at);
-	add_stack_names(&nm, fi->trace, s, fi->registered_at);
-	add_stack_names(&nm, fi->trace, s, fi->called_at);
-	add_stack_names(&nm, fi->trace, s, fi->raised_at);
-	add_stack_names(&nm, fi->trace, s, fi->collected_at);
+	add_stack_names(nm, fi->trace, s, fi->created_at);
+	add_stack_names(nm, fi->trace, s, fi->registered_at);
+	add_stack_names(nm, fi->trace, s, fi->called_at);
+	add_stack_names(nm, fi->trace, s, fi->raised_at);
+	add_stack_names(nm, fi->trace, s, fi->collected_at);
 	/* asyncio's checks: the coroutine (task, object), and the file of a
 	 * coroutine's definition. */
-	char file[LS_PY_EVENT_TEXT_MAX + 1];
 	size_t file_len;
 	int line;
 	if (fi->python)
-		add_name(&nm, fi->py_name);
+		add_name(nm, fi->py_name);
 	if (fi->kind == LS_FINDING_NEVER_AWAITED &&
-	    ls_split_file_line(fi->py_text, &file_len, &line) == 0 && file_len < sizeof(file)) {
-		memcpy(file, fi->py_text, file_len);
-		file[file_len] = '\0';
-		add_name(&nm, file);
-		add_name(&nm, ls_basename(file));
+	    ls_split_file_line(fi->py_text, &file_len, &line) == 0) {
+		char *file = ls_xstrndup(fi->py_text, file_len);
+		*(char **)ls_vec_push(&nm->owned) = file;
+		add_name(nm, file);
+		add_name(nm, ls_basename(file));
 	}
-	return ls_suppressions_match(r->suppressions, fi->kind, nm.v, nm.n);
+}
+
+static struct ls_suppression *suppressed_by(const struct ls_report *r,
+					    const struct ls_finding *fi)
+{
+	struct names nm;
+	names_init(&nm);
+	finding_names(r, fi, &nm);
+	struct ls_suppression *by = ls_suppressions_match(r->suppressions, fi->kind,
+							  nm.v.items, nm.v.len);
+	names_free(&nm);
+	return by;
+}
+
+/* ---- the rule that silences exactly one finding ---- */
+
+/* A finding's names, copied: "a\0b\0...\0". */
+struct name_block {
+	char *text;
+	size_t len;
+};
+
+static struct name_block name_block_of(const struct ls_report *r, const struct ls_finding *fi)
+{
+	struct names nm;
+	struct name_block b = { NULL, 0 };
+	names_init(&nm);
+	finding_names(r, fi, &nm);
+	for (size_t i = 0; i < nm.v.len; i++)
+		b.len += strlen(*LS_VEC_AT(&nm.v, const char *, i)) + 1;
+	b.text = ls_xmalloc(b.len + 1);
+	char *p = b.text;
+	for (size_t i = 0; i < nm.v.len; i++)
+		p = stpcpy(p, *LS_VEC_AT(&nm.v, const char *, i)) + 1;
+	names_free(&nm);
+	return b;
+}
+
+static int block_has(const struct name_block *b, const char *name)
+{
+	for (size_t i = 0; i < b->len; i += strlen(b->text + i) + 1)
+		if (strcmp(b->text + i, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The names a rule for fi is tried with, the most telling first: the
+ * callback (a blocking call: the blocking function first, as its report
+ * says "usleep blocked the loop thread"), asyncio's object, the function
+ * of its location (the FAIL line's), the function its report names, that
+ * location's file:line. At most 5, copied into buf. */
+static size_t candidates(const struct ls_report *r, const struct ls_finding *fi,
+			 char buf[][256])
+{
+	struct ls_callback_name cn;
+	size_t n = 0;
+	ls_finding_callback_name(&cn, ls_report_symbolizer(r, fi->trace), fi);
+	const char *api = names_its_api(fi) ? ls_api_name(fi->api) : NULL;
+	int blocking = fi->kind == LS_FINDING_BLOCKING_CALL;
+	const char *list[5] = {
+		blocking ? api : cn.name,
+		blocking ? cn.name : fi->python ? fi->py_name : NULL,
+		NULL,
+		blocking ? NULL : api,
+		NULL,
+	};
+	const struct ls_frame *f = ls_finding_location(r, fi);
+	if (f) {
+		list[2] = f->function;
+		if (f->file && f->line > 0) {
+			snprintf(buf[4], 256, "%s:%d", ls_basename(f->file), f->line);
+			list[4] = buf[4];
+		}
+	}
+	char copy[5][256];
+	for (size_t i = 0; i < 5; i++)
+		snprintf(copy[i], sizeof(copy[i]), "%s", list[i] ? list[i] : "");
+	for (size_t i = 0; i < 5; i++) {
+		const char *c = copy[i];
+		/* an address changes from run to run; a broad name is no rule */
+		if (!c[0] || strncmp(c, "0x", 2) == 0 || strlen(c) >= 200)
+			continue;
+		char pat[512];
+		ls_suppression_escape(pat, sizeof(pat), c);
+		if (ls_suppression_broad_name(pat))
+			continue;
+		snprintf(buf[n++], 256, "%s", c);
+	}
+	return n;
+}
+
+/* Sets each finding's suppression: its first candidate name no other
+ * finding of its kind is known by, else the one fewest others are. */
+static void make_suppressions(struct ls_report *r)
+{
+	struct ls_vec *v = &r->findings.v;
+	struct name_block *blocks = ls_xcalloc(v->len + 1, sizeof(*blocks));
+	for (size_t i = 0; i < v->len; i++)
+		blocks[i] = name_block_of(r, LS_VEC_AT(v, struct ls_finding, i));
+	for (size_t i = 0; i < v->len; i++) {
+		struct ls_finding *fi = LS_VEC_AT(v, struct ls_finding, i);
+		char cand[5][256];
+		size_t nc = candidates(r, fi, cand), best = 0, best_others = SIZE_MAX;
+		for (size_t c = 0; c < nc && best_others > 0; c++) {
+			size_t others = 0;
+			for (size_t j = 0; j < v->len; j++)
+				others += j != i && LS_VEC_AT(v, struct ls_finding, j)->kind == fi->kind &&
+					  block_has(&blocks[j], cand[c]);
+			if (others < best_others)
+				best = c, best_others = others;
+		}
+		if (nc == 0)
+			continue;
+		char pat[512];
+		ls_suppression_escape(pat, sizeof(pat), cand[best]);
+		const char *kind = ls_finding_kind_name(fi->kind);
+		fi->suppression = ls_xmalloc(strlen(kind) + strlen(pat) + 2);
+		sprintf(fi->suppression, "%s:%s", kind, pat);
+	}
+	for (size_t i = 0; i < v->len; i++)
+		free(blocks[i].text);
+	free(blocks);
 }
 
 static void suppress(struct ls_report *r)
@@ -484,6 +652,7 @@ static void suppress(struct ls_report *r)
 		if (by) {
 			by->count++;
 			r->nsuppressed++;
+			free(fi->suppression);
 			continue;
 		}
 		if (kept != i)
@@ -493,6 +662,19 @@ static void suppress(struct ls_report *r)
 	v->len = kept;
 }
 
+/* On stderr: the rules that silenced nothing, by file:line. */
+static void note_unmatched(const struct ls_report *r)
+{
+	for (size_t i = 0; i < ls_suppressions_count(r->suppressions); i++) {
+		const struct ls_suppression *s = ls_suppression_at(r->suppressions, i);
+		char shown[512];
+		if (s->count)
+			continue;
+		ls_escape_bytes(shown, sizeof(shown), s->rule, strlen(s->rule));
+		ls_error("%s:%d: note: rule '%s' matched no finding", s->file, s->line, shown);
+	}
+}
+
 void ls_report_finish(struct ls_report *r, const struct ls_findings_options *opt)
 {
 	ls_findings_init(&r->findings);
@@ -500,9 +682,18 @@ void ls_report_finish(struct ls_report *r, const struct ls_findings_options *opt
 		ls_findings_collect(&r->findings, r->traces[i], opt);
 	r->suppressions = opt ? opt->suppressions : NULL;
 	r->nsuppressed = 0;
-	if (r->suppressions && ls_suppressions_count(r->suppressions))
+	make_suppressions(r);
+	if (r->suppressions && ls_suppressions_count(r->suppressions)) {
 		suppress(r);
+		note_unmatched(r);
+	}
 	ls_findings_sort(&r->findings);
+}
+
+void ls_report_print_suppression(FILE *out, const struct ls_finding *fi)
+{
+	if (fi->suppression)
+		fprintf(out, "  suppress with: %s\n", fi->suppression);
 }
 
 void ls_report_print_suppressed(FILE *out, const struct ls_report *r)
@@ -541,42 +732,59 @@ void ls_report_note_slow_ms(const struct ls_report *r,
 			 "two may be missing", opt->slow_ms, recorded);
 }
 
-static int read_paths(struct ls_report *r, const struct ls_vec *files,
-		      const struct ls_findings_options *opt)
+/* Reads every file; the number that could not be read, each named on
+ * stderr. */
+static size_t read_paths(struct ls_report *r, const struct ls_vec *files,
+			 const struct ls_findings_options *opt, int keep_going)
 {
 	char err[256];
+	size_t bad = 0;
 	/* Only the callbacks a finding can be made of stay in memory. */
 	struct ls_read_options ro = {
 		.keep_callbacks_ms = opt && opt->slow_ms > 0 ? opt->slow_ms : 0,
 		.progress = isatty(STDERR_FILENO),
 	};
-	for (size_t i = 0; i < files->len; i++) {
+	for (size_t i = 0; i < files->len && (keep_going || bad == 0); i++) {
 		const char *path = ((char **)files->items)[i];
 		struct ls_trace *t = ls_trace_read_ex(path, &ro, err, sizeof(err));
 		if (!t) {
 			ls_error("%s: %s", path, err);
-			return -1;
+			bad++;
+			continue;
 		}
 		ls_report_add(r, t);
 	}
+	return bad;
+}
+
+static int load(struct ls_report *r, char *const *paths, size_t npaths,
+		const struct ls_findings_options *opt, int keep_going)
+{
+	struct ls_vec files = { .item_size = sizeof(char *) };
+	memset(r, 0, sizeof(*r));
+	ls_findings_init(&r->findings);
+	r->nbad = expand_paths(paths, npaths, &files);
+	if (r->nbad == 0 || keep_going)
+		r->nbad += read_paths(r, &files, opt, keep_going);
+	for (size_t i = 0; i < files.len; i++)
+		free(((char **)files.items)[i]);
+	ls_vec_free(&files);
+	if (r->ntraces == 0 || (r->nbad && !keep_going))
+		return -1;
+	ls_report_finish(r, opt);
 	return 0;
 }
 
 int ls_report_load(struct ls_report *r, char *const *paths, size_t npaths,
 		   const struct ls_findings_options *opt)
 {
-	struct ls_vec files = { .item_size = sizeof(char *) };
-	memset(r, 0, sizeof(*r));
-	ls_findings_init(&r->findings);
-	int rc = expand_paths(paths, npaths, &files);
-	if (rc == 0)
-		rc = read_paths(r, &files, opt);
-	for (size_t i = 0; i < files.len; i++)
-		free(((char **)files.items)[i]);
-	ls_vec_free(&files);
-	if (rc == 0)
-		ls_report_finish(r, opt);
-	return rc;
+	return load(r, paths, npaths, opt, 0);
+}
+
+int ls_report_load_all(struct ls_report *r, char *const *paths, size_t npaths,
+		       const struct ls_findings_options *opt)
+{
+	return load(r, paths, npaths, opt, 1);
 }
 
 void ls_report_free(struct ls_report *r)

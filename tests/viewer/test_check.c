@@ -199,3 +199,163 @@ Test(check, missing_trace_is_exit_2_naming_it)
 	ls_run_free(&r);
 	free(path);
 }
+
+/* ---- a FAIL line as telling as the report's headline, for every kind ---- */
+
+/* `check --fail-on kind` of fixture [arg] run under the shim: exit 1 and
+ * one FAIL line, holding each of want (NULL-terminated), "(pid " and a
+ * location, never "unknown". */
+static void assert_fail_line(const char *fixture, const char *arg, const char *kind,
+			     const char *const *want)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+	ls_run_fixture_arg(&r, fixture, dir, true, NULL, arg);
+	ls_run_free(&r);
+	char *trace = ls_single_trace(dir);
+	const char *const args[] = {"--fail-on", kind, NULL};
+	char *lead = ls_fmt("FAIL %s ", kind);
+
+	cr_assert_eq(check(&r, trace, args), 1, "%s %s:\n%s%s", fixture, kind, r.out, r.err);
+	const char *line = strstr(r.out, lead);
+	cr_assert(line, "no %s line:\n%s", lead, r.out);
+	char *one = strndup(line, strcspn(line, "\n"));
+	for (size_t i = 0; want[i]; i++)
+		cr_assert(strstr(one, want[i]), "%s: no \"%s\" in\n%s", fixture, want[i], one);
+	cr_assert(strstr(one, " (pid "), "%s", one);
+	cr_assert(strstr(one, " at "), "a location: %s", one);
+	cr_assert(strstr(one, " at ") > strstr(one, " (pid "), "the first \" at \" starts the "
+		  "location: %s", one);
+	cr_assert_null(strstr(one, "unknown"), "%s", one);
+	free(one);
+	free(lead);
+	free(trace);
+	ls_run_free(&r);
+}
+
+Test(check, blocking_call_line_names_the_blocking_function_its_time_and_callback)
+{
+	const char *const want[] = {"FAIL blocking-call usleep 2", " ms in on_timer (pid ",
+				    "called at on_timer uv_blocking.c:", NULL};
+	assert_fail_line("uv_blocking", NULL, "blocking-call", want);
+}
+
+Test(check, slow_loop_iteration_line_says_a_loop_iteration_and_how_long)
+{
+	const char *const want[] = {"FAIL slow-callback a loop iteration took 3",
+				    " ms (2 times over 100 ms, ", "called at run epoll_loop.c:", NULL};
+	assert_fail_line("epoll_loop", "spin", "slow-callback", want);
+}
+
+Test(check, slow_selector_line_says_how_late_its_timeout_and_how_long)
+{
+	const char *const want[] = {"FAIL slow-selector epoll_wait came back ",
+				    " ms late (timeout 10 ms, took ", NULL};
+	assert_fail_line("epoll_loop", "starve", "slow-selector", want);
+}
+
+Test(check, handle_lines_say_where_the_handle_was_left_open)
+{
+	const char *const pending[] = {
+		"FAIL pending-at-close idle handle still open when uv_loop_close ran (callback on_poll) "
+		"(pid ",
+		NULL};
+	const char *const unclosed[] = {"FAIL unclosed-handle timer handle never closed (still "
+					"open when the process exited) (callback on_retry) (pid ",
+					"created at start_retry leftover.c:", NULL};
+	const char *const request[] = {"FAIL pending-at-close uv_queue_work request still pending "
+				       "when the process exited (callback do_flush)", NULL};
+
+	assert_fail_line("open_handle", NULL, "pending-at-close", pending);
+	assert_fail_line("leftover", NULL, "unclosed-handle", unclosed);
+	assert_fail_line("leftover", NULL, "pending-at-close", request);
+}
+
+Test(check, other_kinds_lines_match_their_report_headlines)
+{
+	const char *const lost[] = {"FAIL lost-wakeup 1 uv_async_send to on_done never answered "
+				    "(the handle was closed first) (pid ", NULL};
+	const char *const dropped[] = {"FAIL dropped-error EPIPE of uv_write went to nobody "
+				       "(no callback) (pid ", NULL};
+	const char *const crash[] = {"FAIL crash-in-callback SIGSEGV in on_tick (address 0x0) (pid ",
+				     NULL};
+	const char *const misuse[] = {"FAIL handle-misuse uv_timer_start started a handle that "
+				      "is closing or closed (pid ", NULL};
+	const char *const wrong[] = {"FAIL wrong-thread uv_timer_start from thread ",
+				     "called at schedule_reminder wrong_thread.c:", NULL};
+
+	assert_fail_line("lost_wakeup", NULL, "lost-wakeup", lost);
+	assert_fail_line("dropped_write", NULL, "dropped-error", dropped);
+	assert_fail_line("crash", NULL, "crash-in-callback", crash);
+	assert_fail_line("misuse", NULL, "handle-misuse", misuse);
+	assert_fail_line("wrong_thread", NULL, "wrong-thread", wrong);
+}
+
+Test(check, slow_ms_out_of_range_states_the_limit)
+{
+	char *trace = trace_of("slow_timer");
+	struct ls_run r;
+	const char *const big[] = {"--slow-ms", "4000000", NULL};
+
+	cr_assert_eq(check(&r, trace, big), 2, "%s", r.err);
+	ls_assert_one_line(&r, "at most 3600000");
+	ls_run_free(&r);
+	free(trace);
+}
+
+/* ---- one bad trace among several ---- */
+
+/* dir holding slow_timer's trace and a corrupt loopsan.1.trace. */
+static const char *dir_with_a_bad_trace(char **bad)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+
+	ls_run_fixture(&r, "slow_timer", dir, NULL);
+	ls_run_free(&r);
+	*bad = ls_fmt("%s/loopsan.1.trace", dir);
+	FILE *f = fopen(*bad, "w");
+	cr_assert(f);
+	fputs("not a trace at all, but long enough to have a header's size......\n", f);
+	fclose(f);
+	return dir;
+}
+
+Test(check, bad_trace_in_a_directory_judges_the_others_then_exits_2)
+{
+	char *bad;
+	const char *dir = dir_with_a_bad_trace(&bad);
+	struct ls_run r;
+
+	cr_assert_eq(check(&r, dir, NULL), 2, "%s%s", r.out, r.err);
+	ls_assert_one_line(&r, bad);
+	cr_assert_eq(count_lines_starting(r.out, "FAIL slow-callback "), 2, "%s", r.out);
+	cr_assert(strstr(r.out, "loopsan check: FAIL (2 findings"), "%s", r.out);
+	ls_run_free(&r);
+
+	const char *rep[] = {"report", dir, NULL};
+	ls_run_viewer(&r, NULL, rep);
+	cr_assert_eq(ls_exit_code(&r), 2, "%s", r.err);
+	ls_assert_one_line(&r, bad);
+	cr_assert(strstr(r.out, "slow-callback: on_slow_once took "), "%s", r.out);
+	ls_run_free(&r);
+	free(bad);
+}
+
+Test(check, missing_path_among_several_reports_the_others_then_exits_2)
+{
+	char *trace = trace_of("slow_timer");
+	char *missing = ls_fmt("%s/loopsan.2.trace", ls_tmpdir());
+	struct ls_run r;
+	const char *rep[] = {"report", "--format", "json", missing, trace, NULL};
+
+	ls_run_viewer(&r, NULL, rep);
+	cr_assert_eq(ls_exit_code(&r), 2, "%s", r.err);
+	ls_assert_one_line(&r, missing);
+	json_t *doc = ls_parse_report(&r);
+	cr_assert_eq(ls_count(doc, "slow-callback", NULL), 2);
+	json_decref(doc);
+	ls_run_free(&r);
+	free(missing);
+	free(trace);
+}

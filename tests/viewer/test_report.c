@@ -160,3 +160,110 @@ Test(report, a_trace_without_notes_has_no_exit_unlocked)
 	json_decref(rep);
 	free(trace);
 }
+
+/* ---- docs/REPORT-JSON.md against the real output ---- */
+
+/* Is key documented for kind in REPORT-JSON.md's findings table: a row
+ * whose first cell has `key` and whose second says "all" or names kind? */
+static bool documented(const char *doc, const char *key, const char *kind)
+{
+	char *cell = ls_fmt("`%s`", key);
+	bool found = false;
+	const char *start = strstr(doc, "\n## `findings`");
+	const char *end = start ? strstr(start, "\n## `suppressed`") : NULL;
+
+	cr_assert(start && end, "REPORT-JSON.md has no findings section");
+	for (const char *l = start; !found && l && l < end; l = strchr(l + 1, '\n')) {
+		if (strncmp(l, "\n| `", 4) != 0)
+			continue;
+		const char *c1 = l + 2, *c2 = strchr(c1, '|'), *c3 = c2 ? strchr(c2 + 1, '|') : NULL;
+		if (!c3)
+			continue;
+		char *first = strndup(c1, (size_t)(c2 - c1)), *kinds = strndup(c2, (size_t)(c3 - c2));
+		found = strstr(first, cell) &&
+			(strstr(kinds, " all") || strstr(kinds, kind));
+		free(first);
+		free(kinds);
+	}
+	free(cell);
+	return found;
+}
+
+/* Every field of every finding of fixture [arg]'s report is in the doc's
+ * table for its kind; returns how many findings. */
+static size_t assert_fields_documented(const char *doc, const char *fixture, const char *arg)
+{
+	json_t *rep = ls_fixture_report(fixture, arg, NULL, NULL);
+	json_t *all = json_object_get(rep, "findings"), *fi;
+	size_t i;
+
+	json_array_foreach(all, i, fi) {
+		const char *kind = ls_str(fi, "kind"), *key;
+		json_t *v;
+		json_object_foreach(fi, key, v)
+			cr_assert(documented(doc, key, kind),
+				  "%s: `%s` of %s is not in docs/REPORT-JSON.md's table", fixture, key,
+				  kind);
+	}
+	size_t n = json_array_size(all);
+	json_decref(rep);
+	return n;
+}
+
+/* Each of fixtures' reports against docs/REPORT-JSON.md. */
+static void assert_documented(const char *const fixtures[][2], size_t n)
+{
+	char *repo = ls_repo();
+	char *path = ls_fmt("%s/docs/REPORT-JSON.md", repo);
+	size_t len;
+	char *doc = ls_read_file(path, &len);
+
+	for (size_t i = 0; i < n; i++)
+		cr_assert_gt(assert_fields_documented(doc, fixtures[i][0], fixtures[i][1]), 0,
+			     "%s has findings", fixtures[i][0]);
+	free(doc);
+	free(path);
+	free(repo);
+}
+
+Test(report, json_fields_of_slow_and_blocking_findings_are_documented)
+{
+	static const char *const f[][2] = {
+		{"uv_blocking", NULL}, {"epoll_loop", "starve"}, {"epoll_loop", "spin"}};
+	assert_documented(f, 3);
+}
+
+Test(report, json_fields_of_handles_left_open_are_documented)
+{
+	static const char *const f[][2] = {{"open_handle", NULL}, {"leftover", NULL}};
+	assert_documented(f, 2);
+}
+
+Test(report, json_fields_of_misuse_findings_are_documented)
+{
+	static const char *const f[][2] = {
+		{"lost_wakeup", NULL}, {"dropped_write", NULL}, {"misuse", NULL},
+		{"wrong_thread", NULL}};
+	assert_documented(f, 4);
+}
+
+/* Findings come by kind in the documented order, the worst first within
+ * slow-callback and blocking-call. */
+Test(report, json_findings_are_ordered_by_kind_then_worst_first)
+{
+	json_t *rep = ls_fixture_report("uv_blocking", NULL, NULL, NULL);
+	json_t *all = json_object_get(rep, "findings");
+
+	cr_assert_eq(json_array_size(all), 3);
+	cr_assert_str_eq(ls_str(json_array_get(all, 0), "kind"), "slow-callback");
+	cr_assert_str_eq(ls_str(json_array_get(all, 1), "api"), "usleep");
+	cr_assert_str_eq(ls_str(json_array_get(all, 2), "api"), "fsync");
+	cr_assert_gt(ls_num(json_array_get(all, 1), "max_ms"), ls_num(json_array_get(all, 2), "max_ms"));
+	json_decref(rep);
+
+	rep = ls_fixture_report("leftover", NULL, NULL, NULL);
+	all = json_object_get(rep, "findings");
+	cr_assert_str_eq(ls_str(json_array_get(all, 0), "kind"), "pending-at-close");
+	cr_assert_str_eq(ls_str(json_array_get(all, 1), "kind"), "unclosed-handle");
+	json_decref(rep);
+}

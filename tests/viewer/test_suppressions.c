@@ -2,6 +2,7 @@
  * callback, or a frame's function, file or module, matches is left out of
  * report, check and run, and each rule's count is told. */
 #include "tests/harness.h"
+#include "tests/py_harness.h"
 
 LS_SUITE(suppressions);
 
@@ -249,4 +250,202 @@ Test(suppressions, run_fail_with_everything_suppressed_exits_with_the_command_st
 	free(all);
 	free(some);
 	free(bin);
+}
+
+/* ---- the rule each finding carries ---- */
+
+/* report --format json [--suppressions supp] trace: exit status want,
+ * the document, stderr in *err (the caller frees it). */
+static json_t *report_err(const char *trace, const char *supp, int want, char **err)
+{
+	struct ls_run r;
+	const char *args[] = {"report", "--format", "json", "--suppressions", supp, trace, NULL};
+
+	if (!supp)
+		args[3] = trace, args[4] = NULL;
+	ls_run_viewer(&r, NULL, args);
+	cr_assert_eq(ls_exit_code(&r), want, "stderr:\n%s", r.err);
+	json_t *doc = ls_parse_report(&r);
+	*err = strdup(r.err);
+	ls_run_free(&r);
+	return doc;
+}
+
+/* Every finding of trace has a suppression, shown in the text report as
+ * "suppress with: RULE"; a file of that rule alone silences that finding
+ * and no other, and is not noted as matching nothing. Returns how many
+ * findings there were. */
+static size_t assert_rules_silence_exactly_their_finding(const char *trace)
+{
+	const char *dir = ls_tmpdir();
+	char *err;
+	json_t *doc = report_err(trace, NULL, 0, &err);
+	json_t *all = json_object_get(doc, "findings");
+	size_t n = json_array_size(all);
+	struct ls_run r;
+	const char *text_args[] = {"report", trace, NULL};
+
+	ls_run_viewer(&r, NULL, text_args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	for (size_t i = 0; i < n; i++) {
+		json_t *fi = json_array_get(all, i);
+		const char *rule = ls_str(fi, "suppression");
+		char *line = ls_fmt("\n  suppress with: %s\n", rule);
+		cr_assert(strstr(r.out, line), "no \"%s\" in the text report:\n%s", line, r.out);
+		free(line);
+
+		char *text = ls_fmt("# from loopsan's report\n%s\n", rule);
+		char *supp = ls_fmt("%s/%zu.supp", dir, i);
+		FILE *f = fopen(supp, "w");
+		cr_assert(f, "%s: %s", supp, strerror(errno));
+		fputs(text, f);
+		fclose(f);
+		char *err2;
+		json_t *left = report_err(trace, supp, 0, &err2);
+		json_t *rest = json_object_get(left, "findings");
+		cr_assert_eq(json_array_size(rest), n - 1, "'%s' silences exactly one of %zu: %s",
+			     rule, n, json_dumps(rest, JSON_COMPACT));
+		for (size_t j = 0; j < json_array_size(rest); j++)
+			cr_assert_str_neq(ls_str(json_array_get(rest, j), "suppression"), rule,
+					  "'%s' left its own finding", rule);
+		assert_rule(left, 0, rule, supp, 2, 1);
+		cr_assert_eq(err2[0], '\0', "'%s': nothing on stderr:\n%s", rule, err2);
+		json_decref(left);
+		free(err2);
+		free(supp);
+		free(text);
+	}
+	ls_run_free(&r);
+	json_decref(doc);
+	free(err);
+	return n;
+}
+
+Test(suppressions, each_rule_a_report_gives_silences_exactly_its_finding)
+{
+	char *blocking = trace_of("uv_blocking"), *open = trace_of("open_handle");
+	const char *dir = ls_tmpdir();
+	struct ls_run r;
+
+	cr_assert_eq(assert_rules_silence_exactly_their_finding(blocking), 3);
+	cr_assert_eq(assert_rules_silence_exactly_their_finding(open), 3);
+	/* a slow loop iteration (no callback) and a blocking call in it */
+	ls_run_fixture_arg(&r, "epoll_loop", dir, true, NULL, "sleep");
+	ls_run_free(&r);
+	char *loop = ls_single_trace(dir);
+	cr_assert_geq(assert_rules_silence_exactly_their_finding(loop), 2);
+	free(loop);
+	free(blocking);
+	free(open);
+}
+
+Test(suppressions, each_rule_of_asyncio_checks_silences_exactly_its_finding)
+{
+	ls_need_python(LS_PY_DEBIAN, NULL);
+	char *script = ls_py_file("viewer/fixtures", "asyncio_checks.py");
+	char *trace = ls_py_run(LS_PY_DEBIAN, script, "asyncio", NULL, "asyncio_checks ok\n");
+
+	cr_assert_eq(assert_rules_silence_exactly_their_finding(trace), 4);
+	free(trace);
+	free(script);
+}
+
+/* The report says "usleep blocked the loop thread": blocking-call:usleep
+ * is the rule, and blocking_allow=usleep means the same call. */
+Test(suppressions, blocking_call_matches_by_the_blocking_function_as_blocking_allow_does)
+{
+	char *trace = trace_of("uv_blocking");
+	char *supp = supp_file("blocking-call:usleep\n");
+	json_t *doc = report_with(trace, supp);
+
+	assert_rule(doc, 0, "blocking-call:usleep", supp, 1, 1);
+	json_t *left = ls_only_finding(doc, "blocking-call", NULL);
+	cr_assert_str_eq(ls_str(left, "api"), "fsync");
+	cr_assert_str_eq(ls_str(left, "suppression"), "blocking-call:fsync");
+	json_decref(doc);
+
+	json_t *allowed = ls_fixture_report("uv_blocking", NULL, "blocking_allow=usleep", NULL);
+	left = ls_only_finding(allowed, "blocking-call", NULL);
+	cr_assert_str_eq(ls_str(left, "api"), "fsync", "blocking_allow=usleep left the same one");
+	json_decref(allowed);
+	free(supp);
+	free(trace);
+}
+
+Test(suppressions, rules_that_matched_nothing_are_noted_with_file_and_line)
+{
+	char *trace = trace_of("slow_timer");
+	char *supp = supp_file("slow-callback:on_tick\n# later\nslow-callback:on_nothing\n"
+			       "blocking-call:on_tick\n");
+	char *err;
+	json_t *doc = report_err(trace, supp, 0, &err);
+	char *a = ls_fmt("loopsan: %s:3: note: rule 'slow-callback:on_nothing' matched no finding\n",
+			 supp);
+	char *b = ls_fmt("loopsan: %s:4: note: rule 'blocking-call:on_tick' matched no finding\n",
+			 supp);
+
+	cr_assert(strstr(err, a), "no \"%s\" in:\n%s", a, err);
+	cr_assert(strstr(err, b), "no \"%s\" in:\n%s", b, err);
+	cr_assert_eq(ls_count_lines(err), 2, "only the two:\n%s", err);
+	json_decref(doc);
+	free(err), free(a), free(b), free(supp), free(trace);
+}
+
+Test(suppressions, comment_after_a_rule_and_unclosed_bracket_are_malformed)
+{
+	assert_bad_file("slow-callback:on_tick # comment\n", "report",
+			"%s:1: malformed line 'slow-callback:on_tick # comment' (a '#'");
+	assert_bad_file("\n\nslow-callback:[\n", "check",
+			"%s:3: malformed line 'slow-callback:[' (a '[' without its ']'");
+	assert_bad_file("slow-callback:on_tick\\\n", "check", "%s:1: malformed line");
+	assert_bad_file("slow-callback:  \n", "check",
+			"%s:1: malformed line 'slow-callback:' (empty pattern)");
+}
+
+Test(suppressions, malformed_line_is_shown_escaped)
+{
+	assert_bad_file("slow-callback\x01on_tick\xff\n", "report",
+			"%s:1: malformed line 'slow-callback\\x01on_tick\\xff' (want kind:pattern)");
+	assert_bad_file("slow\x1b[31m-callback:on_tick\n", "check",
+			"%s:1: unknown kind 'slow\\x1b[31m-callback' in ");
+	assert_bad_file("slow-callback:on_\ttick\x7f\n", "check", "malformed line 'slow-callback:on_\\x09tick\\x7f' (a control character");
+}
+
+Test(suppressions, escaped_wildcards_and_hash_match_themselves)
+{
+	char *trace = trace_of("slow_timer");
+	char *supp = supp_file("slow-callback:on\\_tick\nslow-callback:on_slow_once\\*\n"
+			       "slow-callback:on_slow_onc[e]\n");
+	json_t *doc = report_with(trace, supp);
+
+	assert_rule(doc, 0, "slow-callback:on\\_tick", supp, 1, 1);
+	assert_rule(doc, 1, "slow-callback:on_slow_once\\*", supp, 2, 0);
+	assert_rule(doc, 2, "slow-callback:on_slow_onc[e]", supp, 3, 1);
+	json_decref(doc);
+	free(supp);
+	free(trace);
+}
+
+Test(suppressions, rules_matching_every_stack_are_warned_of_one_line_each)
+{
+	char *trace = trace_of("slow_timer");
+	char *supp = supp_file("slow-callback:libc.so.6\nslow-callback:_start\n"
+			       "pending-at-close:main\nslow-callback:on_tick\nslow-callback:*\n");
+	char *err;
+	json_t *doc = report_err(trace, supp, 0, &err);
+	const char *names[] = {"libc.so.6", "_start", "main", NULL, "_start"};
+
+	for (int i = 0; i < 5; i++) {
+		if (!names[i])
+			continue;
+		char *w = ls_fmt("loopsan: %s:%d: warning: rule '", supp, i + 1);
+		char *m = ls_fmt("' matches '%s', which is on nearly every stack", names[i]);
+		char *at = strstr(err, w);
+		cr_assert(at, "no \"%s\" in:\n%s", w, err);
+		cr_assert(strstr(at, m) && strstr(at, m) < strchr(at, '\n'), "%s: %s", m, err);
+		free(w), free(m);
+	}
+	cr_assert_null(strstr(err, ":4: warning"), "%s", err);
+	json_decref(doc);
+	free(err), free(supp), free(trace);
 }
