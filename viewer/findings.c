@@ -504,6 +504,7 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 		fi->fault_addr = c->addr;
 		fi->has_fault_addr = c->code > 0;
 		fi->count = 1;
+		fi->crashed_at = c->crashed_at ? ls_trace_stack(t, c->crashed_at) : NULL;
 		if (s) {
 			fi->has_api = 1;
 			fi->api = s->api;
@@ -688,7 +689,8 @@ static int same_but_thread(const struct ls_finding *a, const struct ls_finding *
 	       a->has_api == b->has_api && a->api == b->api && a->site == b->site &&
 	       a->has_callback == b->has_callback && a->callback == b->callback &&
 	       a->created_at == b->created_at && a->registered_at == b->registered_at &&
-	       a->called_at == b->called_at && a->when == b->when;
+	       a->called_at == b->called_at && a->when == b->when &&
+	       a->crashed_at == b->crashed_at;
 }
 
 static void add_thread(struct ls_finding *g, uint32_t tid)

@@ -343,7 +343,9 @@ const struct ls_stack *ls_finding_location_stack(const struct ls_finding *fi, co
 {
 	const char *v = "created";
 	const struct ls_stack *st = fi->created_at;
-	if (fi->called_at)
+	if (fi->crashed_at)
+		v = "crashed", st = fi->crashed_at;
+	else if (fi->called_at)
 		v = "called", st = fi->called_at;
 	else if (!st && fi->collected_at)
 		v = fi->kind == LS_FINDING_NEVER_AWAITED ? "dropped" : "collected", st = fi->collected_at;

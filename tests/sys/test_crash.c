@@ -69,3 +69,61 @@ Test(crash, no_crash_no_finding)
 	json_decref(rep);
 	free(trace);
 }
+
+/* The report of trace in format fmt (text, sarif, ...): its stdout. */
+static char *crash_report(const char *trace, const char *fmt)
+{
+	struct ls_run v;
+	const char *args[] = { "report", "--format", fmt, trace, NULL };
+	ls_run_viewer(&v, NULL, args);
+	cr_assert_eq(ls_exit_code(&v), 0, "report --format %s: %s", fmt, v.err);
+	char *out = strdup(v.out);
+	ls_run_free(&v);
+	return out;
+}
+
+Test(crash, crashed_at_is_where_the_fault_was_two_calls_below_the_callback)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run plain, traced;
+
+	run_crash(&plain, dir, "deep", false);
+	run_crash(&traced, dir, "deep", true);
+	cr_assert(WIFSIGNALED(plain.status) && WTERMSIG(plain.status) == SIGSEGV);
+	cr_assert_eq(traced.status, plain.status, "same death with the shim");
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "crash-in-callback", "on_tick");
+	ls_assert_frame(f, "crashed_at", 0, "count_request", "crash.c",
+			ls_marker_line("crash", "deep_deref"));
+	ls_assert_frame(f, "crashed_at", 1, "handle_request", "crash.c",
+			ls_marker_line("crash", "deep_call"));
+	cr_assert_str_eq(ls_str(json_array_get(json_object_get(f, "crashed_at"), 2), "function"),
+			 "on_tick");
+	ls_assert_frame(f, "created_at", 0, "start_ticking", "crash.c",
+			ls_marker_line("crash", "tick_start"));
+
+	char *text = crash_report(trace, "text");
+	char *want = ls_fmt("crashed at:\n    #0 count_request crash.c:%d",
+			    ls_marker_line("crash", "deep_deref"));
+	cr_assert(strstr(text, want), "no '%s' in:\n%s", want, text);
+
+	char *sarif = crash_report(trace, "sarif");
+	json_t *doc = json_loads(sarif, 0, NULL);
+	cr_assert(doc, "SARIF does not parse:\n%s", sarif);
+	json_t *res = json_array_get(json_object_get(json_array_get(json_object_get(doc, "runs"), 0),
+						     "results"), 0);
+	json_t *phys = json_object_get(json_array_get(json_object_get(res, "locations"), 0),
+				       "physicalLocation");
+	json_t *region = json_object_get(phys, "region");
+	cr_assert_eq(json_integer_value(json_object_get(region, "startLine")),
+		     ls_marker_line("crash", "deep_deref"), "SARIF location:\n%s", sarif);
+	json_decref(doc);
+	free(sarif);
+	free(want);
+	free(text);
+	json_decref(rep);
+	free(trace);
+	ls_run_free(&plain);
+	ls_run_free(&traced);
+}
