@@ -105,8 +105,8 @@ static const struct ls_finding_kind_info kinds[LS_FINDING_KIND_COUNT] = {
 	[LS_FINDING_CRASH_IN_CALLBACK] = {
 		"crash-in-callback", "A callback crashed.",
 		"The process died while a loop callback was running.",
-		"Look at the crashing callback; created_at shows where it was "
-		"registered.", 0 },
+		"Look at where it crashed (crashed_at, the faulting function "
+		"first); created_at shows where the callback was registered.", 0 },
 	[LS_FINDING_HANDLE_MISUSE] = {
 		"handle-misuse", "A handle was misused.",
 		"A handle was used after close, closed twice, or started while "

@@ -2,6 +2,7 @@
  * callback and its creation site, and the program dies (or handles it)
  * exactly as without the shim. */
 #include "tests/harness.h"
+#include "tracer/format.h"
 
 LS_SUITE(crash);
 
@@ -125,5 +126,61 @@ Test(crash, crashed_at_is_where_the_fault_was_two_calls_below_the_callback)
 	json_decref(rep);
 	free(trace);
 	ls_run_free(&plain);
+	ls_run_free(&traced);
+}
+
+/* Rewrites the CRASH record of the trace at path the way shims before
+ * crashed_at wrote it (24 bytes of payload); it must be its chunk's last
+ * record, as the crash handler's is. Returns 0 when one was found. */
+static int make_v1_crash(const char *path)
+{
+	size_t len;
+	char *buf = ls_read_file(path, &len);
+	struct ls_file_header h;
+	int found = -1;
+	memcpy(&h, buf, sizeof(h));
+	for (size_t off = LS_HEADER_SIZE; off + h.chunk_size <= len; off += h.chunk_size) {
+		struct ls_chunk_header ch;
+		memcpy(&ch, buf + off, sizeof(ch));
+		if (ch.magic != LS_CHUNK_MAGIC)
+			continue;
+		for (uint32_t at = 0; at + sizeof(struct ls_rec) <= ch.used;) {
+			struct ls_rec rec;
+			memcpy(&rec, buf + off + sizeof(ch) + at, sizeof(rec));
+			if (rec.size < sizeof(rec))
+				break;
+			if (rec.type == LS_REC_CRASH && at + rec.size == ch.used &&
+			    rec.size == sizeof(rec) + sizeof(struct ls_rec_crash)) {
+				rec.size = sizeof(rec) + LS_REC_CRASH_V1_SIZE;
+				ch.used = at + rec.size;
+				memcpy(buf + off + sizeof(ch) + at, &rec, sizeof(rec));
+				memcpy(buf + off, &ch, sizeof(ch));
+				found = 0;
+			}
+			at += rec.size;
+		}
+	}
+	FILE *f = fopen(path, "w");
+	cr_assert(f && fwrite(buf, 1, len, f) == len && fclose(f) == 0);
+	free(buf);
+	return found;
+}
+
+Test(crash, a_crash_record_of_an_older_shim_is_still_read)
+{
+	const char *dir = ls_tmpdir();
+	struct ls_run traced;
+
+	run_crash(&traced, dir, "deep", true);
+	char *trace = ls_single_trace(dir);
+	cr_assert_eq(make_v1_crash(trace), 0, "no CRASH record at a chunk's end");
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "crash-in-callback", "on_tick");
+	cr_assert_str_eq(ls_str(f, "signal"), "SIGSEGV");
+	cr_assert_null(json_object_get(f, "crashed_at"), "an older record has no crashed_at");
+	ls_assert_frame(f, "created_at", 0, "start_ticking", "crash.c",
+			ls_marker_line("crash", "tick_start"));
+	json_decref(rep);
+	free(trace);
 	ls_run_free(&traced);
 }
