@@ -184,3 +184,72 @@ Test(crash, a_crash_record_of_an_older_shim_is_still_read)
 	free(trace);
 	ls_run_free(&traced);
 }
+
+/* A Python callback that calls a function that reads address 0 through
+ * ctypes: the process dies of SIGSEGV, and crashed_at shows the Python
+ * frames (read_header, then on_request) in place of the eval loop's. */
+static const char py_crash[] =
+	"import asyncio, ctypes\n"
+	"\n"
+	"def read_header(addr):\n"
+	"    return ctypes.c_int.from_address(addr).value  # line 4: addr is 0\n"
+	"\n"
+	"def on_request():\n"
+	"    read_header(0)  # line 7\n"
+	"\n"
+	"async def main():\n"
+	"    asyncio.get_running_loop().call_soon(on_request)\n"
+	"    await asyncio.sleep(0.1)\n"
+	"\n"
+	"asyncio.run(main())\n";
+
+/* The index of the first frame of stack `which` of f named function, in
+ * Python; -1 if none. */
+static long python_frame(json_t *f, const char *which, const char *function, int line)
+{
+	json_t *fr;
+	size_t i;
+	json_array_foreach(json_object_get(f, which), i, fr) {
+		json_t *lang = json_object_get(fr, "lang");
+		if (lang && strcmp(json_string_value(lang), "python") == 0 &&
+		    strcmp(ls_str(fr, "function"), function) == 0) {
+			cr_assert_eq(ls_int(fr, "line"), line, "%s's line", function);
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+Test(crash, a_python_callback_crash_shows_the_python_frames_where_it_crashed)
+{
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("no /usr/bin/python3");
+	const char *dir = ls_tmpdir();
+	char *script = ls_fmt("%s/py_crash.py", dir);
+	FILE *s = fopen(script, "w");
+	cr_assert(s && fputs(py_crash, s) >= 0 && fclose(s) == 0);
+	char *shim = ls_shim();
+	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
+	char *opt = ls_fmt("LOOPSAN_OPTIONS=dir=%s", dir);
+	const char *env[] = {pre, opt, "PYTHONDONTWRITEBYTECODE=1", NULL};
+	const char *argv[] = {"/usr/bin/python3", script, NULL};
+	struct ls_run r;
+
+	ls_run(&r, dir, env, argv);
+	cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSEGV, "status %d: %s",
+		  r.status, r.err);
+	char *trace = ls_single_trace(dir);
+	json_t *rep = ls_report_json(trace);
+	json_t *f = ls_only_finding(rep, "crash-in-callback", NULL);
+	long at = python_frame(f, "crashed_at", "read_header", 4);
+	cr_assert_geq(at, 0, "no read_header in crashed_at: %s", json_dumps(f, JSON_INDENT(1)));
+	cr_assert_gt(python_frame(f, "crashed_at", "on_request", 7), at,
+		     "on_request is not below read_header");
+	json_decref(rep);
+	free(trace);
+	ls_run_free(&r);
+	free(script);
+	free(pre);
+	free(shim);
+	free(opt);
+}
