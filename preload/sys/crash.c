@@ -85,8 +85,9 @@ static uint32_t ls_crash_stack(void *uctx)
 		unw_cursor_t c;
 		if (unw_init_local2(&c, (unw_context_t *)uctx, UNW_INIT_SIGNAL_FRAME) == 0) {
 			uint32_t k = 0;
+			unw_word_t ip, sp;
 			do {
-				unw_word_t ip = 0, sp = 0;
+				ip = 0, sp = 0;
 				if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
 					break;
 				/* A shim frame whose caller's frame (this
@@ -96,13 +97,16 @@ static uint32_t ls_crash_stack(void *uctx)
 				    (uintptr_t)sp < ls_self.cur_frame)
 					shim_inside = 1;
 				prev_self = ls_module_is_self((uintptr_t)ip);
-				if (!prev_self) {
+				if (!prev_self && n < max) {
 					if (k == 0)
 						flags = LS_STACK_EXACT_PC0;
 					pcs[n++] = (uintptr_t)ip;
 				}
 				k++;
-			} while (n < max && k < 2 * LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
+				/* Past max frames, on to the trampoline only:
+				 * is there a shim frame inside the callback? */
+			} while ((n < max || (uintptr_t)sp < ls_self.cur_frame) &&
+				 k < 2 * LS_MAX_STACK_DEPTH && unw_step(&c) > 0);
 		}
 		ls_unwind_leave();
 	}
