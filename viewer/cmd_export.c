@@ -61,7 +61,7 @@ void ls_export_usage(FILE *out)
 	      "options:\n"
 	      "  --format chrome  the output format (the only one so far)\n"
 	      "  -o FILE          where to write; - for stdout\n"
-	      "  --pid PID        only the process PID\n"
+	      "  --pid PID        only the process PID (one of the traces given)\n"
 	      "  --tid TID        only the thread TID (its callbacks and findings)\n"
 	      "  --since MS       only what ends at or after MS milliseconds from the\n"
 	      "                   start of the earliest trace given (ts 0 of the output)\n"
@@ -435,6 +435,15 @@ static int write_all(FILE *out, const struct ls_report *r, const struct export_f
 	return ferror(out) ? -1 : 0;
 }
 
+/* Is a trace of r of process pid (0: no --pid)? */
+static int has_pid(const struct ls_report *r, uint64_t pid)
+{
+	for (size_t i = 0; pid != 0 && i < r->ntraces; i++)
+		if (r->traces[i]->pid == pid)
+			return 1;
+	return pid == 0;
+}
+
 int ls_cmd_export(int argc, char **argv)
 {
 	struct export_args a = { 0 };
@@ -448,6 +457,12 @@ int ls_cmd_export(int argc, char **argv)
 	struct ls_report r;
 	struct ls_findings_options opt = { .slow_ms = -1 };
 	if (ls_report_load(&r, a.paths, a.npaths, &opt)) {
+		ls_report_free(&r);
+		free(a.paths);
+		return LS_EXIT_USAGE;
+	}
+	if (!has_pid(&r, a.f.pid)) {
+		ls_error("export: --pid %" PRIu64 ": no trace given is of that process", a.f.pid);
 		ls_report_free(&r);
 		free(a.paths);
 		return LS_EXIT_USAGE;

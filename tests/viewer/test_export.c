@@ -304,6 +304,14 @@ Test(export, bad_filter_values_are_one_line_and_exit_2)
 	cr_assert_eq(ls_exit_code(&r), 2);
 	ls_assert_one_line(&r, "--until");
 	ls_run_free(&r);
+	char *other = ls_fmt("%ld", ls_trace_pid(trace) + 1);
+	const char *no_such[] = {"export", "--format", "chrome", "-o", "x.json",
+				 "--pid", other, trace, NULL};
+	ls_run_viewer(&r, dir, no_such);
+	cr_assert_eq(ls_exit_code(&r), 2);
+	ls_assert_one_line(&r, "--pid");
+	ls_run_free(&r);
+	free(other);
 	free(trace);
 }
 
