@@ -378,13 +378,18 @@ enum ls_lost_when {
 	LS_LOST_AT_EXIT = 2,
 };
 
-/* A fatal signal raised while a callback of site `arg` ran. */
+/* A fatal signal raised while a callback of site `arg` ran. Older shims
+ * wrote the first four fields only (24 bytes): crashed_at is then 0. */
 struct ls_rec_crash {
 	int32_t signo;       /* SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT */
 	int32_t code;        /* si_code */
 	uint64_t addr;       /* si_addr */
 	uint64_t time_ns;
+	uint32_t crashed_at; /* stack id where it crashed (pcs[0] exact), 0: none */
+	uint32_t reserved;
 };
+
+#define LS_REC_CRASH_V1_SIZE 24u  /* the payload without crashed_at */
 
 /* A handle used against its life cycle. arg: the stack of the call. */
 struct ls_rec_misuse {

@@ -363,6 +363,8 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 		text_py_event(out, s, fi);
 		return;
 	}
+	if (fi->crashed_at)
+		text_stack(out, "crashed at", s, fi->crashed_at);
 	if (fi->stuck_at) {
 		snprintf(title, sizeof(title), "stuck at (%s)", fi->stuck_how);
 		text_stack(out, title, s, fi->stuck_at);
@@ -700,6 +702,8 @@ static json_t *json_finding(struct ls_symbolizer *s, const struct ls_finding *fi
 		json_object_set_new(o, "at_exit", json_boolean(fi->at_exit));
 		json_object_set_new(o, "count", json_integer((json_int_t)fi->count));
 	}
+	if (fi->crashed_at)
+		json_object_set_new(o, "crashed_at", json_stack(s, fi->crashed_at));
 	if (fi->created_at)
 		json_object_set_new(o, "created_at", json_stack(s, fi->created_at));
 	if (fi->called_at)

@@ -107,8 +107,8 @@ static const struct ls_finding_kind_info kinds[LS_FINDING_KIND_COUNT] = {
 	[LS_FINDING_CRASH_IN_CALLBACK] = {
 		"crash-in-callback", "A callback crashed.",
 		"The process died while a loop callback was running.",
-		"Look at the crashing callback; created_at shows where it was "
-		"registered.", 0 },
+		"Look at where it crashed (crashed_at, the faulting function "
+		"first); created_at shows where the callback was registered.", 0 },
 	[LS_FINDING_HANDLE_MISUSE] = {
 		"handle-misuse", "A handle was misused.",
 		"A handle was used after close, closed twice, or started while "
@@ -506,6 +506,7 @@ static void collect_crashes(struct ls_findings *f, const struct ls_trace *t)
 		fi->fault_addr = c->addr;
 		fi->has_fault_addr = c->code > 0;
 		fi->count = 1;
+		fi->crashed_at = c->crashed_at ? ls_trace_stack(t, c->crashed_at) : NULL;
 		if (s) {
 			fi->has_api = 1;
 			fi->api = s->api;
@@ -690,7 +691,8 @@ static int same_but_thread(const struct ls_finding *a, const struct ls_finding *
 	       a->has_api == b->has_api && a->api == b->api && a->site == b->site &&
 	       a->has_callback == b->has_callback && a->callback == b->callback &&
 	       a->created_at == b->created_at && a->registered_at == b->registered_at &&
-	       a->called_at == b->called_at && a->when == b->when;
+	       a->called_at == b->called_at && a->when == b->when &&
+	       a->crashed_at == b->crashed_at;
 }
 
 static void add_thread(struct ls_finding *g, uint32_t tid)

@@ -60,6 +60,7 @@ struct ls_finding {
 	uint64_t count;
 	double max_ms, total_ms, threshold_ms;
 	const struct ls_stack *stuck_at;    /* where the longest run was when sampled */
+	const struct ls_stack *crashed_at;  /* crash-in-callback: where it crashed */
 	const char *stuck_how;              /* "running", "in a system call", ... */
 	int32_t stuck_syscall;              /* -1: none */
 	/* slow-selector */

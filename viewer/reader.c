@@ -636,16 +636,17 @@ static int take_stuck(struct reader *r, const struct ls_rec *rec, const uint8_t 
 
 static int take_crash(struct reader *r, const struct ls_rec *rec, const uint8_t *p, size_t n)
 {
-	struct ls_rec_crash cr;
-	if (n < sizeof(cr))
+	struct ls_rec_crash cr = { 0 };
+	if (n < LS_REC_CRASH_V1_SIZE)
 		return fail(r, "corrupt trace (CRASH record too short)");
-	memcpy(&cr, p, sizeof(cr));
+	memcpy(&cr, p, n < sizeof(cr) ? LS_REC_CRASH_V1_SIZE : sizeof(cr));
 	struct ls_crash *c = ls_vec_push(&r->t->crashes);
 	c->tid = r->cur_tid;
 	c->site = rec->arg;
 	c->signo = cr.signo;
 	c->code = cr.code;
 	c->addr = cr.addr;
+	c->crashed_at = cr.crashed_at;
 	return 0;
 }
 

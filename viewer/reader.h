@@ -93,6 +93,7 @@ struct ls_misuse_rec {
 /* A fatal signal inside a callback (CRASH). */
 struct ls_crash {
 	uint32_t tid, site;
+	uint32_t crashed_at;  /* stack id, 0: none (older traces) */
 	int32_t signo, code;
 	uint64_t addr;
 };

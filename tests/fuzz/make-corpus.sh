@@ -20,7 +20,7 @@ case $build in /*) ;; *) build=$repo/$build ;; esac
 out=$here/corpus
 
 fixtures="counter killed loop_thread open_handle slow_timer slow_work transparent epoll_loop thread_churn
-	rename_thread"
+	rename_thread crash"
 targets="$build/libloopsan.so"
 for f in $fixtures; do targets="$targets $build/fixtures/$f"; done
 # shellcheck disable=SC2086
@@ -118,6 +118,8 @@ run epoll-starve "" epoll_loop starve
 run thread-churn "mode=timeline" thread_churn 12,3,2
 # A loop thread renamed by another thread (THREAD_NAME).
 run thread-rename "mode=timeline" rename_thread other
+# A SIGSEGV two calls below a callback (CRASH with its crashed_at stack).
+run crash-deep "stack_depth=8" crash deep
 # asyncio's own checks (every PY_EVENT kind, a traceback's stack of Python
 # frames only) and Python sites; a uvloop callback stuck in Python.
 run_py python-checks "stack_depth=8" asyncio_checks.py asyncio
