@@ -123,38 +123,11 @@ Test(formats, sarif_pending_at_close_is_an_error_at_the_init_line)
 
 /* ---- JUnit, valid against Jenkins' and Ant's schemas ---- */
 
-/* Validates the document doc (len bytes) with `xmllint --noout --schema`
- * against tests/schemas/junit-10.xsd (Jenkins) and JUnit.xsd (Ant). */
-static void assert_junit_valid(const char *doc, size_t len)
-{
-	const char *xsds[] = {"junit-10.xsd", "JUnit.xsd"};
-	char *repo = ls_repo();
-	char *path = ls_fmt("%s/report.xml", ls_tmpdir());
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	cr_assert(fd >= 0 && write(fd, doc, len) == (ssize_t)len, "%s: %s", path, strerror(errno));
-	close(fd);
-	cr_assert(access("/usr/bin/xmllint", X_OK) == 0,
-		  "/usr/bin/xmllint missing: apt-get install libxml2-utils (scripts/deps.sh)");
-	for (size_t i = 0; i < 2; i++) {
-		char *xsd = ls_fmt("%s/tests/schemas/%s", repo, xsds[i]);
-		const char *argv[] = {"/usr/bin/xmllint", "--noout", "--schema", xsd, path, NULL};
-		struct ls_run r;
-		ls_run(&r, NULL, NULL, argv);
-		cr_assert_eq(ls_exit_code(&r), 0, "JUnit output invalid against %s:\n%s\n%s", xsds[i],
-			     r.err, doc);
-		ls_run_free(&r);
-		free(xsd);
-	}
-	free(path);
-	free(repo);
-}
-
 /* `report --format junit path`, validated against both schemas. */
 static void junit_of(struct ls_run *r, const char *path)
 {
 	report_as(r, "junit", path);
-	assert_junit_valid(r->out, r->out_len);
+	ls_assert_junit_valid(r->out, r->out_len);
 }
 
 static int count(const char *text, const char *needle)

@@ -145,6 +145,7 @@ Test(python_report, uvloop_slow_call_later_is_named_by_the_python_function_it_ra
 
 	char *junit = VIEWER(0, "report", "--format", "junit", trace);
 	assert_has(junit, "message=\"slow-callback: refresh_token took ");
+	ls_assert_junit_valid(junit, strlen(junit));
 
 	char *sarif = VIEWER(0, "report", "--format", "sarif", trace);
 	const char *uri;
