@@ -105,6 +105,15 @@ static void assert_installed_cli_traces(const char *root)
 	free(fixture);
 }
 
+/* Does hay hold "pre" arg "post"? (the needle freed) */
+static const char *holds(const char *hay, const char *pre, const char *arg, const char *post)
+{
+	char *needle = ls_fmt("%s%s%s", pre, arg, post);
+	const char *at = hay ? strstr(hay, needle) : NULL;
+	free(needle);
+	return at;
+}
+
 Test(install, make_install_into_a_prefix_gives_a_cli_that_traces_with_the_installed_shim)
 {
 	char *prefix = ls_fmt("%s/p", ls_tmpdir());
@@ -159,14 +168,14 @@ Test(install, man_page_renders_without_warnings_with_every_command_and_kind)
 	const char *sections[] = { "SYNOPSIS", "COMMANDS", "OPTIONS", "FINDING KINDS",
 				   "EXIT STATUS", "ENVIRONMENT", NULL };
 	for (size_t i = 0; sections[i]; i++)
-		cr_assert(strstr(r.out, ls_fmt("\n%s\n", sections[i])),
+		cr_assert(holds(r.out, "\n", sections[i], "\n"),
 			  "no section %s:\n%s", sections[i], r.out);
 	for (size_t i = 0; commands[i]; i++)
-		cr_assert(strstr(r.out, ls_fmt("\n   loopsan %s\n", commands[i])),
+		cr_assert(holds(r.out, "\n   loopsan ", commands[i], "\n"),
 			  "no subsection for loopsan %s:\n%s", commands[i], r.out);
 	const char *finding_kinds = strstr(r.out, "\nFINDING KINDS\n");
 	for (size_t i = 0; kinds[i]; i++)
-		cr_assert(strstr(finding_kinds, ls_fmt("\n       %s\n", kinds[i])),
+		cr_assert(holds(finding_kinds, "\n       ", kinds[i], "\n"),
 			  "FINDING KINDS lacks %s:\n%s", kinds[i], finding_kinds);
 	const char *vars_env[] = { "LOOPSAN_OPTIONS", "LOOPSAN_LIB", "LOOPSAN_DEBUG_PATH",
 				   "LOOPSAN_RUN_NOTES", "NO_COLOR", NULL };
@@ -279,7 +288,7 @@ Test(install, report_help_lists_every_kind_with_its_meaning)
 	const char *list = strstr(r.out, "\nfinding kinds:\n");
 	cr_assert(list, "no list of kinds:\n%s", r.out);
 	for (size_t i = 0; kinds[i]; i++) {
-		const char *line = strstr(list, ls_fmt("\n  %s ", kinds[i]));
+		const char *line = holds(list, "\n  ", kinds[i], " ");
 		cr_assert(line, "report --help lacks %s:\n%s", kinds[i], r.out);
 		line += 3 + strlen(kinds[i]);
 		line += strspn(line, " ");
