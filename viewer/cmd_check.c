@@ -129,31 +129,6 @@ static void print_headline_body(FILE *out, const struct ls_report *r,
 	free(text);
 }
 
-/* The report's headline of a handle or request left open, said without
- * " at " (the first " at " of a FAIL line starts its location). */
-static void print_left_open(FILE *out, const char *cb, const struct ls_finding *fi)
-{
-	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
-	const char *closer = "uv_loop_close";
-	if (fi->close_index < fi->trace->closes.len)
-		closer = ls_api_name(LS_VEC_AT(&fi->trace->closes, struct ls_loop_close,
-					       fi->close_index)->api);
-	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
-		fprintf(out, " %s request still pending when the process exited",
-			ls_api_name(fi->api));
-	else if (fi->at_exit)
-		fprintf(out, " %s handle never closed (still open when the process exited)", type);
-	else
-		fprintf(out, " %s handle still open when %s ran", type, closer);
-	if (fi->count > 1)
-		fprintf(out, ", %" PRIu64 " of them", fi->count);
-	if (fi->closing || fi->has_callback)
-		fprintf(out, " (%s%s%s%s%s%s)", fi->closing ? "closing" : "",
-			fi->closing && fi->has_callback ? ", " : "",
-			fi->has_callback ? "callback " : "", ls_color_function(),
-			cb, ls_color_reset());
-}
-
 /* FAIL slow-callback on_tick 250.1 ms (pid 42) created at start_ticker demo.c:36
  * One line, saying what the text report's headline says (its own code
  * for the kinds that need no more); the first " at " starts the location. */
@@ -197,7 +172,8 @@ static void print_verdict(FILE *out, const struct ls_report *r,
 			fprintf(out, ", %" PRIu64 " times", fi->count);
 	} else if (fi->kind == LS_FINDING_PENDING_AT_CLOSE ||
 		   fi->kind == LS_FINDING_UNCLOSED_HANDLE) {
-		print_left_open(out, cb, fi);
+		fputc(' ', out);
+		ls_report_print_left_open(out, cb, fi, 1);
 	} else if (fi->kind == LS_FINDING_LOST_WAKEUP) {
 		fprintf(out, " %" PRIu64 " uv_async_send%s to %s%s%s never answered (the "
 			"handle was %s)", fi->count, fi->count == 1 ? "" : "s",

@@ -154,7 +154,8 @@ static void headline_slow(FILE *out, const char *cb, const struct ls_finding *fi
 			fi->count, fi->threshold_ms, fi->total_ms);
 }
 
-static void headline_pending(FILE *out, const char *cb, const struct ls_finding *fi)
+void ls_report_print_left_open(FILE *out, const char *cb, const struct ls_finding *fi,
+			       int without_at)
 {
 	const char *type = fi->handle && fi->handle[0] ? fi->handle : "unknown";
 	/* The call that closed the loop: uv_loop_close, event_base_free. */
@@ -162,10 +163,13 @@ static void headline_pending(FILE *out, const char *cb, const struct ls_finding 
 	if (fi->close_index < fi->trace->closes.len)
 		closer = ls_api_name(LS_VEC_AT(&fi->trace->closes, struct ls_loop_close,
 					       fi->close_index)->api);
+	const char *at_exit = without_at ? "when the process exited" : "at exit";
 	if (fi->kind == LS_FINDING_PENDING_AT_CLOSE && fi->at_exit)
-		fprintf(out, "%s request still pending at exit", ls_api_name(fi->api));
+		fprintf(out, "%s request still pending %s", ls_api_name(fi->api), at_exit);
 	else if (fi->at_exit)
-		fprintf(out, "%s handle never closed (still open at exit)", type);
+		fprintf(out, "%s handle never closed (still open %s)", type, at_exit);
+	else if (without_at)
+		fprintf(out, "%s handle still open when %s ran", type, closer);
 	else
 		fprintf(out, "%s handle still open at %s", type, closer);
 	if (fi->count > 1)
@@ -278,7 +282,7 @@ void ls_report_print_headline(FILE *out, const struct ls_report *r,
 			ls_color_reset(), fi->misuse,
 			fi->count > 1 ? " (more than once)" : "");
 	else
-		headline_pending(out, cb, fi);
+		ls_report_print_left_open(out, cb, fi, 0);
 }
 
 /* A Python callback: where its function is defined, and the native

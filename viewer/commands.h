@@ -85,6 +85,11 @@ void ls_report_print_finding(FILE *out, const struct ls_report *r,
 			     const struct ls_finding *fi);
 void ls_report_print_headline(FILE *out, const struct ls_report *r,
 			      const struct ls_finding *fi);
+/* The headline of a handle or request left open (pending-at-close,
+ * unclosed-handle); without_at: said without " at " (check's FAIL lines,
+ * whose first " at " starts the location). */
+void ls_report_print_left_open(FILE *out, const char *cb, const struct ls_finding *fi,
+			       int without_at);
 /* "  suppress with: kind:pattern" and a newline: the rule that silences
  * exactly fi (nothing when it has none). */
 void ls_report_print_suppression(FILE *out, const struct ls_finding *fi);
