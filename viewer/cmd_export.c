@@ -71,33 +71,6 @@ void ls_export_usage(FILE *out)
 	      out);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t min, c;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80, c = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800, c = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string body (no quotes), newly allocated. Symbols, paths and
  * thread names are bytes: valid UTF-8 is kept as it is, any other byte
  * becomes U+FFFD (JSON text must be UTF-8). */
@@ -108,7 +81,7 @@ static char *json_escape(const char *s)
 	const unsigned char *u = (const unsigned char *)s, *end = u + n;
 	while (u < end) {
 		unsigned char c = *u;
-		size_t len = utf8_len(u, (size_t)(end - u));
+		size_t len = ls_utf8_len(u, (size_t)(end - u));
 		if (len == 0) {
 			p += sprintf(p, "\\ufffd");
 			u++;

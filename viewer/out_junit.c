@@ -19,30 +19,12 @@
 
 #include "tracer/format.h"
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none. */
+/* Length of the UTF-8 sequence at p (at most n bytes) XML allows, 0 if
+ * none: a valid one, but not the non-characters U+FFFE and U+FFFF. */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-	size_t len;
-	uint32_t min, c;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80, c = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800, c = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) ||
-	    c == 0xfffe || c == 0xffff)
+	size_t len = ls_utf8_len(p, n);
+	if (len == 3 && p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
 		return 0;
 	return len;
 }

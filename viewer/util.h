@@ -21,5 +21,8 @@ void *ls_xcalloc(size_t n, size_t size);
 void *ls_xrealloc(void *p, size_t n);
 char *ls_xstrdup(const char *s);
 char *ls_xstrndup(const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at p (at most n bytes: a scalar
+ * value, shortest form, no surrogate), 0 if none. */
+size_t ls_utf8_len(const unsigned char *p, size_t n);
 
 #endif
