@@ -746,4 +746,51 @@ static inline void ls_assert_junit_valid(const char *doc, size_t len)
 	free(repo);
 }
 
+/* `loopsan report --color auto trace` with stdout on a pseudo-terminal,
+ * TERM=term and no_color as NO_COLOR (NULL: unset); returns what it
+ * printed. */
+static inline char *ls_report_on_tty(const char *trace, const char *term, const char *no_color)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+	char *slave_name = strdup(ptsname(master));
+	char *viewer = ls_viewer();
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int slave = open(slave_name, O_RDWR | O_NOCTTY);
+		if (slave < 0 || dup2(slave, 1) < 0)
+			_exit(126);
+		setenv("TERM", term, 1);
+		if (no_color)
+			setenv("NO_COLOR", no_color, 1);
+		else
+			unsetenv("NO_COLOR");
+		execl(viewer, viewer, "report", "--color", "auto", trace, (char *)NULL);
+		_exit(127);
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	int status;
+	for (;;) {
+		ssize_t k = read(master, buf + n, cap - n - 1);
+		if (k > 0) {
+			n += (size_t)k;
+			cr_assert(n < cap - 1, "too much output");
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		break; /* EIO: the child closed the terminal */
+	}
+	buf[n] = '\0';
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status, buf);
+	close(master);
+	free(slave_name);
+	free(viewer);
+	return buf;
+}
+
 #endif

@@ -663,58 +663,12 @@ Test(formats, bad_color_value_is_a_usage_error)
 	free(trace);
 }
 
-/* Runs `loopsan report trace` with stdout on a pseudo-terminal and
- * no_color as NO_COLOR (NULL: unset); returns what it printed. */
-static char *report_on_tty(const char *trace, const char *no_color)
-{
-	int master = posix_openpt(O_RDWR | O_NOCTTY);
-	cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-	char *slave_name = strdup(ptsname(master));
-	char *viewer = ls_viewer();
-	pid_t pid = fork();
-
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int slave = open(slave_name, O_RDWR | O_NOCTTY);
-		if (slave < 0 || dup2(slave, 1) < 0)
-			_exit(126);
-		setenv("TERM", "xterm", 1); /* TERM=dumb would mean no color */
-		if (no_color)
-			setenv("NO_COLOR", no_color, 1);
-		else
-			unsetenv("NO_COLOR");
-		execl(viewer, viewer, "report", trace, (char *)NULL);
-		_exit(127);
-	}
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	int status;
-	for (;;) {
-		ssize_t k = read(master, buf + n, cap - n - 1);
-		if (k > 0) {
-			n += (size_t)k;
-			cr_assert(n < cap - 1, "too much output");
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		break; /* EIO: the child closed the terminal */
-	}
-	buf[n] = '\0';
-	waitpid(pid, &status, 0);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status, buf);
-	close(master);
-	free(slave_name);
-	free(viewer);
-	return buf;
-}
-
 Test(formats, auto_colors_on_a_terminal_unless_NO_COLOR_is_set)
 {
 	char *trace = trace_of("slow_timer", NULL);
-	char *tty = report_on_tty(trace, NULL);
-	char *no = report_on_tty(trace, "1");
-	char *empty = report_on_tty(trace, "");
+	char *tty = ls_report_on_tty(trace, "xterm", NULL);
+	char *no = ls_report_on_tty(trace, "xterm", "1");
+	char *empty = ls_report_on_tty(trace, "xterm", "");
 
 	cr_assert(strstr(tty, "\033["), "auto on a terminal colors:\n%s", tty);
 	cr_assert(strstr(no, "slow-callback") && !strstr(no, "\033["),

@@ -298,49 +298,6 @@ Test(install, report_help_lists_every_kind_with_its_meaning)
 	ls_run_free(&r);
 }
 
-/* `loopsan report --color auto trace` with stdout on a pseudo-terminal and
- * TERM=term, NO_COLOR unset; returns what it printed. */
-static char *report_on_tty(const char *trace, const char *term)
-{
-	int master = posix_openpt(O_RDWR | O_NOCTTY);
-	cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-	char *slave_name = strdup(ptsname(master));
-	char *viewer = ls_viewer();
-	pid_t pid = fork();
-
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int slave = open(slave_name, O_RDWR | O_NOCTTY);
-		if (slave < 0 || dup2(slave, 1) < 0)
-			_exit(126);
-		unsetenv("NO_COLOR");
-		setenv("TERM", term, 1);
-		execl(viewer, viewer, "report", "--color", "auto", trace, (char *)NULL);
-		_exit(127);
-	}
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	int status;
-	for (;;) {
-		ssize_t k = read(master, buf + n, cap - n - 1);
-		if (k > 0) {
-			n += (size_t)k;
-			cr_assert(n < cap - 1, "too much output");
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		break; /* EIO: the child closed the terminal */
-	}
-	buf[n] = '\0';
-	waitpid(pid, &status, 0);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status, buf);
-	close(master);
-	free(slave_name);
-	free(viewer);
-	return buf;
-}
-
 Test(install, TERM_dumb_means_no_color_on_a_terminal)
 {
 	const char *dir = ls_tmpdir();
@@ -348,8 +305,8 @@ Test(install, TERM_dumb_means_no_color_on_a_terminal)
 	ls_run_fixture(&r, "slow_timer", dir, NULL);
 	ls_run_free(&r);
 	char *trace = ls_single_trace(dir);
-	char *xterm = report_on_tty(trace, "xterm");
-	char *dumb = report_on_tty(trace, "dumb");
+	char *xterm = ls_report_on_tty(trace, "xterm", NULL);
+	char *dumb = ls_report_on_tty(trace, "dumb", NULL);
 
 	cr_assert(strstr(xterm, "\033["), "TERM=xterm colors:\n%s", xterm);
 	cr_assert(strstr(dumb, "slow-callback") && !strstr(dumb, "\033["),
