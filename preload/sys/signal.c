@@ -313,6 +313,20 @@ int ls_sig_send(uint32_t tid)
 	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)tid, ls_sig_no, &si);
 }
 
+/* Its next expiry after next_ns more of the thread's CPU time (then every
+ * period_ns again; 0 when set). Async-signal-safe. */
+int ls_sig_cpu_timer_next(uint32_t timer, long next_ns, long period_ns)
+{
+	if (timer == 0)
+		return -1;
+	struct itimerspec its;
+	its.it_interval.tv_sec = period_ns / 1000000000L;
+	its.it_interval.tv_nsec = period_ns % 1000000000L;
+	its.it_value.tv_sec = next_ns / 1000000000L;
+	its.it_value.tv_nsec = next_ns % 1000000000L;
+	return (int)syscall(SYS_timer_settime, (int)(timer - 1), 0, &its, NULL);
+}
+
 /* A timer on the calling thread's CPU time, every period_ns of it, whose
  * expiry sends this thread the signal (ls_watch_tick_here): it runs only
  * while the thread computes, so it never wakes a thread that waits, and it
@@ -336,29 +350,11 @@ uint32_t ls_sig_cpu_timer(uint32_t tid, long period_ns)
 	/* CPU clock of the calling thread (CLOCK_THREAD_CPUTIME_ID's id). */
 	if (syscall(SYS_timer_create, CLOCK_THREAD_CPUTIME_ID, &sev, &id) != 0 || id < 0)
 		return 0;
-	struct itimerspec its;
-	its.it_interval.tv_sec = period_ns / 1000000000L;
-	its.it_interval.tv_nsec = period_ns % 1000000000L;
-	its.it_value = its.it_interval;
-	if (syscall(SYS_timer_settime, id, 0, &its, NULL) != 0) {
+	if (ls_sig_cpu_timer_next((uint32_t)id + 1, period_ns, period_ns) != 0) {
 		syscall(SYS_timer_delete, id);
 		return 0;
 	}
 	return (uint32_t)id + 1;
-}
-
-/* Its next expiry after next_ns more of the thread's CPU time (then every
- * period_ns again). Async-signal-safe. */
-void ls_sig_cpu_timer_next(uint32_t timer, long next_ns, long period_ns)
-{
-	if (timer == 0)
-		return;
-	struct itimerspec its;
-	its.it_interval.tv_sec = period_ns / 1000000000L;
-	its.it_interval.tv_nsec = period_ns % 1000000000L;
-	its.it_value.tv_sec = next_ns / 1000000000L;
-	its.it_value.tv_nsec = next_ns % 1000000000L;
-	syscall(SYS_timer_settime, (int)(timer - 1), 0, &its, NULL);
 }
 
 void ls_sig_cpu_timer_delete(uint32_t timer)

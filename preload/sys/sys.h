@@ -43,7 +43,7 @@ int ls_sig_send(uint32_t tid);
  * period_ns of CPU time it uses: its id + 1, 0 when none; its next expiry
  * moved; its end. */
 uint32_t ls_sig_cpu_timer(uint32_t tid, long period_ns);
-void ls_sig_cpu_timer_next(uint32_t timer, long next_ns, long period_ns);
+int ls_sig_cpu_timer_next(uint32_t timer, long next_ns, long period_ns);
 void ls_sig_cpu_timer_delete(uint32_t timer);
 extern __thread unsigned ls_sig_eintr;
 /* errno as it was when the watchdog's signal last cut a call short: the
