@@ -165,6 +165,9 @@ uint32_t ls_loop_run_enter(const void *loop, uint32_t api, uintptr_t frame)
 		} else {
 			other = e->run_tid;
 		}
+		/* After the loop is marked running (preload/uv/uv.c reads
+		 * the two in the other order without the lock). */
+		__atomic_store_n(&e->runs, e->runs + 1, __ATOMIC_RELEASE);
 		moved = e->tid != tid;
 		e->tid = tid;
 	}

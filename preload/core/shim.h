@@ -139,7 +139,7 @@ struct ls_entry {
 	uint32_t htype;       /* handles: the family's type of handle (uv_handle_type) */
 	uint32_t run_tid;     /* loops: the thread inside uv_run now, 0 when none */
 	uint32_t run_depth;   /* loops: nested uv_run calls of run_tid */
-	uint32_t runs;        /* loops: uv_run calls entered so far */
+	uint32_t runs;        /* loops: runs entered so far (ls_loop_run_enter) */
 	uintptr_t run_frame;  /* loops: the stack frame of run_tid's outermost uv_run */
 	uint32_t sent, seen;  /* async: uv_async_send calls, and how many a callback had seen */
 	/* async: 1 + its loop's `runs` at the last send made while no thread

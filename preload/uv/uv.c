@@ -279,7 +279,7 @@ static int (*ls_real_async_send)(uv_async_t *);
  * its last such send and at its close. */
 
 /* 1 + the number of uv_run calls of loop so far when no thread runs it now,
- * else 0. Lock-free: uv_async_send calls it. uv_run counts a run after it
+ * else 0. Lock-free: uv_async_send calls it. ls_loop_run_enter counts a run after it
  * is marked running, so a count read before a run's mark is that run's
  * predecessor's. */
 static uint32_t ls_loop_idle_run(const void *loop)
@@ -544,19 +544,6 @@ LS_EXPORT uv_loop_t *uv_default_loop(void)
 	return LS_UV(uv_default_loop)();
 }
 
-/* Once the loop is marked running (ls_loop_idle_run reads the two in the
- * other order); under the lock, which a rebuild of the table copies under. */
-static void ls_uv_count_run(const uv_loop_t *loop)
-{
-	int saved = errno;
-	ls_table_lock();
-	struct ls_entry *l = ls_table_get_locked(loop);
-	if (l != NULL)
-		__atomic_store_n(&l->runs, l->runs + 1, __ATOMIC_RELEASE);
-	ls_table_unlock();
-	errno = saved;
-}
-
 LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
 	__typeof__(&uv_run) real = LS_UV(uv_run);
@@ -566,7 +553,6 @@ LS_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 	uint32_t other = ls_loop_run_enter(loop, LS_API_UV_RUN, frame);
 	if (other != 0)  /* uv_run while another thread runs it */
 		ls_uv_wrong_thread(LS_API_UV_RUN, loop, NULL, other);
-	ls_uv_count_run(loop);
 	struct ls_run_here was;
 	ls_run_here_begin(&was, other == 0 ? loop : NULL, frame);
 	int rc = real(loop, mode);
