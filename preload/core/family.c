@@ -1,6 +1,5 @@
 /* The family table (family.h): the entries every family folder adds at
  * load, and the core's calls of their hooks. */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -111,20 +110,4 @@ __attribute__((destructor(150))) static void ls_families_at_exit(void)
 	LS_FOR_FAMILIES(f)
 		if (f->at_exit != NULL)
 			f->at_exit();
-}
-
-int ls_family_library_loaded(void)
-{
-	LS_FOR_FAMILIES(f) {
-		if (f->span != NULL && __atomic_load_n(&f->span->hi, __ATOMIC_ACQUIRE) != 0)
-			return 1;
-		for (const char *const *so = f->sonames; so != NULL && *so != NULL; so++) {
-			void *h = dlopen(*so, RTLD_LAZY | RTLD_NOLOAD);
-			if (h != NULL) {
-				dlclose(h);
-				return 1;
-			}
-		}
-	}
-	return 0;
 }

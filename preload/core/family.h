@@ -19,9 +19,6 @@ struct ls_family {
 	 * call, never the program's finding. NULL: no library of its own. */
 	const struct ls_span *span;
 	int (*own_addr)(const void *addr);
-	/* The family's libraries by soname (NULL-ended; NULL: none), to tell
-	 * whether one is loaded before the program's first call into it. */
-	const char *const *sonames;
 	/* At load, after the tracer has read LOOPSAN_OPTIONS. */
 	void (*init)(void);
 	/* In the child of fork, before it returns to the program. */
@@ -87,8 +84,5 @@ void ls_family_spans_changed(void);
 void ls_families_loop_thread(void);
 void ls_families_loop_left(void);
 
-/* Is a loop family's library loaded in the process (called into or not)?
- * Not on a hot path: asks the dynamic loader. */
-int ls_family_library_loaded(void);
 
 #endif

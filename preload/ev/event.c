@@ -967,8 +967,6 @@ static void ls_ev_at_exit(void)
 LS_FAMILY(ev) = {
 	.name = "ev",
 	.span = &ls_ev_span,
-	.sonames = (const char *const[]){ "libevent-2.1.so.7", "libevent_core-2.1.so.7",
-					  "libev.so.4", NULL },
 	.own_addr = ls_ev_in_lib,
 	.at_fork_child = ls_ev_seen_atfork_child,
 	.at_exit = ls_ev_at_exit,

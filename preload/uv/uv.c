@@ -724,6 +724,5 @@ static void ls_uv_at_exit(void)
 LS_FAMILY(uv) = {
 	.name = "uv",
 	.span = &ls_libuv.text,
-	.sonames = (const char *const[]){ "libuv.so.1", NULL },
 	.at_exit = ls_uv_at_exit,
 };
