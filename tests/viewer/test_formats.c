@@ -139,10 +139,18 @@ static int count(const char *text, const char *needle)
 	return n;
 }
 
-/* The testcase element named name (its text up to </testcase> or />). */
-static char *junit_case(const char *doc, const char *classname, const char *name)
+/* The testcase element named by the format fmt (its text up to
+ * </testcase> or />). */
+__attribute__((format(printf, 3, 4)))
+static char *junit_case(const char *doc, const char *classname, const char *fmt, ...)
 {
+	va_list ap;
+	char *name;
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&name, fmt, ap) >= 0);
+	va_end(ap);
 	char *open = ls_fmt("<testcase classname=\"%s\" name=\"%s\"", classname, name);
+	free(name);
 	const char *p = strstr(doc, open);
 
 	cr_assert(p, "no %s> in:\n%s", open, doc);
@@ -173,8 +181,8 @@ Test(formats, junit_has_a_testcase_per_finding_site_and_a_passing_one_per_proces
 	cr_assert_eq(count(r.out, "<failure "), 5, "%s", r.out);
 	cr_assert_eq(count(r.out, "</failure>"), 5, "%s", r.out);
 	char *tick = junit_case(r.out, "loopsan.slow_timer",
-				ls_fmt("slow-callback: on_tick (created at slow_timer.c:%d)",
-				       ls_marker_line("slow_timer", "tick_start")));
+				"slow-callback: on_tick (created at slow_timer.c:%d)",
+				ls_marker_line("slow_timer", "tick_start"));
 	cr_assert_eq(count(tick, "<failure "), 1, "one failure per site:\n%s", tick);
 	cr_assert(strstr(tick, "<failure type=\"slow-callback\" message=\"slow-callback: on_tick took "),
 		  "the message is the headline:\n%s", tick);
@@ -182,18 +190,20 @@ Test(formats, junit_has_a_testcase_per_finding_site_and_a_passing_one_per_proces
 	cr_assert(strstr(tick, "stuck at (running):\n") && strstr(tick, "created at:\n    #0 "
 		  "start_ticker slow_timer.c:"), "%s", tick);
 	cr_assert(strstr(tick, "&quot;slow_timer&quot;"), "%s", tick);
-	junit_case(r.out, "loopsan.slow_timer",
-		   ls_fmt("slow-callback: on_slow_once (created at slow_timer.c:%d)",
-			  ls_marker_line("slow_timer", "slow_once_start")));
-	junit_case(r.out, "loopsan.open_handle",
-		   ls_fmt("pending-at-close: uv_timer_init (created at open_handle.c:%d)",
-			  ls_marker_line("open_handle", "heartbeat_init")));
-	junit_case(r.out, "loopsan.open_handle",
-		   ls_fmt("pending-at-close: on_poll (created at open_handle.c:%d)",
-			  ls_marker_line("open_handle", "poller_init")));
+	free(tick);
+	free(junit_case(r.out, "loopsan.slow_timer",
+			"slow-callback: on_slow_once (created at slow_timer.c:%d)",
+		   ls_marker_line("slow_timer", "slow_once_start")));
+	free(junit_case(r.out, "loopsan.open_handle",
+		   "pending-at-close: uv_timer_init (created at open_handle.c:%d)",
+		   ls_marker_line("open_handle", "heartbeat_init")));
+	free(junit_case(r.out, "loopsan.open_handle",
+		   "pending-at-close: on_poll (created at open_handle.c:%d)",
+		   ls_marker_line("open_handle", "poller_init")));
 	char *pass = junit_case(r.out, "loopsan.slow_timer", "traced");
 	cr_assert(strstr(pass, "/>") && !strstr(pass, "<failure"), "%s", pass);
-	junit_case(r.out, "loopsan.open_handle", "traced");
+	free(pass);
+	free(junit_case(r.out, "loopsan.open_handle", "traced"));
 	cr_assert_null(strstr(r.out, "name=\"slow_timer["), "no pid in a name:\n%s", r.out);
 	const char *tail = "  </testsuite>\n</testsuites>\n";
 	cr_assert(r.out_len > strlen(tail));
@@ -267,13 +277,14 @@ Test(formats, junit_one_site_in_two_processes_is_one_case_with_one_failure)
 	junit_of(&r, dir);
 	cr_assert(strstr(r.out, " tests=\"5\" failures=\"3\" "), "%s", r.out);
 	char *poll = junit_case(r.out, "loopsan.open_handle",
-				ls_fmt("pending-at-close: on_poll (created at open_handle.c:%d)",
-				       ls_marker_line("open_handle", "poller_init")));
+				"pending-at-close: on_poll (created at open_handle.c:%d)",
+				ls_marker_line("open_handle", "poller_init"));
 	cr_assert_eq(count(poll, "<failure "), 1, "%s", poll);
 	cr_assert_eq(count(poll, "pending-at-close: idle handle still open"), 3,
 		     "the headline, then each process's block:\n%s", poll);
-	junit_case(r.out, "loopsan.open_handle", "traced");
-	junit_case(r.out, "loopsan.open_handle", "traced (process 2)");
+	free(poll);
+	free(junit_case(r.out, "loopsan.open_handle", "traced"));
+	free(junit_case(r.out, "loopsan.open_handle", "traced (process 2)"));
 	ls_run_free(&r);
 }
 
@@ -288,7 +299,7 @@ Test(formats, junit_of_a_clean_run_is_a_suite_of_one_passed_case)
 	junit_of(&r, dir);
 	cr_assert(strstr(r.out, " tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\" "), "%s",
 		  r.out);
-	junit_case(r.out, "loopsan.counter", "traced");
+	free(junit_case(r.out, "loopsan.counter", "traced"));
 	cr_assert_eq(count(r.out, "<testcase "), 1, "%s", r.out);
 	ls_run_free(&r);
 }
@@ -303,7 +314,7 @@ Test(formats, junit_of_python_findings_names_the_script_and_validates)
 	junit_of(&r, trace);
 	cr_assert(strstr(r.out, "<testcase classname=\"loopsan.asyncio_checks_py\" name=\""
 			 "never-awaited: "), "%s", r.out);
-	junit_case(r.out, "loopsan.asyncio_checks_py", "traced");
+	free(junit_case(r.out, "loopsan.asyncio_checks_py", "traced"));
 	ls_run_free(&r);
 	free(trace);
 	free(script);
