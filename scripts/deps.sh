@@ -2,6 +2,7 @@
 # Installs the Debian packages loopsan needs.
 #   deps.sh demo          what building loopsan and `make demo` need (small)
 #   deps.sh [test]        also what the tests run: the test framework, clang,
+#                         chromium (the HTML report), tmux (loopsan top),
 #                         Python's asyncio test suite, uvloop, and the real
 #                         programs of `make test` and `make real` (daemons)
 #   deps.sh bench         also what `make bench` compares with or measures by
@@ -14,13 +15,14 @@
 set -eu
 
 BUILD_PKGS="make gcc libc6-dev pkg-config libuv1-dev libevent-dev libunwind-dev
-libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev libpython3.11-dev"
+libdw-dev libelf-dev libjansson-dev libxxhash-dev libiberty-dev libpython3.11-dev
+libncurses-dev"
 TEST_PKGS="$BUILD_PKGS libcriterion-dev g++ clang libclang-rt-14-dev
 python3-uvloop neovim nodejs libpython3.11-testsuite
 memcached tmux libev-dev knot-resolver iproute2 man-db
 bind9 dnsutils unbound nginx-light redis-server redis-tools transmission-daemon
 transmission-cli tor cmake apache2-utils netcat-openbsd curl libmemcached-tools
-libxml2-utils python3-jsonschema"
+libxml2-utils python3-jsonschema chromium"
 # --list SET: print the set's packages, one per line, and install nothing.
 list=""
 if [ "${1:-}" = "--list" ]; then
