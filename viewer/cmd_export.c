@@ -429,7 +429,8 @@ int ls_cmd_export(int argc, char **argv)
 	}
 	struct ls_report r;
 	struct ls_findings_options opt = { .slow_ms = -1 };
-	if (ls_report_load(&r, a.paths, a.npaths, &opt)) {
+	/* A bad trace among several: the others are exported, then exit 2. */
+	if (ls_report_load_all(&r, a.paths, a.npaths, &opt)) {
 		ls_report_free(&r);
 		free(a.paths);
 		return LS_EXIT_USAGE;
@@ -454,6 +455,8 @@ int ls_cmd_export(int argc, char **argv)
 		rc = -1;
 	if (rc)
 		ls_error("%s: write failed: %s", a.out, strerror(errno));
+	if (r.nbad)
+		rc = -1;
 	ls_report_free(&r);
 	free(a.paths);
 	return rc ? LS_EXIT_USAGE : LS_EXIT_OK;

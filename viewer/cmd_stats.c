@@ -268,7 +268,8 @@ int ls_cmd_stats(int argc, char **argv)
 	}
 	struct ls_report r;
 	struct ls_findings_options opt = { .slow_ms = -1 };
-	if (ls_report_load(&r, a.paths, a.npaths, &opt)) {
+	/* A bad trace among several: the others are counted, then exit 2. */
+	if (ls_report_load_all(&r, a.paths, a.npaths, &opt)) {
 		ls_report_free(&r);
 		free(a.paths);
 		return LS_EXIT_USAGE;
@@ -283,7 +284,8 @@ int ls_cmd_stats(int argc, char **argv)
 	else
 		print_text(stdout, &rows, &r);
 	ls_vec_free(&rows);
+	rc = r.nbad ? LS_EXIT_USAGE : LS_EXIT_OK;
 	ls_report_free(&r);
 	free(a.paths);
-	return LS_EXIT_OK;
+	return rc;
 }

@@ -351,6 +351,36 @@ Test(check, bad_trace_in_a_directory_judges_the_others_then_exits_2)
 	free(bad);
 }
 
+/* stats and export go on past a bad trace like report and check. */
+Test(check, stats_and_export_count_the_others_past_a_bad_trace_then_exit_2)
+{
+	char *bad;
+	const char *dir = dir_with_a_bad_trace(&bad);
+	struct ls_run r;
+
+	const char *stats[] = {"stats", "--format", "json", dir, NULL};
+	ls_run_viewer(&r, NULL, stats);
+	cr_assert_eq(ls_exit_code(&r), 2, "%s%s", r.out, r.err);
+	ls_assert_one_line(&r, bad);
+	cr_assert(strstr(r.out, "on_slow_once"), "slow_timer's sites are counted:\n%s", r.out);
+	ls_run_free(&r);
+
+	char *json = ls_fmt("%s/out.json", ls_tmpdir());
+	const char *exp[] = {"export", "--format", "chrome", "-o", json, dir, NULL};
+	ls_run_viewer(&r, NULL, exp);
+	cr_assert_eq(ls_exit_code(&r), 2, "%s%s", r.out, r.err);
+	char *named = ls_fmt("loopsan: %s: not a loopsan trace", bad);
+	cr_assert(strncmp(r.err, named, strlen(named)) == 0, "%s", r.err); /* then summary mode's note */
+	free(named);
+	size_t len;
+	char *text = ls_read_file(json, &len);
+	cr_assert(text && strstr(text, "on_slow_once"), "slow_timer is exported:\n%s", text);
+	free(text);
+	free(json);
+	ls_run_free(&r);
+	free(bad);
+}
+
 Test(check, missing_path_among_several_reports_the_others_then_exits_2)
 {
 	char *trace = trace_of("slow_timer");
