@@ -258,10 +258,13 @@ struct ls_opt_lines {
 	unsigned nunknown;
 };
 
+/* then: what the shim does about it ("ignored"), NULL when the text is
+ * only being checked (loopsan run, which refuses it). */
 static void ls_opt_line(struct ls_opt_lines *l, const char *why, const char *then)
 {
 	size_t room = sizeof(l->buf) - l->len;
-	int n = snprintf(l->buf + l->len, room, "loopsan: LOOPSAN_OPTIONS: %s; %s\n", why, then);
+	int n = snprintf(l->buf + l->len, room, "loopsan: LOOPSAN_OPTIONS: %s%s%s\n", why,
+			 then ? "; " : "", then ? then : "");
 	if (n > 0 && (size_t)n < room)
 		l->len += (size_t)n;
 }
@@ -284,14 +287,18 @@ static int ls_opt_sep(char c)
 	       c == '\v' || c == '\f';
 }
 
-/* A ',' separates pairs only where a key= follows it; otherwise it is the
- * value's (blocking_allow=fsync,fdatasync, a path with a comma). */
+/* A ',' separates pairs only where a key= follows it, maybe after more
+ * separators ("stacks=0, mode=timeline"); otherwise it is the value's
+ * (blocking_allow=fsync,fdatasync, a path with a comma). */
 static int ls_opt_comma_ends(const char *p)
 {
-	const char *k = p + 1;
+	const char *key = p + 1;
+	while (ls_opt_sep(*key))
+		key++;
+	const char *k = key;
 	while (*k && *k != '=' && !ls_opt_sep(*k))
 		k++;
-	return *k == '=' && k > p + 1;
+	return *k == '=' && k > key;
 }
 
 /* The value at *pp: quoted, or up to the next separator. Returns its
@@ -316,12 +323,16 @@ static long ls_opt_value(const char **pp, const char **v)
 	return p - *v;
 }
 
-void ls_options_parse(struct ls_options *o, const char *text, ls_opt_say_fn *say)
+/* Parses text into o, its lines into l; checking: the lines say what is
+ * wrong, not what the shim does about it. */
+static void ls_opt_parse(struct ls_options *o, const char *text, struct ls_opt_lines *l,
+			 int checking)
 {
-	struct ls_opt_lines l;
+	const char *ignored = checking ? NULL : "ignored";
+	const char *dflt = checking ? NULL : "the default is used";
 	char why[512];
-	l.len = 0;
-	l.nunknown = 0;
+	l->len = 0;
+	l->nunknown = 0;
 	ls_options_defaults(o);
 	const char *p = text ? text : "";
 	for (;;) {
@@ -339,7 +350,7 @@ void ls_options_parse(struct ls_options *o, const char *text, ls_opt_say_fn *say
 			char k[80];
 			ls_opt_show(k, sizeof(k), key, (size_t)(p - key));
 			snprintf(why, sizeof(why), "'%s': want key=value", k);
-			ls_opt_line(&l, why, "ignored");
+			ls_opt_line(l, why, ignored);
 			continue;
 		}
 		p++;
@@ -348,25 +359,45 @@ void ls_options_parse(struct ls_options *o, const char *text, ls_opt_say_fn *say
 		if (vlen < 0) {
 			snprintf(why, sizeof(why), "%.*s: the quoted value is not closed",
 				 (int)(klen > 64 ? 64 : klen), key);
-			ls_opt_line(&l, why, "ignored");
+			ls_opt_line(l, why, ignored);
 			break;
 		}
 		if (ls_option_set(o, key, klen, v, (size_t)vlen, why, sizeof(why)) == 0)
 			continue;
 		if (ls_opt_find(key, klen) != NULL)
-			ls_opt_line(&l, why, "the default is used");
-		else if (!ls_opt_said_unknown(&l, key, klen))
-			ls_opt_line(&l, why, "ignored");
+			ls_opt_line(l, why, dflt);
+		else if (!ls_opt_said_unknown(l, key, klen))
+			ls_opt_line(l, why, ignored);
 	}
-	if (say == NULL)
-		return;
-	for (char *s = l.buf, *nl; s < l.buf + l.len; s = nl + 1) {
+}
+
+static void ls_opt_say_lines(struct ls_opt_lines *l, ls_opt_say_fn *say)
+{
+	for (char *s = l->buf, *nl; s < l->buf + l->len; s = nl + 1) {
 		nl = strchr(s, '\n');
 		char c = nl[1];
 		nl[1] = 0;
 		say(s);
 		nl[1] = c;
 	}
+}
+
+void ls_options_parse(struct ls_options *o, const char *text, ls_opt_say_fn *say)
+{
+	struct ls_opt_lines l;
+	ls_opt_parse(o, text, &l, 0);
+	if (say == NULL)
+		return;
+	ls_opt_say_lines(&l, say);
 	if (o->help)
 		ls_options_help(say);
+}
+
+int ls_options_check_text(const char *text, ls_opt_say_fn *say)
+{
+	struct ls_options o;
+	struct ls_opt_lines l;
+	ls_opt_parse(&o, text, &l, 1);
+	ls_opt_say_lines(&l, say);
+	return l.len != 0;
 }

@@ -28,6 +28,10 @@ int ls_option_set(struct ls_options *o, const char *key, size_t klen, const char
 int ls_option_check(const char *key, size_t klen, const char *v, size_t vlen, char *why,
 		    size_t whysz);
 
+/* Whether text holds a pair ls_options_parse would not take: 1 after
+ * saying each such pair's line (without what the shim then does), else 0. */
+int ls_options_check_text(const char *text, ls_opt_say_fn *say);
+
 /* The option table, one line per option, to say. */
 void ls_options_help(ls_opt_say_fn *say);
 

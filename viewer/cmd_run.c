@@ -71,7 +71,8 @@ void ls_run_usage(FILE *out)
 	      "  --color WHEN     auto (the default: when stderr is a terminal and\n"
 	      "                   NO_COLOR is not set), always or never\n"
 	      "  -O key=value     a LOOPSAN_OPTIONS setting, e.g. -O slow_callback_ms=50,\n"
-	      "                   checked before CMD starts (-O help=1: the shim lists them)\n"
+	      "                   checked before CMD starts (-O help=1: the shim lists them),\n"
+	      "                   as LOOPSAN_OPTIONS from the environment is\n"
 	      "  -h, --help       show this help\n"
 	      "\n"
 	      "The shim is $LOOPSAN_LIB (a relative path taken from the working\n"
@@ -649,11 +650,22 @@ static int report_session(const char *dir, const char *session, char **cmd,
 	return n;
 }
 
+/* "loopsan: LOOPSAN_OPTIONS: ..." as "loopsan: run: LOOPSAN_OPTIONS: ...". */
+static void say_environment(const char *line)
+{
+	fprintf(stderr, "loopsan: run: %s", line + strlen("loopsan: "));
+}
+
 int ls_cmd_run(int argc, char **argv)
 {
 	struct run_args a = { .wait_s = RUN_WAIT_DEFAULT };
 	ls_suppressions_init(&a.supp);
 	int rc = parse_args(argc, argv, &a);
+	/* The environment's options are checked as -O's are: every process
+	 * would otherwise say the same line and go on with a default. */
+	const char *env = getenv("LOOPSAN_OPTIONS");
+	if (rc == 0 && env && ls_options_check_text(env, say_environment))
+		rc = -1;
 	if (rc != 0) {
 		ls_suppressions_free(&a.supp);
 		free(a.options);

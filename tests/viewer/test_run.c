@@ -304,6 +304,38 @@ Test(run, a_bad_O_pair_is_a_usage_error_and_the_command_does_not_run)
 	}
 }
 
+/* LOOPSAN_OPTIONS from the environment is checked like -O: each bad pair
+ * one line, exit 2, the command not run; good pairs run as before. */
+Test(run, a_bad_pair_in_the_environment_s_options_is_a_usage_error)
+{
+	struct ls_run r;
+	const char *dir = ls_tmpdir();
+	char *viewer = ls_viewer();
+	char *marker = ls_fmt("%s/ran", dir);
+	char *script = ls_fmt("touch %s", marker);
+	const char *const argv[] = { viewer, "run", "--dir", dir, "--", "/bin/sh", "-c", script, NULL };
+	const char *const bad[] = { "LOOPSAN_OPTIONS=slow_callback_ms=soon:bogus_key=1", NULL };
+
+	ls_run(&r, dir, bad, argv);
+	cr_assert_eq(ls_exit_code(&r), 2, "%s", r.err);
+	cr_assert_str_eq(r.err,
+			 "loopsan: run: LOOPSAN_OPTIONS: slow_callback_ms='soon': bad value, want "
+			 "1..3600000 (default 100)\n"
+			 "loopsan: run: LOOPSAN_OPTIONS: 'bogus_key': unknown option (help=1 lists them)\n");
+	cr_assert_eq(access(marker, F_OK), -1, "the command ran");
+	ls_run_free(&r);
+
+	const char *const good[] = { "LOOPSAN_OPTIONS=stacks=0, slow_callback_ms=50", NULL };
+	ls_run(&r, dir, good, argv);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	cr_assert_eq(access(marker, F_OK), 0, "the command did not run:\n%s", r.err);
+	cr_assert_null(strstr(r.err, "LOOPSAN_OPTIONS"), "the shim took them all:\n%s", r.err);
+	ls_run_free(&r);
+	free(script);
+	free(marker);
+	free(viewer);
+}
+
 Test(run, an_O_value_with_separators_reaches_the_shim_whole)
 {
 	struct ls_run r;
