@@ -56,6 +56,10 @@ enum ls_trace_notes {
 	 * 3.11, 3.12 or 3.13 on LP64): its stacks show the interpreter's C
 	 * frames only. */
 	LS_NOTE_PY_UNSUPPORTED = 1u << 1,
+	/* The process ended with _exit (or _Exit): every record is in, but
+	 * the exit-time checks (handles left open, sends lost at exit) did
+	 * not run. The header's state is EXITED all the same. */
+	LS_NOTE_QUICK_EXIT = 1u << 2,
 };
 
 struct ls_file_header {

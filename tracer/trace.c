@@ -1157,6 +1157,16 @@ void ls_trace_finish(void)
 	__atomic_store_n(&tr.hdr->state, LS_STATE_EXITED, __ATOMIC_RELEASE);
 }
 
+void ls_trace_quick_exit(void)
+{
+	struct ls_file_header *h = __atomic_load_n(&tr.hdr, __ATOMIC_ACQUIRE);
+	if (h == NULL || h->pid != (uint64_t)getpid())
+		return;
+	__atomic_or_fetch(&h->notes, LS_NOTE_QUICK_EXIT, __ATOMIC_RELAXED);
+	ls_trace_finish();
+	ls_trace_drop_empty();
+}
+
 void ls_trace_note(uint32_t note)
 {
 	struct ls_file_header *h = __atomic_load_n(&tr.hdr, __ATOMIC_ACQUIRE);

@@ -60,6 +60,10 @@ void ls_trace_prepare(void);
  * it started with: it is about to switch users. Keeps errno. */
 void ls_trace_before_id_change(void);
 void ls_trace_finish(void);
+/* The process calls _exit: finish the trace, noted LS_NOTE_QUICK_EXIT.
+ * Async-signal-safe; nothing for a vfork child or a fork child that has no
+ * trace of its own yet (the header is another process's). */
+void ls_trace_quick_exit(void);
 void ls_trace_note(uint32_t note); /* enum ls_trace_notes, into the header */
 /* One line where the shim's lines go: log_path, or the stderr the process
  * started with. Keeps errno. */

@@ -430,6 +430,14 @@ static int trace_process_running(const struct ls_trace *t)
 	return strcmp(exe, t->exe) == 0;
 }
 
+/* A process that ended with _exit: worth a note only where it ran a loop,
+ * whose handles were then not checked (a fork child that only runs
+ * _exit, or Python's multiprocessing workers, have none to check). */
+static int quick_exit_noted(const struct ls_trace *t)
+{
+	return (t->notes & LS_NOTE_QUICK_EXIT) && t->loop_runs.len > 0;
+}
+
 void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 {
 	if (!t->exited && trace_process_running(t))
@@ -454,6 +462,9 @@ void ls_report_print_notes(FILE *out, const struct ls_trace *t)
 		fprintf(out, "loopsan: note: %s: Python frames are not available for this "
 			"Python version (loopsan reads CPython 3.11, 3.12 and 3.13's); its "
 			"stacks show the interpreter's C frames\n", t->path);
+	if (quick_exit_noted(t))
+		fprintf(out, "loopsan: note: %s: the process ended with _exit: handles "
+			"left open at exit were not checked\n", t->path);
 }
 
 /* "N findings (kind: n, ...)" of the findings of trace t, or of all when
@@ -508,7 +519,8 @@ void ls_report_print_text(FILE *out, const struct ls_report *r)
 	for (size_t i = 0; i < r->ntraces; i++) {
 		ls_report_print_notes(out, r->traces[i]);
 		noted |= !ls_trace_complete(r->traces[i]) || r->traces[i]->dropped ||
-			 r->traces[i]->notes;
+			 (r->traces[i]->notes & ~LS_NOTE_QUICK_EXIT) ||
+			 quick_exit_noted(r->traces[i]);
 	}
 	if (noted)
 		fputc('\n', out);
@@ -778,6 +790,8 @@ static json_t *json_process(const struct ls_trace *t)
 		json_object_set_new(o, "exit_unlocked", json_true());
 	if (t->notes & LS_NOTE_PY_UNSUPPORTED)
 		json_object_set_new(o, "python_frames", json_false());
+	if (t->notes & LS_NOTE_QUICK_EXIT)
+		json_object_set_new(o, "quick_exit", json_true());
 	json_object_set_new(o, "loops", json_loops(t));
 	return o;
 }

@@ -4,11 +4,46 @@
  * trace of its own (loopsan.<pid>.<n>.trace). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload/sys/sys.h"
 
 struct ls_lib ls_libc = { .soname = "libc.so.6" };
+
+/* _exit and _Exit run no destructors either: the trace is finished here
+ * (tracer/trace.c: ls_trace_quick_exit), else it would read as a killed
+ * process's. They are called from fork children and signal handlers, where
+ * resolving a symbol could wait on a lock another thread held: the real
+ * one is resolved at load, and until then the system call is made as
+ * glibc makes it. */
+static void (*ls_real_exit)(int);
+
+__attribute__((constructor)) static void ls_process_init(void)
+{
+	ls_real_exit = LS_LIBC(_exit);
+}
+
+static _Noreturn void ls_quick_exit(int status)
+{
+	ls_trace_quick_exit();
+	void (*real)(int) = __atomic_load_n(&ls_real_exit, __ATOMIC_RELAXED);
+	if (real != NULL)
+		real(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+LS_EXPORT void _exit(int status)
+{
+	ls_quick_exit(status);
+}
+
+LS_EXPORT void _Exit(int status)
+{
+	ls_quick_exit(status);
+}
 
 
 /* Calls the real exec `call` between finishing the trace and taking that

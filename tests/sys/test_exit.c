@@ -83,3 +83,40 @@ Test(exit, exit_from_a_signal_handler_never_hangs_in_the_shim)
 		free(dir);
 	}
 }
+
+/* _exit runs no destructor, yet every record is in: the trace is complete,
+ * and says the exit-time checks did not run. */
+Test(exit, a_process_that_ends_with__exit_leaves_a_complete_trace_that_says_so)
+{
+	int status;
+	struct ls_run r;
+	json_t *rep = ls_fixture_report("leftover", "quick", NULL, &status);
+	json_t *proc = ls_process(rep);
+
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %#x", status);
+	cr_assert(ls_bool(proc, "complete"), "an _exit is no killed process");
+	cr_assert(ls_bool(proc, "quick_exit"));
+	cr_assert_eq(ls_count(rep, NULL, NULL), 0, "the exit-time checks did not run");
+	const char *trace = ls_str(proc, "trace");
+	const char *args[] = { "report", trace, NULL };
+	ls_run_viewer(&r, NULL, args);
+	cr_assert(strstr(r.out, "the process ended with _exit: handles left open at exit were "
+			 "not checked"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "did not exit cleanly"), "%s", r.out);
+	ls_run_free(&r);
+	json_decref(rep);
+}
+
+/* A vfork child shares the parent's memory, trace header included, and a
+ * fork child has the header mapped until it makes a trace of its own: their
+ * _exit is not the parent's. */
+Test(exit, a_child_s__exit_leaves_the_parent_s_trace_alone)
+{
+	json_t *rep = ls_fixture_report("leftover", "children", NULL, NULL);
+	json_t *proc = ls_process(rep);
+
+	cr_assert_null(json_object_get(proc, "quick_exit"), "%s",
+		       json_dumps(proc, JSON_COMPACT));
+	cr_assert_eq(ls_count(rep, NULL, NULL), 2, "the parent's exit-time checks ran");
+	json_decref(rep);
+}
