@@ -21,9 +21,7 @@ void ls_family_add(const struct ls_family *f)
 		ls_families[ls_nfamilies++] = f;
 		return;
 	}
-	static const char msg[] = "loopsan: internal error: too many loop families\n";
-	ssize_t rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)rc;
+	ls_trace_say("loopsan: internal error: too many loop families\n");
 }
 
 /* Readers never see a wrong `exact`: it goes to 0 before anything else

@@ -39,8 +39,7 @@ void ls_note_wrong_thread(uint32_t api, const void *loop, const void *handle, ui
 			 "loopsan: wrong-thread: %s called from thread %u while thread %u runs "
 			 "loop %p; halting (halt_on_wrong_thread=1)\n",
 			 ls_api_name(api), ls_trace_tid(), loop_tid, loop);
-		ssize_t rc = write(STDERR_FILENO, msg, strlen(msg));
-		(void)rc;
+		ls_trace_say(msg);
 		ls_trace_finish();
 		abort();
 	}

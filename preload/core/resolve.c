@@ -10,9 +10,8 @@
 static void ls_die(const char *what, const char *name)
 {
 	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "loopsan: %s %s; aborting\n", what, name);
-	ssize_t rc = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
-	(void)rc;
+	snprintf(msg, sizeof(msg), "loopsan: %s %s; aborting\n", what, name);
+	ls_trace_say(msg);
 	abort();
 }
 
@@ -42,10 +41,8 @@ void *ls_resolve(struct ls_lib *lib, const char *name)
 _Noreturn void ls_lost_callback(const char *what, const void *key)
 {
 	char msg[160];
-	int n = snprintf(msg, sizeof(msg),
-			 "loopsan: internal error: no callback recorded for %s %p; aborting\n",
-			 what, key);
-	ssize_t rc = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
-	(void)rc;
+	snprintf(msg, sizeof(msg),
+		 "loopsan: internal error: no callback recorded for %s %p; aborting\n", what, key);
+	ls_trace_say(msg);
 	abort();
 }

@@ -104,10 +104,8 @@ void *ls_ev_resolve(const char *name)
 	}
 	if (p == NULL) {
 		char msg[160];
-		int n = snprintf(msg, sizeof(msg), "loopsan: cannot find the real %s; aborting\n",
-				 name);
-		ssize_t rc = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
-		(void)rc;
+		snprintf(msg, sizeof(msg), "loopsan: cannot find the real %s; aborting\n", name);
+		ls_trace_say(msg);
 		abort();
 	}
 	uint32_t had = __atomic_load_n(&ls_ev_nlibs, __ATOMIC_ACQUIRE);

@@ -363,12 +363,11 @@ static int ls_py_thread_check(PyObject *loop, uint32_t api)
 		if (ls_opt.halt_on_wrong_thread) {
 			/* As asyncio's debug mode raises: here, the trace written. */
 			char msg[160];
-			int n = snprintf(msg, sizeof(msg),
-					 "loopsan: wrong-thread: %s called from thread %u while thread %u "
-					 "runs the loop; halting (halt_on_wrong_thread=1)\n",
-					 name, ls_trace_tid(), loop_tid);
-			ssize_t rc = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
-			(void)rc;
+			snprintf(msg, sizeof(msg),
+				 "loopsan: wrong-thread: %s called from thread %u while thread %u "
+				 "runs the loop; halting (halt_on_wrong_thread=1)\n",
+				 name, ls_trace_tid(), loop_tid);
+			ls_trace_say(msg);
 			ls_trace_finish();
 			abort();
 		}

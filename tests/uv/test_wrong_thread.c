@@ -88,4 +88,19 @@ Test(wrong_thread, halt_on_wrong_thread_aborts_at_the_call_with_a_complete_trace
 	cr_assert_eq(ls_count(rep, "wrong-thread", NULL), 1);
 	ls_run_free(&r);
 	json_decref(rep);
+
+	/* With log_path, the halting line goes there like the shim's others. */
+	char *log = ls_fmt("%s/shim.log", ls_tmpdir());
+	char *opt = ls_fmt("halt_on_wrong_thread=1:log_path=%s", log);
+	rep = report_of(NULL, opt, &r);
+	cr_assert(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT, "status %d", r.status);
+	cr_assert_null(strstr(r.err, "halt_on_wrong_thread"), "%s", r.err);
+	size_t len;
+	char *text = ls_read_file(log, &len);
+	cr_assert(strstr(text, "wrong-thread: uv_timer_start called from thread"), "%s", text);
+	free(text);
+	free(opt);
+	free(log);
+	ls_run_free(&r);
+	json_decref(rep);
 }
