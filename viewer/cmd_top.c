@@ -957,7 +957,7 @@ static void build_lines(const struct top *tp, int width, struct lines *ls)
 		 "every %.1f s%s", mode_name(tp->mode), tp->slow_ms, tp->dropped, rd, tp->wait_s,
 		 tp->wait_s > tp->a.interval ? " (stretched: slow reads)" : "");
 	if (tp->msg[0])
-		add_line(ls, width, L_WARN, "%s; the numbers are the last read's", tp->msg);
+		add_line(ls, width, L_WARN, "cannot read the trace (last numbers kept): %s", tp->msg);
 	for (size_t i = 0; i < tp->running.len; i++) {
 		const struct running_now *rn = LS_VEC_AT(&tp->running, struct running_now, i);
 		char f[32];
