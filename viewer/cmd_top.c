@@ -102,6 +102,7 @@ struct running_now {
 
 struct name_ent {
 	uint32_t kind, id;   /* 0: a site's name, 1: a stack's location, 2: a site's callback */
+	uint32_t gen;        /* top.names_gen when made */
 	char *text;
 };
 
@@ -109,7 +110,8 @@ struct top {
 	struct top_args a;
 	char *path;
 	long pid;            /* the PID asked for, 0 when a TRACE was */
-	struct ls_vec names; /* struct name_ent */
+	struct ls_vec names; /* struct name_ent; kept to the end (rows point into it) */
+	uint32_t names_gen;
 	struct ls_vec rows, prev; /* struct row, sorted by (tid, site) */
 	struct ls_vec threads;    /* struct thread_line */
 	struct ls_vec running;    /* struct running_now */
@@ -443,7 +445,7 @@ static const char *cached(struct top *tp, uint32_t kind, uint32_t id)
 {
 	for (size_t i = 0; i < tp->names.len; i++) {
 		struct name_ent *e = LS_VEC_AT(&tp->names, struct name_ent, i);
-		if (e->kind == kind && e->id == id)
+		if (e->kind == kind && e->id == id && e->gen == tp->names_gen)
 			return e->text;
 	}
 	return NULL;
@@ -454,6 +456,7 @@ static const char *cache(struct top *tp, uint32_t kind, uint32_t id, char *text)
 	struct name_ent *e = ls_vec_push(&tp->names);
 	e->kind = kind;
 	e->id = id;
+	e->gen = tp->names_gen;
 	e->text = clean(text);
 	return text;
 }
@@ -735,6 +738,7 @@ static int top_read(struct top *tp)
 			free(tp->path);
 			tp->path = again;
 			tp->have_data = 0;
+			tp->names_gen++; /* another trace: its own site and stack ids */
 			t = ls_trace_read_ex(tp->path, &opt, err, sizeof(err));
 		} else {
 			free(again);
