@@ -19,6 +19,8 @@ HEADERS    := $(wildcard preload/*/*.h tracer/*.h viewer/*.h)
 SHIM_CFLAGS := -fPIC -fvisibility=hidden -fno-omit-frame-pointer -ftls-model=initial-exec
 SHIM_LIBS   := -lunwind -ldl -lpthread
 VIEWER_LIBS := -ldw -lelf -ljansson -liberty -lm
+# loopsan top's terminal (libncurses-dev).
+CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 # `make SANITIZE=1` (see the sanitize target): ASan+UBSan in the viewer and
 # the tests, UBSan in the shim (an ASan shim would need the ASan runtime
@@ -41,7 +43,7 @@ $(BUILD)/libloopsan.so: $(SHIM_OBJ)
 	$(CC) -shared $(SAN_SHIM) -o $@ $^ $(LDFLAGS) $(SHIM_LIBS) -Wl,-z,defs
 
 $(BUILD)/loopsan: $(VIEWER_OBJ)
-	$(CC) $(SAN_FULL) -o $@ $^ $(LDFLAGS) $(VIEWER_LIBS)
+	$(CC) $(SAN_FULL) -o $@ $^ $(LDFLAGS) $(VIEWER_LIBS) $(CURSES_LIBS)
 
 # preload/py/asyncio.c speaks CPython's C API (3.11's headers; every symbol
 # weak, so the shim loads in any process): libpython3.11-dev.
@@ -297,8 +299,9 @@ FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
 # report stops the run.
 FUZZ_RECOVER :=
 FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(FUZZ_RECOVER)
-# cmd_stats.c is compiled into the target itself (its printers are static).
-FUZZ_VIEWER_SRC := $(filter-out viewer/main.c viewer/cmd_stats.c,$(VIEWER_SRC))
+# cmd_stats.c is compiled into the target itself (its printers are static);
+# cmd_top.c (the terminal) is left out.
+FUZZ_VIEWER_SRC := $(filter-out viewer/main.c viewer/cmd_stats.c viewer/cmd_top.c,$(VIEWER_SRC))
 FUZZ_OBJ    := $(FUZZ_VIEWER_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN    := $(FUZZ_BUILD)/fuzz_reader
 FUZZ_ENV    := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=tests/fuzz/ubsan.supp

@@ -3,6 +3,7 @@
  * per-thread stats slots every trace holds, in every mode, so a killed
  * process's counts are there too. */
 #include "viewer/commands.h"
+#include "viewer/sitestat.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -80,56 +81,20 @@ static int by_total(const void *a, const void *b)
 	return x->site < y->site ? -1 : x->site > y->site;
 }
 
-/* The q-quantile in ns: the middle of the bucket that holds it, never past
- * the exact maximum. */
 static double quantile_ns(const struct site_row *row, double q)
 {
-	uint64_t total = 0;
-	for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++)
-		total += row->hist[b];
-	if (total == 0)
-		return 0;
-	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
-	if (want == 0)
-		want = 1;
-	for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++) {
-		seen += row->hist[b];
-		if (seen < want)
-			continue;
-		double lo = (double)ls_hist_lower(b);
-		double hi = b + 1 < LS_HIST_BUCKETS ? (double)ls_hist_lower(b + 1) : lo;
-		double ns = (lo + hi) / 2 * row->trace->ns_per_tick;
-		return ns < row->max_ns ? ns : row->max_ns;
-	}
-	return row->max_ns;
+	return ls_hist_quantile_ns(row->hist, row->trace->ns_per_tick, row->max_ns, q);
 }
 
 static void human(char *buf, size_t n, double ns)
 {
-	if (ns < 1e3)
-		snprintf(buf, n, "%.0f ns", ns);
-	else if (ns < 1e6)
-		snprintf(buf, n, "%.1f us", ns / 1e3);
-	else if (ns < 1e9)
-		snprintf(buf, n, "%.1f ms", ns / 1e6);
-	else
-		snprintf(buf, n, "%.2f s", ns / 1e9);
+	ls_human_ns(buf, n, ns, 0);
 }
 
-/* What a site's callbacks are called: a Python one by its function
- * (ls_site_callback_name), never by an address. */
 static const char *callback_name(const struct site_row *row, const struct ls_site *s,
 				 struct ls_callback_name *cn)
 {
-	memset(cn, 0, sizeof(*cn));
-	if (s != NULL && ls_api_is_selector(s->api))
-		return "loop iteration";
-	if (s != NULL && ls_api_is_blocking(s->api))
-		return "blocking call";
-	if (s == NULL || (s->callback == 0 && !ls_api_is_python(s->api)))
-		return "?";
-	ls_site_callback_name(cn, row->sym, s);
-	return cn->name;
+	return ls_site_name(row->sym, s, cn);
 }
 
 static void print_text(FILE *out, struct ls_vec *rows, const struct ls_report *r)

@@ -29,6 +29,7 @@ int ls_cmd_run(int argc, char **argv);
 int ls_cmd_check(int argc, char **argv);
 int ls_cmd_stats(int argc, char **argv);
 int ls_cmd_export(int argc, char **argv);
+int ls_cmd_top(int argc, char **argv);
 void ls_report_usage(FILE *out);
 void ls_run_usage(FILE *out);
 
@@ -46,6 +47,7 @@ char *ls_run_find_shim(void);
 void ls_check_usage(FILE *out);
 void ls_stats_usage(FILE *out);
 void ls_export_usage(FILE *out);
+void ls_top_usage(FILE *out);
 
 /* A set of traces read together, with their merged findings. */
 struct ls_report {

@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	  "per callback site: count, p50, p99, max and total time" },
 	{ "export", ls_cmd_export, ls_export_usage,
 	  "write a timeline for Perfetto UI / chrome://tracing" },
+	{ "top", ls_cmd_top, ls_top_usage,
+	  "a live view of a running traced process (--once: a snapshot)" },
 };
 
 static void usage(FILE *out)
