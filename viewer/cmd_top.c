@@ -82,6 +82,7 @@ struct row {
 	int in_busy;         /* counts toward its thread's busy % (a callback) */
 	/* over the last interval (top.have_iv) */
 	double rate, busy;   /* calls/s, share of the interval */
+	double spread_ns;    /* long runs: their part in the interval less what the slot added */
 	uint64_t dcount;
 	double p50_iv, p99_iv;
 	const char *name;    /* the name cache's */
@@ -160,7 +161,8 @@ void ls_top_usage(FILE *out)
 	      "            registered; it takes the width left, cut at its end\n"
 	      "\n"
 	      "A thread's line gives its name, tid, busy % and calls/s. Runs are\n"
-	      "counted when they end. The header gives the program, its pid,\n"
+	      "counted when they end; busy % counts a slow run (and one running\n"
+	      "now) for its part in each interval. The header gives the program, its pid,\n"
 	      "running or exited, uptime, mode, slow threshold, records dropped,\n"
 	      "how long the last read took and the interval.\n"
 	      "\n"
@@ -582,6 +584,15 @@ static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer 
 		for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++)
 			r->hist[b] = st->hist[b];
 	}
+	/* A site whose first run has not ended has no slot yet: its row, for
+	 * the time the run keeps its thread busy (spread_long_runs). */
+	for (size_t i = 0; i < t->stucks.len; i++) {
+		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
+		struct row *r = ls_vec_push(rows);
+		memset(r, 0, sizeof(*r));
+		r->tid = s->tid;
+		r->site = s->site;
+	}
 	if (rows->len > 1)
 		qsort(rows->items, rows->len, sizeof(struct row), row_cmp_key);
 	size_t kept = 0;
@@ -618,6 +629,50 @@ static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer 
 	}
 }
 
+static int ran_to_end(const struct ls_trace *t, uint32_t tid, uint64_t begin);
+
+static double overlap_ns(double b, double e, double lo, double hi)
+{
+	double from = b > lo ? b : lo, to = e < hi ? e : hi;
+	return to > from ? to - from : 0;
+}
+
+/* A stats slot counts a run when it ends, all at once: a run longer than
+ * the interval would show 0 % busy while it runs, then hundreds of per
+ * cent. The runs the trace holds one by one (every slow one) and those
+ * running now (the watchdog's samples) count instead for their part inside
+ * the interval: the time in ns to add to row's interval total. */
+static void spread_long_runs(struct top *tp, const struct ls_trace *t)
+{
+	double lo = tp->prev_at_ns, hi = tp->at_ns;
+	for (size_t i = 0; i < t->callbacks.len; i++) {
+		const struct ls_callback *c = LS_VEC_AT(&t->callbacks, struct ls_callback, i);
+		double e = c->begin_ns + c->dur_ns;
+		if (e <= lo) /* counted in an earlier interval */
+			continue;
+		struct row key = { .tid = c->tid, .site = c->site };
+		struct row *r = bsearch(&key, tp->rows.items, tp->rows.len, sizeof(struct row),
+					row_cmp_key);
+		if (r) /* it ended in this read's numbers, whenever in the read */
+			r->spread_ns += overlap_ns(c->begin_ns, e, lo, e > hi ? e : hi) - c->dur_ns;
+	}
+	for (size_t i = 0; tp->state == 0 && i < t->stucks.len; i++) {
+		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
+		int later = 0;
+		for (size_t j = 0; j < t->stucks.len && !later; j++) {
+			const struct ls_stuck *o = LS_VEC_AT(&t->stucks, struct ls_stuck, j);
+			later = o->tid == s->tid && o->begin_ticks > s->begin_ticks;
+		}
+		if (later || ran_to_end(t, s->tid, s->begin_ticks))
+			continue;
+		struct row key = { .tid = s->tid, .site = s->site };
+		struct row *r = bsearch(&key, tp->rows.items, tp->rows.len, sizeof(struct row),
+					row_cmp_key);
+		if (r)
+			r->spread_ns += overlap_ns(ls_trace_ns(t, s->begin_ticks), hi, lo, hi);
+	}
+}
+
 /* The interval's columns, from the read before. */
 static void interval_columns(struct top *tp, const struct ls_trace *t)
 {
@@ -626,6 +681,7 @@ static void interval_columns(struct top *tp, const struct ls_trace *t)
 	tp->iv_s = dt;
 	if (!tp->have_iv)
 		return;
+	spread_long_runs(tp, t);
 	for (size_t i = 0; i < tp->rows.len; i++) {
 		struct row *r = LS_VEC_AT(&tp->rows, struct row, i);
 		const struct row *p = bsearch(r, tp->prev.items, tp->prev.len, sizeof(struct row),
@@ -635,18 +691,24 @@ static void interval_columns(struct top *tp, const struct ls_trace *t)
 		r->dcount = r->count;
 		memcpy(dh, r->hist, sizeof(dh));
 		/* A slot that went backwards (its chunk passed to another
-		 * thread): the interval is taken as all of it. */
-		int sane = p != NULL && p->count <= r->count && p->total_ns <= r->total_ns;
+		 * thread): the interval is taken as all of it. Not judged by
+		 * total_ns, which each read converts from ticks at the rate
+		 * it estimates then: the same ticks may read a little less. */
+		int sane = p != NULL && p->count <= r->count;
 		for (uint32_t b = 0; sane && b < LS_HIST_BUCKETS; b++)
 			sane = p->hist[b] <= r->hist[b];
 		if (sane) {
 			r->dcount = r->count - p->count;
-			dtotal = r->total_ns - p->total_ns;
+			dtotal = r->dcount ? r->total_ns - p->total_ns : 0;
+			if (dtotal < 0)
+				dtotal = 0;
 			for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++)
 				dh[b] = r->hist[b] - p->hist[b];
 		}
 		r->rate = (double)r->dcount / dt;
-		r->busy = dtotal / (dt * 1e9);
+		r->busy = (dtotal + r->spread_ns) / (dt * 1e9);
+		if (r->busy < 0)
+			r->busy = 0;
 		r->p50_iv = ls_hist_quantile_ns(dh, t->ns_per_tick, r->max_ns, 0.50);
 		r->p99_iv = ls_hist_quantile_ns(dh, t->ns_per_tick, r->max_ns, 0.99);
 	}

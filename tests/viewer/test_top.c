@@ -374,6 +374,13 @@ static bool has(const char *screen, const void *arg)
 	return strstr(screen, arg) != NULL;
 }
 
+/* The thread line arg ("thread NAME [tid N]  busy ") says at least 90 %. */
+static bool mostly_busy(const char *screen, const void *arg)
+{
+	const char *at = strstr(screen, arg);
+	return at && strtod(at + strlen(arg), NULL) >= 90.0;
+}
+
 /* The screen line index of cb's row, -1 when absent. */
 static int row_index(const char *screen, const char *cb)
 {
@@ -452,6 +459,10 @@ Test(top, live_view_sorts_shows_the_running_callback_resizes_and_quits)
 	free(wait_screen(sorted_as, &by_name, "sort by name (*CALLBACK, on_fast above on_slow)"));
 
 	char *s = wait_screen(has, "RUNNING for", "running-now line");
+	/* The running callback keeps its thread busy, though it has not ended. */
+	char *busy_line = ls_fmt("thread top_busy [tid %d]  busy ", (int)pid);
+	free(wait_screen(mostly_busy, busy_line, "the main thread busy while on_long runs"));
+	free(busy_line);
 	cr_assert(strstr(s, ": on_long at "), "the running callback is not on_long:\n%s", s);
 	cr_assert(strstr(s, "top_busy.c:"), "no file:line for the running callback:\n%s", s);
 	char *tid = ls_fmt("[tid %d]", (int)pid);
@@ -567,6 +578,59 @@ Test(top, term_dumb_prints_plain_snapshots_until_the_process_exits)
 	cr_assert(strstr(s, ", exited, up"), "no exited snapshot:\n%s", s);
 	free(s);
 	free(cmd);
+	free(viewer);
+}
+
+/* A long run counts toward busy % for its part in each interval, while it
+ * runs and when it ends (never over 100 %), and a site that ran no more
+ * shows no calls, though each read converts ticks at a rate it estimates
+ * anew. */
+Test(top, a_long_run_spreads_over_the_intervals_and_idle_sites_stay_idle)
+{
+	const char *dir = ls_tmpdir();
+	pid_t pid = start_fixture(dir, "1500", "1500"); /* on_long 1.5 s in, 1.5 s */
+	wait_trace(dir);
+	char *viewer = ls_viewer();
+	char *p = ls_fmt("%d", (int)pid);
+	const char *argv[] = { "/usr/bin/timeout", "5", viewer, "top", "-d", "0.25", p, NULL };
+	const char *env[] = { "COLUMNS=120", "TERM=dumb", NULL };
+	struct ls_run r;
+	ls_run(&r, NULL, env, argv);
+	stop_fixture(pid);
+	char *busy_line = ls_fmt("thread top_busy [tid %d]  busy ", (int)pid);
+	int late = 0, running = 0;
+	for (char *snap = strstr(r.out, "loopsan top - "); snap;) {
+		char *next = strstr(snap + 1, "loopsan top - ");
+		if (next)
+			next[-1] = '\0';
+		const char *up = strstr(snap, ", up ");
+		cr_assert(up, "%s", snap);
+		const char *b = strstr(snap, busy_line);
+		if (b) {
+			double busy = strtod(b + strlen(busy_line), NULL);
+			cr_assert(busy <= 100.5, "busy %.1f%% over the interval:\n%s", busy, snap);
+			const char *run = strstr(snap, "RUNNING for ");
+			/* running for 0.3 s or more: most of the interval */
+			if (run && strstr(run, ": on_long at ") && strtod(run + 12, NULL) >= 0.3) {
+				cr_assert(busy >= 90, "busy %.1f%% while on_long runs:\n%s", busy, snap);
+				running++;
+			}
+		}
+		if (strtod(up + 5, NULL) >= 2.0) { /* on_slow's three runs are over */
+			const char *row = strstr(snap, " on_slow (");
+			cr_assert(row, "%s", snap);
+			while (row > snap && row[-1] != '\n')
+				row--;
+			cr_assert_eq(strtod(row, NULL), 0.0, "on_slow has calls again:\n%s", snap);
+			late++;
+		}
+		snap = next;
+	}
+	cr_assert(late >= 3 && running >= 1, "too few snapshots (%d late, %d running):\n%s", late,
+		  running, r.out);
+	ls_run_free(&r);
+	free(busy_line);
+	free(p);
 	free(viewer);
 }
 
