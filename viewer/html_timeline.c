@@ -403,6 +403,24 @@ static json_t *json_data(const struct ls_html_tl *tl)
 			 "procs", procs, "rows", rows, "sites", sites);
 }
 
+/* doc inside a <script> element. JSON_ESCAPE_SLASH: "</script>" in a
+ * name cannot end the element; and every '<' (only ever inside a
+ * string) as \u003c, since "<!--" and "<script" change how HTML reads
+ * on to the end of the element. */
+static void write_json(FILE *out, const json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_ESCAPE_SLASH);
+	for (char *p = text, *lt; p && *p; p = lt + 1) {
+		if ((lt = strchr(p, '<')) == NULL) {
+			fputs(p, out);
+			break;
+		}
+		fwrite(p, 1, (size_t)(lt - p), out);
+		fputs("\\u003c", out);
+	}
+	free(text);
+}
+
 void ls_html_tl_write(FILE *out, const struct ls_html_tl *tl)
 {
 	fprintf(out, "<section id=\"timeline\"><h2>Timeline</h2>\n<p class=\"help\">One row per "
@@ -420,8 +438,7 @@ void ls_html_tl_write(FILE *out, const struct ls_html_tl *tl)
 		tl->spans.len, tl->total, tl->decimated);
 	fputs("<script type=\"application/json\" id=\"tl-data\">", out);
 	json_t *doc = json_data(tl);
-	/* JSON_ESCAPE_SLASH: "</script>" in a name cannot end the element. */
-	json_dumpf(doc, out, JSON_COMPACT | JSON_ESCAPE_SLASH);
+	write_json(out, doc);
 	json_decref(doc);
 	fprintf(out, "</script>\n<script>\n%s</script>\n</section>\n", ls_html_js);
 }
