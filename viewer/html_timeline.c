@@ -291,9 +291,13 @@ void ls_html_tl_notes(FILE *out, const struct ls_html_tl *tl)
 		fprintf(out, "<li class=\"decimated\" id=\"decimated\">The timeline is aggregated: "
 			"%" PRIu64 " callbacks are more than the %d it draws one by one, so each "
 			"thread's row shows %zu time bins of %s (callbacks, busy fraction, longest), "
-			"and the slow callbacks one by one: %zu of %" PRIu64 "%s.</li>\n",
-			tl->total - tl->unshown, SPAN_BUDGET, tl->nbins, bin, tl->spans.len,
-			tl->slow_total, tl->spans.len < tl->slow_total ? ", the longest" : "");
+			"and the slow callbacks one by one: ", tl->total - tl->unshown, SPAN_BUDGET,
+			tl->nbins, bin);
+		if (tl->slow_total == 0)
+			fputs("none was slow.</li>\n", out);
+		else
+			fprintf(out, "%zu of %" PRIu64 "%s.</li>\n", tl->spans.len, tl->slow_total,
+				tl->spans.len < tl->slow_total ? ", the longest" : "");
 	}
 	if (tl->unshown)
 		fprintf(out, "<li>The timeline shows the first %d threads; the %" PRIu64

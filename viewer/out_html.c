@@ -22,10 +22,10 @@
 
 /* The histogram's drawing area, in SVG user units. */
 #define HIST_W 640
-#define HIST_H 150
+#define HIST_H 124
 #define HIST_LEFT 48
 #define HIST_RIGHT 24
-#define HIST_TOP 40
+#define HIST_TOP 38
 #define HIST_BOTTOM 22
 
 /* ---- escaping ---- */
@@ -258,10 +258,11 @@ static void summary(FILE *out, const struct ls_report *r, const struct ls_html_t
 
 /* One finding: its headline, then (folded) the rest of the text
  * report's block: threads, suppress with:, stacks. */
-static void finding(FILE *out, const struct ls_report *r, const struct ls_finding *fi)
+static void finding(FILE *out, const struct ls_report *r, const struct ls_finding *fi,
+		    int open)
 {
-	fprintf(out, "<details class=\"finding kind-%s\"><summary><span class=\"headline\">",
-		ls_finding_kind_name(fi->kind));
+	fprintf(out, "<details class=\"finding kind-%s\"%s><summary><span class=\"headline\">",
+		ls_finding_kind_name(fi->kind), open ? " open" : "");
 	finding_text(out, r, fi, ls_report_print_headline, 0);
 	fprintf(out, "</span> <span class=\"pid\">pid %" PRIu64 "</span></summary>\n<pre>",
 		fi->trace->pid);
@@ -276,7 +277,7 @@ static void findings(FILE *out, const struct ls_report *r)
 	if (n == 0)
 		fputs("<p>No findings.</p>\n", out);
 	for (size_t i = 0; i < n && i < HTML_MAX_FINDINGS; i++)
-		finding(out, r, ls_finding_at(&r->findings, i));
+		finding(out, r, ls_finding_at(&r->findings, i), i == 0); /* the worst, unfolded */
 	fputs("</section>\n", out);
 }
 
@@ -351,6 +352,19 @@ static void tick_label(char *buf, size_t n, double ns)
 	snprintf(buf, n, "%.3g %s", ns, units[u]);
 }
 
+/* A count in the few characters left of the y axis: 950, 12.3k, 60.5M. */
+static void count_label(char *buf, size_t n, uint64_t count)
+{
+	if (count < 10000)
+		snprintf(buf, n, "%" PRIu64, count);
+	else if (count < 1000000)
+		snprintf(buf, n, "%.3gk", (double)count / 1e3);
+	else if (count < 1000000000)
+		snprintf(buf, n, "%.3gM", (double)count / 1e6);
+	else
+		snprintf(buf, n, "%.3gG", (double)count / 1e9);
+}
+
 /* Ticks at each power of ten, and at 2 and 5 times it when the axis
  * spans few decades. */
 static void hist_ticks(FILE *out, const struct hist_axis *ax)
@@ -414,13 +428,15 @@ static void histogram(FILE *out, const struct ls_site_row *row)
 			HIST_H / 2);
 		return;
 	}
+	char top[32];
+	count_label(top, sizeof(top), ax.top);
 	fprintf(out, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
 		"<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n"
-		"<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%" PRIu64 "</text>"
+		"<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>"
 		"<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
 		HIST_LEFT, HIST_H - HIST_BOTTOM, HIST_W - HIST_RIGHT, HIST_H - HIST_BOTTOM,
 		HIST_LEFT, HIST_TOP, HIST_LEFT, HIST_H - HIST_BOTTOM,
-		HIST_LEFT - 4, HIST_TOP + 4, ax.top, HIST_LEFT - 4, HIST_H - HIST_BOTTOM);
+		HIST_LEFT - 4, HIST_TOP + 4, top, HIST_LEFT - 4, HIST_H - HIST_BOTTOM);
 	hist_ticks(out, &ax);
 	hist_bars(out, row, &ax);
 	hist_marker(out, &ax, "p50", ls_site_row_quantile_ns(row, 0.50), 0);
