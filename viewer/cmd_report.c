@@ -931,6 +931,10 @@ static int output_open(struct output *o, const char *path)
 		o->f = stdout;
 		return 0;
 	}
+	if (path[0] == '\0') {
+		ls_error("report: -o needs a file name (see loopsan report --help)");
+		return -1;
+	}
 	o->path = path;
 	o->tmp = ls_xmalloc(strlen(path) + 8);
 	sprintf(o->tmp, "%s.XXXXXX", path);

@@ -498,6 +498,7 @@ Test(html, bad_output_paths_and_formats_are_one_line_and_exit_2)
 		{{"report", "-o", "/proc/loopsan-report.html", trace, NULL}, "/proc/loopsan-report.html"},
 		{{"report", "--format", "htm", trace, NULL}, "'htm'"},
 		{{"report", "--format", "html", "-o", NULL}, "-o"},
+		{{"report", "--format", "html", "-o", "", trace, NULL}, "-o needs a file name"},
 	};
 	struct ls_run r;
 	size_t len;
