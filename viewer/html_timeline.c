@@ -60,6 +60,7 @@ struct ls_html_tl {
 	/* while walking */
 	size_t trace;
 	size_t last_row;
+	uint32_t last_unshown; /* a thread past ROW_CAP, of this trace; 0: none */
 	int pass;
 };
 
@@ -74,11 +75,15 @@ static size_t row_of(struct ls_html_tl *tl, uint32_t tid)
 	if (tl->last_row < tl->rows.len && rows[tl->last_row].tid == tid &&
 	    rows[tl->last_row].trace == tl->trace)
 		return tl->last_row;
+	if (tid != 0 && tid == tl->last_unshown)
+		return SIZE_MAX;
 	for (size_t i = 0; i < tl->rows.len; i++)
 		if (rows[i].tid == tid && rows[i].trace == tl->trace)
 			return tl->last_row = i;
-	if (tl->pass > 0 || tl->rows.len >= ROW_CAP)
+	if (tl->pass > 0 || tl->rows.len >= ROW_CAP) {
+		tl->last_unshown = tid;
 		return SIZE_MAX;
+	}
 	struct tl_row *row = ls_vec_push(&tl->rows);
 	row->trace = tl->trace;
 	row->tid = tid;
@@ -205,6 +210,7 @@ static void walk(struct ls_html_tl *tl, int (*fn)(void *, const struct ls_callba
 		const struct ls_trace *t = tl->r->traces[i];
 		tl->trace = i;
 		tl->last_row = SIZE_MAX;
+		tl->last_unshown = 0;
 		if (t->mode == LS_MODE_TIMELINE) {
 			ls_trace_each_callback(t, fn, tl);
 			continue;

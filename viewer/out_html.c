@@ -321,6 +321,10 @@ static int hist_axis(const struct ls_site_row *row, struct hist_axis *ax)
 		ax->hi = ceil(log10(row->max_ns));
 	if (ax->hi <= ax->lo)
 		ax->hi = ax->lo + 1;
+	/* A hostile clock (ns per tick) must not make a tick per decade for
+	 * ever: 1 ns to 10^30 ns is more than any trace spans. */
+	if (!isfinite(ax->hi) || ax->hi > ax->lo + 30)
+		ax->hi = ax->lo + 30;
 	return 0;
 }
 
