@@ -1,21 +1,25 @@
 /* loopsan report: the findings of one or more traces, as sanitizer-style
- * text or as the JSON document described in DESIGN.md. */
+ * text, as the JSON document described in DESIGN.md, as SARIF, JUnit XML
+ * or one HTML page (out_html.c); on stdout or, with -o, into a file. */
 #include "viewer/commands.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tracer/format.h"
 
-enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_SARIF, FORMAT_JUNIT };
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_SARIF, FORMAT_JUNIT, FORMAT_HTML };
 
 struct report_args {
 	enum format format;
 	enum ls_color_mode color;
+	const char *output;  /* -o FILE; NULL or "-": stdout */
 	double slow_ms;
 	struct ls_suppressions supp;
 	char **paths;
@@ -24,8 +28,9 @@ struct report_args {
 
 void ls_report_usage(FILE *out)
 {
-	fputs("usage: loopsan report [--format text|json|sarif|junit] [--slow-ms N]\n"
-	      "                      [--suppressions FILE]... [--color WHEN] TRACE|DIR...\n"
+	fputs("usage: loopsan report [--format text|json|sarif|junit|html] [-o FILE]\n"
+	      "                      [--slow-ms N] [--suppressions FILE]... [--color WHEN]\n"
+	      "                      TRACE|DIR...\n"
 	      "\n"
 	      "Prints the findings of the traces (the kinds below), worst first,\n"
 	      "each with its stacks: where its callback or handle was created,\n"
@@ -33,8 +38,14 @@ void ls_report_usage(FILE *out)
 	      "*.trace file in it.\n"
 	      "\n"
 	      "options:\n"
-	      "  --format FORMAT      text (the default), json, sarif (SARIF 2.1.0)\n"
-	      "                       or junit (JUnit XML)\n"
+	      "  --format FORMAT      text (the default), json, sarif (SARIF 2.1.0),\n"
+	      "                       junit (JUnit XML) or html (one self-contained\n"
+	      "                       page: summary, findings, a duration histogram\n"
+	      "                       per callback site, a zoomable timeline per\n"
+	      "                       thread; see docs/HTML-REPORT.md)\n"
+	      "  -o, --output FILE    write to FILE instead of stdout (- for stdout),\n"
+	      "                       whole or not at all: into a temporary file\n"
+	      "                       beside it, renamed at the end\n"
 	      "  --slow-ms N          judge slow callbacks at N ms instead of the\n"
 	      "                       threshold they were recorded with\n"
 	      "  --suppressions FILE  leave out the findings FILE's kind:pattern\n"
@@ -840,14 +851,14 @@ int ls_report_print_json(FILE *out, const struct ls_report *r)
 
 static int parse_format(const char *s, enum format *f)
 {
-	static const char *const names[] = { "text", "json", "sarif", "junit" };
+	static const char *const names[] = { "text", "json", "sarif", "junit", "html" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*f = (enum format)i;
 			return 0;
 		}
 	}
-	ls_error("report: unknown format '%s' (text, json, sarif or junit)", s);
+	ls_error("report: unknown format '%s' (text, json, sarif, junit or html)", s);
 	return -1;
 }
 
@@ -876,6 +887,11 @@ static int parse_option(int argc, char **argv, int *i, void *opaque)
 		return ls_parse_slow_ms("report", v, &a->slow_ms);
 	if (!bad && (v = ls_option_value("report", argc, argv, i, "--suppressions", &bad)))
 		return ls_suppressions_load(&a->supp, v);
+	if (!bad && ((v = ls_option_value("report", argc, argv, i, "--output", &bad)) ||
+		     (!bad && (v = ls_option_value("report", argc, argv, i, "-o", &bad))))) {
+		a->output = v;
+		return 0;
+	}
 	if (!bad)
 		ls_error("report: unknown option '%s' (see loopsan report --help)", arg);
 	return -1;
@@ -888,45 +904,126 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 	return ls_parse_command_line("report", argc, argv, parse_option, a, &a->paths, &a->npaths);
 }
 
-static void print(const struct report_args *a, const struct ls_report *r)
+static void print(const struct report_args *a, FILE *out, const struct ls_report *r)
 {
 	switch (a->format) {
 	case FORMAT_TEXT:
-		ls_color_setup(a->color, fileno(stdout));
-		ls_report_print_text(stdout, r);
+		ls_color_setup(a->color, fileno(out));
+		ls_report_print_text(out, r);
 		break;
 	case FORMAT_JSON:
-		ls_report_print_json(stdout, r);
+		ls_report_print_json(out, r);
 		break;
 	case FORMAT_SARIF:
-		ls_report_print_sarif(stdout, r);
+		ls_report_print_sarif(out, r);
 		break;
 	case FORMAT_JUNIT:
-		ls_report_print_junit(stdout, r);
+		ls_report_print_junit(out, r);
+		break;
+	case FORMAT_HTML:
+		ls_report_print_html(out, r);
 		break;
 	}
+}
+
+/* ---- -o FILE: whole or not at all ---- */
+
+struct output {
+	const char *path;   /* NULL: stdout */
+	char *tmp;          /* path.XXXXXX beside it, renamed to path at the end */
+	FILE *f;
+};
+
+/* Opens the temporary file beside path before any trace is read, so an
+ * unwritable path is a quick one-line error. Mode 0666 less the umask,
+ * as a file fopen made would have: mkstemp's 0600 would stay after the
+ * rename. */
+static int output_open(struct output *o, const char *path)
+{
+	memset(o, 0, sizeof(*o));
+	if (path == NULL || strcmp(path, "-") == 0) {
+		o->f = stdout;
+		return 0;
+	}
+	if (path[0] == '\0') {
+		ls_error("report: -o needs a file name (see loopsan report --help)");
+		return -1;
+	}
+	o->path = path;
+	o->tmp = ls_xmalloc(strlen(path) + 8);
+	sprintf(o->tmp, "%s.XXXXXX", path);
+	mode_t mask = umask(0);
+	umask(mask);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || (o->f = fdopen(fd, "w")) == NULL) {
+		ls_error("report: cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Renames the finished file into place (keep) or removes it; -1 after
+ * a one-line message when the output could not be written whole. */
+static int output_close(struct output *o, int keep)
+{
+	if (o->path == NULL) {
+		if (fflush(stdout) == 0 || !keep)
+			return 0;
+		ls_error("report: stdout: %s", strerror(errno));
+		return -1;
+	}
+	int rc = ferror(o->f) ? -1 : 0;
+	if (fclose(o->f) != 0)
+		rc = -1;
+	if (keep && rc == 0 && rename(o->tmp, o->path) != 0)
+		rc = -1;
+	if (keep && rc != 0)
+		ls_error("report: cannot write %s: %s", o->path, strerror(errno));
+	if (!keep || rc != 0)
+		unlink(o->tmp);
+	free(o->tmp);
+	return rc;
+}
+
+/* Reads the traces and prints the report to out (*printed set when it
+ * did); -1 when a trace was bad (the others are reported) or none could
+ * be read. */
+static int report(struct report_args *a, FILE *out, int *printed)
+{
+	struct ls_report r;
+	struct ls_findings_options opt = { .slow_ms = a->slow_ms, .suppressions = &a->supp };
+	int rc = -1;
+	*printed = 0;
+	/* A bad trace among several: the others are reported, then exit 2. */
+	if (ls_report_load_all(&r, a->paths, a->npaths, &opt) == 0) {
+		ls_report_note_slow_ms(&r, &opt);
+		print(a, out, &r);
+		*printed = 1;
+		rc = r.nbad ? -1 : 0;
+	}
+	ls_report_free(&r);
+	return rc;
 }
 
 int ls_cmd_report(int argc, char **argv)
 {
 	struct report_args a = { .format = FORMAT_TEXT, .slow_ms = -1 };
+	struct output o;
+	int printed;
 	ls_suppressions_init(&a.supp);
 	int rc = parse_args(argc, argv, &a);
-	if (rc == 0) {
-		struct ls_report r;
-		struct ls_findings_options opt = { .slow_ms = a.slow_ms,
-						   .suppressions = &a.supp };
-		/* A bad trace among several: the others are reported, then
-		 * exit 2. */
-		if (ls_report_load_all(&r, a.paths, a.npaths, &opt) == 0) {
-			ls_report_note_slow_ms(&r, &opt);
-			print(&a, &r);
-			if (r.nbad)
-				rc = -1;
-		} else {
+	if (rc == 0 && (rc = output_open(&o, a.output)) == 0) {
+		rc = report(&a, o.f, &printed);
+		/* With some traces bad, what the others hold is still written;
+		 * with none read, no file is left. */
+		if (output_close(&o, printed) != 0)
 			rc = -1;
-		}
-		ls_report_free(&r);
 	} else if (rc > 0) {
 		ls_report_usage(stdout);
 	}

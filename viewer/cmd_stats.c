@@ -3,7 +3,7 @@
  * per-thread stats slots every trace holds, in every mode, so a killed
  * process's counts are there too. */
 #include "viewer/commands.h"
-#include "viewer/sitestat.h"
+#include "viewer/sites.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -11,15 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct site_row {
-	const struct ls_trace *trace;
-	struct ls_symbolizer *sym;
-	uint32_t site;
-	uint32_t threads;
-	uint64_t count;
-	double total_ns, max_ns;
-	uint64_t hist[LS_HIST_BUCKETS];
-};
 
 struct stats_args {
 	int json;
@@ -44,85 +35,32 @@ void ls_stats_usage(FILE *out)
 	      out);
 }
 
-/* Merges the slots of each site. A slot counts the threads it holds the
- * runs of (threads that held its chunk in turn), so `threads` is the
- * number of threads that ran the site. */
-static void collect(struct ls_vec *rows, const struct ls_trace *t, struct ls_symbolizer *sym)
-{
-	size_t first = rows->len;
-	for (size_t i = 0; i < t->stats.len; i++) {
-		const struct ls_stat *st = LS_VEC_AT(&t->stats, struct ls_stat, i);
-		struct site_row *row = NULL;
-		for (size_t j = first; j < rows->len && row == NULL; j++)
-			if (LS_VEC_AT(rows, struct site_row, j)->site == st->site)
-				row = LS_VEC_AT(rows, struct site_row, j);
-		if (row == NULL) {
-			row = ls_vec_push(rows);
-			memset(row, 0, sizeof(*row));
-			row->trace = t;
-			row->sym = sym;
-			row->site = st->site;
-		}
-		row->threads += st->threads;
-		row->count += st->count;
-		row->total_ns += st->total_ns;
-		if (st->max_ns > row->max_ns)
-			row->max_ns = st->max_ns;
-		for (uint32_t b = 0; b < LS_HIST_BUCKETS; b++)
-			row->hist[b] += st->hist[b];
-	}
-}
-
-static int by_total(const void *a, const void *b)
-{
-	const struct site_row *x = a, *y = b;
-	if (x->total_ns != y->total_ns)
-		return x->total_ns > y->total_ns ? -1 : 1;
-	return x->site < y->site ? -1 : x->site > y->site;
-}
-
-static double quantile_ns(const struct site_row *row, double q)
-{
-	return ls_hist_quantile_ns(row->hist, row->trace->ns_per_tick, row->max_ns, q);
-}
-
-static void human(char *buf, size_t n, double ns)
-{
-	ls_human_ns(buf, n, ns, 0);
-}
-
-static const char *callback_name(const struct site_row *row, const struct ls_site *s,
-				 struct ls_callback_name *cn)
-{
-	return ls_site_name(row->sym, s, cn);
-}
-
 static void print_text(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 {
 	uint64_t calls = 0;
 	double total = 0;
 	for (size_t i = 0; i < rows->len; i++) {
-		calls += LS_VEC_AT(rows, struct site_row, i)->count;
-		total += LS_VEC_AT(rows, struct site_row, i)->total_ns;
+		calls += LS_VEC_AT(rows, struct ls_site_row, i)->count;
+		total += LS_VEC_AT(rows, struct ls_site_row, i)->total_ns;
 	}
 	char tbuf[32];
-	human(tbuf, sizeof(tbuf), total);
+	ls_human_ns(tbuf, sizeof(tbuf), total, 0);
 	fprintf(out, "loopsan stats: %zu callback site%s, %" PRIu64 " callbacks, %s in callbacks, "
 		"%zu process%s\n\n", rows->len, rows->len == 1 ? "" : "s", calls, tbuf,
 		r->ntraces, r->ntraces == 1 ? "" : "es");
 	fprintf(out, "%10s %9s %9s %9s %9s  %s\n", "count", "p50", "p99", "max", "total",
 		"callback (api) registered at");
 	for (size_t i = 0; i < rows->len; i++) {
-		const struct site_row *row = LS_VEC_AT(rows, struct site_row, i);
+		const struct ls_site_row *row = LS_VEC_AT(rows, struct ls_site_row, i);
 		const struct ls_site *s = ls_trace_site(row->trace, row->site);
 		char p50[32], p99[32], max[32], tot[32];
 		struct ls_callback_name cn;
-		human(p50, sizeof(p50), quantile_ns(row, 0.50));
-		human(p99, sizeof(p99), quantile_ns(row, 0.99));
-		human(max, sizeof(max), row->max_ns);
-		human(tot, sizeof(tot), row->total_ns);
+		ls_human_ns(p50, sizeof(p50), ls_site_row_quantile_ns(row, 0.50), 0);
+		ls_human_ns(p99, sizeof(p99), ls_site_row_quantile_ns(row, 0.99), 0);
+		ls_human_ns(max, sizeof(max), row->max_ns, 0);
+		ls_human_ns(tot, sizeof(tot), row->total_ns, 0);
 		fprintf(out, "%10" PRIu64 " %9s %9s %9s %9s  %s (%s)", row->count, p50, p99, max,
-			tot, callback_name(row, s, &cn),
+			tot, ls_site_row_callback(row, s, &cn),
 			s ? ls_api_name(s->api) : "unknown");
 		const struct ls_frame *f = ls_site_frame(row->sym, row->trace, s);
 		if (f && f->function && f->file)
@@ -159,19 +97,19 @@ static int print_json(FILE *out, struct ls_vec *rows, const struct ls_report *r)
 						       "complete", ls_trace_complete(t)));
 	}
 	for (size_t i = 0; i < rows->len; i++) {
-		const struct site_row *row = LS_VEC_AT(rows, struct site_row, i);
+		const struct ls_site_row *row = LS_VEC_AT(rows, struct ls_site_row, i);
 		const struct ls_site *s = ls_trace_site(row->trace, row->site);
 		struct ls_callback_name cn;
 		json_t *o = json_object();
 		json_object_set_new(o, "pid", json_integer((json_int_t)row->trace->pid));
 		json_object_set_new(o, "api", json_string(s ? ls_api_name(s->api) : "unknown"));
-		json_object_set_new(o, "callback", str(callback_name(row, s, &cn)));
+		json_object_set_new(o, "callback", str(ls_site_row_callback(row, s, &cn)));
 		if (cn.py)
 			json_object_set_new(o, "callback_at", ls_json_python_def(cn.py));
 		json_object_set_new(o, "threads", json_integer(row->threads));
 		json_object_set_new(o, "count", json_integer((json_int_t)row->count));
-		json_object_set_new(o, "p50_ms", ms(quantile_ns(row, 0.50)));
-		json_object_set_new(o, "p99_ms", ms(quantile_ns(row, 0.99)));
+		json_object_set_new(o, "p50_ms", ms(ls_site_row_quantile_ns(row, 0.50)));
+		json_object_set_new(o, "p99_ms", ms(ls_site_row_quantile_ns(row, 0.99)));
 		json_object_set_new(o, "max_ms", ms(row->max_ns));
 		json_object_set_new(o, "total_ms", ms(row->total_ns));
 		const struct ls_frame *f = ls_site_frame(row->sym, row->trace, s);
@@ -239,11 +177,10 @@ int ls_cmd_stats(int argc, char **argv)
 		free(a.paths);
 		return LS_EXIT_USAGE;
 	}
-	struct ls_vec rows = { .item_size = sizeof(struct site_row) };
+	struct ls_vec rows = { .item_size = sizeof(struct ls_site_row) };
 	for (size_t i = 0; i < r.ntraces; i++)
-		collect(&rows, r.traces[i], r.syms[i]);
-	if (rows.len > 1) /* no sites at all: items is NULL, which qsort must not get */
-		qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
+		ls_site_rows_collect(&rows, r.traces[i], r.syms[i]);
+	ls_site_rows_sort(&rows);
 	if (a.json)
 		print_json(stdout, &rows, &r);
 	else

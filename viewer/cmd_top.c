@@ -12,7 +12,7 @@
  * record: it was past slow_callback_ms) whose end (its SLOW record) is not
  * in the file yet. */
 #include "viewer/commands.h"
-#include "viewer/sitestat.h"
+#include "viewer/sites.h"
 
 #include <curses.h>
 #include <dirent.h>

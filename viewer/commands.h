@@ -81,6 +81,8 @@ void ls_report_print_text(FILE *out, const struct ls_report *r);
 int ls_report_print_json(FILE *out, const struct ls_report *r);
 int ls_report_print_sarif(FILE *out, const struct ls_report *r);
 int ls_report_print_junit(FILE *out, const struct ls_report *r);
+/* One self-contained HTML page (out_html.c, docs/HTML-REPORT.md). */
+int ls_report_print_html(FILE *out, const struct ls_report *r);
 /* The block of one finding in the text report, and its first line alone
  * without "==PID== " or newline (colored when ls_color_on()). */
 void ls_report_print_finding(FILE *out, const struct ls_report *r,

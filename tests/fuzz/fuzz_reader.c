@@ -5,8 +5,8 @@
  * reader accepts it, the input goes through the whole report pipeline as
  * `loopsan report` and `loopsan stats` run it: symbolization (modules named in
  * the trace are opened, as the real viewer does), findings with and without a
- * --slow-ms override, suppressions, the text, JSON, SARIF, JUnit and stats
- * printers, and `loopsan export --format chrome` (which reads the input
+ * --slow-ms override, suppressions, the text, JSON, SARIF, JUnit, HTML and
+ * stats printers, and `loopsan export --format chrome` (which reads the input
  * again, as the command does, and walks every callback). Text goes to
  * /dev/null; the JSON documents must parse back (and name the one process),
  * whatever bytes the trace's strings hold. Everything is freed, so that
@@ -15,8 +15,7 @@
  *
  * Built and run by `make fuzz` / `make fuzz-smoke` (see the Makefile), linked
  * with every viewer object except main.o and cmd_stats.o: cmd_stats.c is
- * compiled into this file, since its collect and print functions are
- * static. */
+ * compiled into this file, since its print functions are static. */
 #include "viewer/cmd_stats.c"
 
 #include <stdint.h>
@@ -130,11 +129,10 @@ static void json_output(const char *what, int (*fn)(FILE *, const struct ls_repo
 /* `loopsan stats`, both formats, with the report's symbolizer. */
 static void stats(const struct ls_report *r)
 {
-	struct ls_vec rows = { .item_size = sizeof(struct site_row) };
+	struct ls_vec rows = { .item_size = sizeof(struct ls_site_row) };
 	for (size_t i = 0; i < r->ntraces; i++)
-		collect(&rows, r->traces[i], r->syms[i]);
-	if (rows.len > 1)
-		qsort(rows.items, rows.len, sizeof(struct site_row), by_total);
+		ls_site_rows_collect(&rows, r->traces[i], r->syms[i]);
+	ls_site_rows_sort(&rows);
 	print_text(devnull, &rows, r);
 	char *buf = NULL;
 	size_t len = 0;
@@ -147,6 +145,30 @@ static void stats(const struct ls_report *r)
 	check_json("stats --format json", buf, len, "sites", (long)rows.len);
 	free(buf);
 	ls_vec_free(&rows);
+}
+
+/* The HTML page: whatever the trace's strings hold, the markup around
+ * them must stay whole, so the page ends as it began and its JSON (the
+ * timeline's data) parses back. */
+static void html(const struct ls_report *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		die("open_memstream");
+	ls_report_print_html(m, r);
+	fclose(m);
+	static const char open_tag[] = "<script type=\"application/json\" id=\"tl-data\">";
+	const char *json = strstr(buf, open_tag), *end = json ? strstr(json, "</script>") : NULL;
+	if (strncmp(buf, "<!DOCTYPE html>", 15) != 0 || !end ||
+	    len < 8 || strcmp(buf + len - 8, "</html>\n") != 0) {
+		fprintf(stderr, "fuzz_reader: report --format html: the page is not whole\n");
+		abort();
+	}
+	json += sizeof(open_tag) - 1;
+	check_json("report --format html (timeline data)", json, (size_t)(end - json), "rows", -1);
+	free(buf);
 }
 
 /* Every callback counted as slow: the findings code on all the runs, with
@@ -229,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (long)r.ntraces);
 	json_output("report --format sarif", ls_report_print_sarif, &r, "runs", 1);
 	ls_report_print_junit(devnull, &r);
+	html(&r);
 	ls_report_print_suppressed(devnull, &r);
 	for (size_t i = 0; i < ls_findings_count(&r.findings); i++) {
 		const struct ls_finding *fi = ls_finding_at(&r.findings, i);
