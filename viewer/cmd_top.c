@@ -158,7 +158,8 @@ void ls_top_usage(FILE *out)
 	      "  SLOW      runs that took slow_callback_ms or longer\n"
 	      "  TOTAL     time in the site's callbacks\n"
 	      "  CALLBACK  the callback, the api that registered it and where it was\n"
-	      "            registered; it takes the width left, cut at its end\n"
+	      "            registered; it takes the width left: too narrow, it goes\n"
+	      "            without the api, then is cut at its end\n"
 	      "\n"
 	      "A thread's line gives its name, tid, busy % and calls/s. Runs are\n"
 	      "counted when they end; busy % counts a slow run (and one running\n"
@@ -855,6 +856,21 @@ struct lines {
 	size_t body;         /* index of the first line that scrolls */
 };
 
+/* name ("on_tick (uv_timer_start) p.c:11") in at most avail columns: whole,
+ * else without its api ("on_tick p.c:11"), which says least; add_line
+ * cuts what is still too long. */
+static const char *fit_name(const char *name, int avail, char *buf, size_t n)
+{
+	const char *api = strstr(name, " (");
+	for (const char *p = api; p; p = strstr(p + 1, " ("))
+		api = p;
+	const char *close = api ? strchr(api, ')') : NULL;
+	if ((int)strlen(name) <= avail || close == NULL)
+		return name;
+	snprintf(buf, n, "%.*s%s", (int)(api - name), name, close + 1);
+	return buf;
+}
+
 static void add_line(struct lines *ls, int width, enum line_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -1102,7 +1118,9 @@ static void build_lines(const struct top *tp, int width, struct lines *ls)
 				pos += snprintf(text + pos, sizeof(text) - (size_t)pos, "%*s",
 						columns[c].width, v);
 			}
-			add_line(ls, width, L_ROW, "%s %s", text, order[j]->name);
+			char fit[1024];
+			add_line(ls, width, L_ROW, "%s %s", text,
+				 fit_name(order[j]->name, width - pos - 1, fit, sizeof(fit)));
 		}
 	}
 	free(order);
