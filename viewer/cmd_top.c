@@ -568,6 +568,8 @@ static void take_header(struct top *tp, const struct ls_trace *t)
 	tp->state = t->exited ? 1 : process_alive((long)t->pid) ? 0 : 2;
 }
 
+static int ran_to_end(const struct ls_trace *t, uint32_t tid, uint64_t begin);
+
 /* The rows of t, merged per (tid, site), with their slow runs counted. */
 static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer *nm)
 {
@@ -589,6 +591,8 @@ static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer 
 	 * the time the run keeps its thread busy (spread_long_runs). */
 	for (size_t i = 0; i < t->stucks.len; i++) {
 		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
+		if (ls_trace_site(t, s->site) == NULL || ran_to_end(t, s->tid, s->begin_ticks))
+			continue;
 		struct row *r = ls_vec_push(rows);
 		memset(r, 0, sizeof(*r));
 		r->tid = s->tid;
@@ -629,8 +633,6 @@ static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer 
 			hit->slow++;
 	}
 }
-
-static int ran_to_end(const struct ls_trace *t, uint32_t tid, uint64_t begin);
 
 static double overlap_ns(double b, double e, double lo, double hi)
 {

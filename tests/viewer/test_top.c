@@ -2,7 +2,8 @@
  * real CLI, --once on stdout and the live view in a real tmux (a private
  * server per test, -L loopsan-top-<pid>, killed after the test, pass or
  * fail, with the fixture). */
-#include "../harness.h"
+#include "tests/harness.h"
+#include "tests/py_harness.h"
 
 #include <ctype.h>
 #include <regex.h>
@@ -634,6 +635,25 @@ Test(top, a_long_run_spreads_over_the_intervals_and_idle_sites_stay_idle)
 	free(busy_line);
 	free(p);
 	free(viewer);
+}
+
+/* An asyncio program: its Python callbacks by name, and no row for a
+ * watchdog sample whose run ended (it had made one with no name, "?"). */
+Test(top, a_python_program_s_tasks_by_name_and_no_nameless_rows)
+{
+	char *script = ls_py_file("viewer/fixtures", "top_tasks.py");
+	char *trace = ls_py_run(LS_PY_DEBIAN, script, NULL, NULL, "");
+	const char *args[] = { "--once", trace, NULL };
+	struct ls_run r;
+	run_top(&r, "120", args);
+	cr_assert_eq(ls_exit_code(&r), 0, "%s", r.err);
+	char *slow = cell_of(r.out, "SLOW", "Task handler()");
+	cr_assert(slow, "no Task handler() row:\n%s", r.out);
+	free(slow);
+	cr_assert_null(strstr(r.out, " ? ("), "a nameless row:\n%s", r.out);
+	ls_run_free(&r);
+	free(trace);
+	free(script);
 }
 
 /* ---- bad input ---- */
