@@ -226,6 +226,32 @@ static inline char **ls_env_with(const char *const *env)
 	return envp;
 }
 
+/* Starts argv[0] (a path) in the background with the environment
+ * ls_env_with(env) gives, in cwd (NULL: the test's cwd), in a process
+ * group of its own; stdin and stderr /dev/null, stdout out_fd (-1:
+ * /dev/null). Its pid, for the caller to wait for or kill. */
+static inline pid_t ls_start(const char *cwd, const char *const *env,
+			     const char *const *argv, int out_fd)
+{
+	char **envp = ls_env_with(env);
+
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		setpgid(0, 0);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_fd >= 0 ? out_fd : nul, 1) < 0 ||
+		    dup2(nul, 2) < 0 || (cwd && chdir(cwd) != 0))
+			_exit(126);
+		execve(argv[0], (char *const *)argv, envp);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	free(envp);
+	return pid;
+}
+
 /* Runs argv[0] (a path) with the environment ls_env_with(env) gives, in
  * cwd (NULL: the test's cwd). */
 static inline void ls_run(struct ls_run *r, const char *cwd, const char *const *env,

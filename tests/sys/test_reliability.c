@@ -404,23 +404,11 @@ static void kill_at(const char *dir, char mark, long ms)
 	char *shim = ls_shim();
 	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
 	const char *env[] = {pre, NULL};
-	char **envp = ls_env_with(env);
+	const char *argv[] = {bin, NULL};
 	int fds[2];
 
 	cr_assert(pipe(fds) == 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDWR);
-		setpgid(0, 0);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(in, 2) < 0 ||
-		    chdir(dir) != 0)
-			_exit(126);
-		char *argv[] = {bin, NULL};
-		execve(bin, argv, envp);
-		_exit(127);
-	}
+	pid_t pid = ls_start(dir, env, argv, fds[1]);
 	close(fds[1]);
 	int c;
 	while ((c = read_byte(fds[0], 10000)) != mark && c != -1)
@@ -435,7 +423,6 @@ static void kill_at(const char *dir, char mark, long ms)
 	cr_assert_eq(c, mark, "kill_target never said '%c'", mark);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		  "kill_target was not killed: status 0x%x", status);
-	free(envp);
 	free(bin);
 	free(shim);
 	free(pre);

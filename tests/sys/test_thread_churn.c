@@ -194,26 +194,14 @@ static void spawn_and_kill(const char *dir, const char *arg, long us)
 	char *shim = ls_shim();
 	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
 	const char *env[] = {pre, NULL};
-	char **envp = ls_env_with(env);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-		    chdir(dir) != 0)
-			_exit(126);
-		char *argv[] = {bin, (char *)arg, NULL};
-		execve(bin, argv, envp);
-		_exit(127);
-	}
+	const char *argv[] = {bin, arg, NULL};
+	pid_t pid = ls_start(dir, env, argv, -1);
 	sleep_us(us);
 	kill(pid, SIGKILL);
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
-	free(envp);
 	free(pre);
 	free(shim);
 	free(bin);

@@ -179,19 +179,8 @@ static void spawn_and_kill(const char *dir, const char *options, long us)
 	char *pre = ls_fmt("LD_PRELOAD=%s", shim);
 	char *opt = ls_fmt("LOOPSAN_OPTIONS=%s", options);
 	const char *env[] = {pre, opt, NULL};
-	char **envp = ls_env_with(env);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-		    chdir(dir) != 0)
-			_exit(126);
-		char *argv[] = {bin, "spin", NULL};
-		execve(bin, argv, envp);
-		_exit(127);
-	}
+	const char *argv[] = {bin, "spin", NULL};
+	pid_t pid = ls_start(dir, env, argv, -1);
 	sleep_us(us);
 	kill(pid, SIGKILL);
 	int status;
@@ -199,7 +188,6 @@ static void spawn_and_kill(const char *dir, const char *options, long us)
 		;
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		  "rel_violent was not killed after %ld us: status 0x%x", us, status);
-	free(envp);
 	free(bin);
 	free(shim);
 	free(pre);

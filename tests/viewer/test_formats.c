@@ -495,29 +495,17 @@ static pid_t start_kill_target(const char *dir)
 	char *bin = ls_fixture_bin("kill_target");
 	char *pre = ls_preload_env();
 	const char *env[] = {pre, NULL};
-	char **envp = ls_env_with(env);
+	const char *argv[] = {bin, NULL};
 	int fds[2];
 	char c = 0;
 
 	cr_assert(pipe(fds) == 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDWR);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(in, 2) < 0 ||
-		    chdir(dir) != 0)
-			_exit(126);
-		char *argv[] = {bin, NULL};
-		execve(bin, argv, envp);
-		_exit(127);
-	}
+	pid_t pid = ls_start(dir, env, argv, fds[1]);
 	close(fds[1]);
 	while (read(fds[0], &c, 1) == 1 && c != 'R')
 		;
 	close(fds[0]);
 	cr_assert_eq(c, 'R', "kill_target did not start its loop");
-	free(envp);
 	free(pre);
 	free(bin);
 	return pid;

@@ -73,25 +73,11 @@ static pid_t start_fixture(const char *dir, const char *long_at, const char *lon
 	char *bin = ls_fixture_bin("top_busy");
 	char *pre = ls_preload_env();
 	const char *env[] = { pre, NULL };
-	char **envp = ls_env_with(env);
+	const char *argv[] = { bin, long_at, long_ms, NULL };
 	cr_assert(access(bin, X_OK) == 0, "fixture %s not built", bin);
 	cr_assert(nkids < MAX_KIDS);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		setpgid(0, 0);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0 ||
-		    chdir(dir) != 0)
-			_exit(126);
-		const char *argv[] = { bin, long_at, long_ms, NULL };
-		execve(bin, (char *const *)argv, envp);
-		_exit(127);
-	}
-	setpgid(pid, pid);
+	pid_t pid = ls_start(dir, env, argv, -1);
 	kids[nkids++] = pid;
-	free(envp);
 	free(pre);
 	free(bin);
 	return pid;
