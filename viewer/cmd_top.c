@@ -477,27 +477,6 @@ static struct ls_symbolizer *namer_sym(struct namer *nm)
 	return nm->sym;
 }
 
-/* "on_fast (uv_timer_start) server.c:42", as loopsan stats names a site,
- * with the registering frame's file:line (its function when it has none). */
-static const char *site_name(struct top *tp, struct namer *nm, uint32_t id)
-{
-	const char *c = cached(tp, 0, id);
-	if (c)
-		return c;
-	const struct ls_site *s = ls_trace_site(nm->t, id);
-	struct ls_symbolizer *sym = namer_sym(nm);
-	struct ls_callback_name cn;
-	const char *name = ls_site_name(sym, s, &cn);
-	char buf[1024];
-	int k = snprintf(buf, sizeof(buf), "%s (%s)", name, s ? ls_api_name(s->api) : "unknown");
-	const struct ls_frame *f = ls_site_frame(sym, nm->t, s);
-	if (k > 0 && (size_t)k < sizeof(buf) && f && f->file && f->line > 0)
-		snprintf(buf + k, sizeof(buf) - (size_t)k, " %s:%d", ls_basename(f->file), f->line);
-	else if (k > 0 && (size_t)k < sizeof(buf) && f && f->function)
-		snprintf(buf + k, sizeof(buf) - (size_t)k, " %s", f->function);
-	return cache(tp, 0, id, ls_xstrdup(buf));
-}
-
 /* The callback alone: "on_long". */
 static const char *site_callback(struct top *tp, struct namer *nm, uint32_t id)
 {
@@ -507,6 +486,26 @@ static const char *site_callback(struct top *tp, struct namer *nm, uint32_t id)
 	struct ls_callback_name cn;
 	const char *name = ls_site_name(namer_sym(nm), ls_trace_site(nm->t, id), &cn);
 	return cache(tp, 2, id, ls_xstrdup(name));
+}
+
+/* "on_fast (uv_timer_start) server.c:42", as loopsan stats names a site,
+ * with the registering frame's file:line (its function when it has none). */
+static const char *site_name(struct top *tp, struct namer *nm, uint32_t id)
+{
+	const char *c = cached(tp, 0, id);
+	if (c)
+		return c;
+	const struct ls_site *s = ls_trace_site(nm->t, id);
+	struct ls_symbolizer *sym = namer_sym(nm);
+	const char *name = site_callback(tp, nm, id);
+	char buf[1024];
+	int k = snprintf(buf, sizeof(buf), "%s (%s)", name, s ? ls_api_name(s->api) : "unknown");
+	const struct ls_frame *f = ls_site_frame(sym, nm->t, s);
+	if (k > 0 && (size_t)k < sizeof(buf) && f && f->file && f->line > 0)
+		snprintf(buf + k, sizeof(buf) - (size_t)k, " %s:%d", ls_basename(f->file), f->line);
+	else if (k > 0 && (size_t)k < sizeof(buf) && f && f->function)
+		snprintf(buf + k, sizeof(buf) - (size_t)k, " %s", f->function);
+	return cache(tp, 0, id, ls_xstrdup(buf));
 }
 
 /* Where a stuck sample was: its first frame in the program's code, as a
