@@ -567,7 +567,22 @@ static void take_header(struct top *tp, const struct ls_trace *t)
 	tp->state = t->exited ? 1 : process_alive((long)t->pid) ? 0 : 2;
 }
 
-static int ran_to_end(const struct ls_trace *t, uint32_t tid, uint64_t begin);
+/* Whether the watchdog's sample s is of a run still going: the thread's
+ * latest sample, with no SLOW record of that run (same tid and begin). */
+static int stuck_running(const struct ls_trace *t, const struct ls_stuck *s)
+{
+	for (size_t i = 0; i < t->stucks.len; i++) {
+		const struct ls_stuck *o = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
+		if (o->tid == s->tid && o->begin_ticks > s->begin_ticks)
+			return 0;
+	}
+	for (size_t i = 0; i < t->callbacks.len; i++) {
+		const struct ls_callback *c = LS_VEC_AT(&t->callbacks, struct ls_callback, i);
+		if (c->tid == s->tid && c->begin_ticks == s->begin_ticks)
+			return 0;
+	}
+	return 1;
+}
 
 /* The rows of t, merged per (tid, site), with their slow runs counted. */
 static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer *nm)
@@ -590,7 +605,7 @@ static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer 
 	 * the time the run keeps its thread busy (spread_long_runs). */
 	for (size_t i = 0; i < t->stucks.len; i++) {
 		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
-		if (ls_trace_site(t, s->site) == NULL || ran_to_end(t, s->tid, s->begin_ticks))
+		if (ls_trace_site(t, s->site) == NULL || !stuck_running(t, s))
 			continue;
 		struct row *r = ls_vec_push(rows);
 		memset(r, 0, sizeof(*r));
@@ -660,12 +675,7 @@ static void spread_long_runs(struct top *tp, const struct ls_trace *t)
 	}
 	for (size_t i = 0; tp->state == 0 && i < t->stucks.len; i++) {
 		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
-		int later = 0;
-		for (size_t j = 0; j < t->stucks.len && !later; j++) {
-			const struct ls_stuck *o = LS_VEC_AT(&t->stucks, struct ls_stuck, j);
-			later = o->tid == s->tid && o->begin_ticks > s->begin_ticks;
-		}
-		if (later || ran_to_end(t, s->tid, s->begin_ticks))
+		if (!stuck_running(t, s))
 			continue;
 		struct row key = { .tid = s->tid, .site = s->site };
 		struct row *r = bsearch(&key, tp->rows.items, tp->rows.len, sizeof(struct row),
@@ -748,16 +758,6 @@ static void collect_threads(struct top *tp, const struct ls_trace *t)
 	ls_vec_free(&tids);
 }
 
-static int ran_to_end(const struct ls_trace *t, uint32_t tid, uint64_t begin)
-{
-	for (size_t i = 0; i < t->callbacks.len; i++) {
-		const struct ls_callback *c = LS_VEC_AT(&t->callbacks, struct ls_callback, i);
-		if (c->tid == tid && c->begin_ticks == begin)
-			return 1;
-	}
-	return 0;
-}
-
 /* The watchdog's samples of runs whose end is not written yet: the
  * latest per thread, while the process runs. */
 static void collect_running(struct top *tp, const struct ls_trace *t, struct namer *nm)
@@ -768,12 +768,7 @@ static void collect_running(struct top *tp, const struct ls_trace *t, struct nam
 	double now = mono_ns();
 	for (size_t i = 0; i < t->stucks.len; i++) {
 		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
-		int later = 0;
-		for (size_t j = 0; j < t->stucks.len && !later; j++) {
-			const struct ls_stuck *o = LS_VEC_AT(&t->stucks, struct ls_stuck, j);
-			later = o->tid == s->tid && o->begin_ticks > s->begin_ticks;
-		}
-		if (later || ran_to_end(t, s->tid, s->begin_ticks))
+		if (!stuck_running(t, s))
 			continue;
 		struct running_now *rn = ls_vec_push(&tp->running);
 		memset(rn, 0, sizeof(*rn));
