@@ -567,6 +567,14 @@ static void take_header(struct top *tp, const struct ls_trace *t)
 	tp->state = t->exited ? 1 : process_alive((long)t->pid) ? 0 : 2;
 }
 
+/* The row of (tid, site) in rows, sorted by row_cmp_key; NULL if none. */
+static struct row *find_row(const struct ls_vec *rows, uint32_t tid, uint32_t site)
+{
+	struct row key = { .tid = tid, .site = site };
+	return rows->len ? bsearch(&key, rows->items, rows->len, sizeof(struct row), row_cmp_key)
+			 : NULL;
+}
+
 /* Whether the watchdog's sample s is of a run still going: the thread's
  * latest sample, with no SLOW record of that run (same tid and begin). */
 static int stuck_running(const struct ls_trace *t, const struct ls_stuck *s)
@@ -641,8 +649,7 @@ static void collect_rows(struct top *tp, const struct ls_trace *t, struct namer 
 		const struct ls_site *s = ls_trace_site(t, c->site);
 		if (c->dur_ns < slow_ns || (s && s->api == LS_API_UV_QUEUE_WORK))
 			continue;
-		struct row key = { .tid = c->tid, .site = c->site };
-		struct row *hit = bsearch(&key, rows->items, rows->len, sizeof(struct row), row_cmp_key);
+		struct row *hit = find_row(rows, c->tid, c->site);
 		if (hit)
 			hit->slow++;
 	}
@@ -667,9 +674,7 @@ static void spread_long_runs(struct top *tp, const struct ls_trace *t)
 		double e = c->begin_ns + c->dur_ns;
 		if (e <= lo) /* counted in an earlier interval */
 			continue;
-		struct row key = { .tid = c->tid, .site = c->site };
-		struct row *r = bsearch(&key, tp->rows.items, tp->rows.len, sizeof(struct row),
-					row_cmp_key);
+		struct row *r = find_row(&tp->rows, c->tid, c->site);
 		if (r) /* it ended in this read's numbers, whenever in the read */
 			r->spread_ns += overlap_ns(c->begin_ns, e, lo, e > hi ? e : hi) - c->dur_ns;
 	}
@@ -677,9 +682,7 @@ static void spread_long_runs(struct top *tp, const struct ls_trace *t)
 		const struct ls_stuck *s = LS_VEC_AT(&t->stucks, struct ls_stuck, i);
 		if (!stuck_running(t, s))
 			continue;
-		struct row key = { .tid = s->tid, .site = s->site };
-		struct row *r = bsearch(&key, tp->rows.items, tp->rows.len, sizeof(struct row),
-					row_cmp_key);
+		struct row *r = find_row(&tp->rows, s->tid, s->site);
 		if (r)
 			r->spread_ns += overlap_ns(ls_trace_ns(t, s->begin_ticks), hi, lo, hi);
 	}
@@ -696,8 +699,7 @@ static void interval_columns(struct top *tp, const struct ls_trace *t)
 	spread_long_runs(tp, t);
 	for (size_t i = 0; i < tp->rows.len; i++) {
 		struct row *r = LS_VEC_AT(&tp->rows, struct row, i);
-		const struct row *p = bsearch(r, tp->prev.items, tp->prev.len, sizeof(struct row),
-					      row_cmp_key);
+		const struct row *p = find_row(&tp->prev, r->tid, r->site);
 		uint64_t dh[LS_HIST_BUCKETS];
 		double dtotal = r->total_ns;
 		r->dcount = r->count;
